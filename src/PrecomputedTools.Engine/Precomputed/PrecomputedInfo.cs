@@ -1,0 +1,422 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace PrecomputedTools.Engine.Precomputed;
+
+/// <summary>Encodings of precomputed chunks the module reads and writes.</summary>
+public static class ChunkEncodings
+{
+    public const string CompressedSegmentation = "compressed_segmentation";
+    public const string Raw = "raw";
+
+    public static bool IsKnown(string? encoding) => encoding is CompressedSegmentation or Raw;
+}
+
+/// <summary>One entry of the "scales" array of a precomputed info file.</summary>
+public sealed class ScaleInfo
+{
+    public string Key { get; set; } = "";
+
+    public Int3 Size { get; set; }
+
+    public Int3 VoxelOffset { get; set; }
+
+    /// <summary>Nanometres per voxel [x, y, z].</summary>
+    public double[] Resolution { get; set; } = { 1, 1, 1 };
+
+    public Int3 ChunkSize { get; set; }
+
+    public string Encoding { get; set; } = ChunkEncodings.CompressedSegmentation;
+
+    /// <summary>compressed_segmentation block size; null for other encodings.</summary>
+    public Int3? BlockSize { get; set; }
+
+    /// <summary>The sharding object as written, if any (the module does not write sharded scales).</summary>
+    public JsonObject? Sharding { get; set; }
+
+    public bool Hidden { get; set; }
+
+    /// <summary>Chunks per axis: ceil(size / chunk).</summary>
+    public Int3 GridSize => Int3.CeilDiv(Size, ChunkSize);
+
+    public long ChunkCount => GridSize.Volume;
+
+    public ScaleInfo Clone() => new()
+    {
+        Key = Key,
+        Size = Size,
+        VoxelOffset = VoxelOffset,
+        Resolution = (double[])Resolution.Clone(),
+        ChunkSize = ChunkSize,
+        Encoding = Encoding,
+        BlockSize = BlockSize,
+        Sharding = Sharding is null ? null : (JsonObject)JsonNode.Parse(Sharding.ToJsonString())!,
+        Hidden = Hidden,
+    };
+
+    /// <summary>Chunk (gx, gy, gz) of this scale as a 0-based box, clipped to the volume.</summary>
+    public Box3 ChunkBox(Int3 gridPosition)
+    {
+        Int3 begin = gridPosition * ChunkSize;
+        return new Box3(begin, Int3.Min(begin + ChunkSize, Size));
+    }
+
+    /// <summary>The chunk's file name, "x0-x1_y0-y1_z0-z1", with the voxel offset added.</summary>
+    public string ChunkName(Box3 localBox) => localBox.Translate(VoxelOffset).ToString();
+
+    /// <summary>Every chunk box of the scale, z outermost.</summary>
+    public IEnumerable<Box3> EnumerateChunks()
+    {
+        Int3 grid = GridSize;
+        for (int z = 0; z < grid.Z; z++)
+        {
+            for (int y = 0; y < grid.Y; y++)
+            {
+                for (int x = 0; x < grid.X; x++)
+                {
+                    yield return ChunkBox(new Int3(x, y, z));
+                }
+            }
+        }
+    }
+}
+
+/// <summary>
+/// The volume "info" file of a precomputed dataset (FORMATS.md §2), parsed and written with the
+/// module's rules: integers as integers, ids never through doubles, encoding per scale.
+/// </summary>
+public sealed class PrecomputedInfo
+{
+    public const string VolumeTypeTag = "neuroglancer_multiscale_volume";
+
+    /// <summary>"segmentation" or "image".</summary>
+    public string Type { get; set; } = "segmentation";
+
+    public VoxelType DataType { get; set; } = VoxelType.UInt64;
+
+    public int NumChannels { get; set; } = 1;
+
+    public string? Mesh { get; set; }
+
+    public string? SegmentProperties { get; set; }
+
+    public string? Skeletons { get; set; }
+
+    public List<ScaleInfo> Scales { get; } = new();
+
+    public bool IsSegmentation => string.Equals(Type, "segmentation", StringComparison.Ordinal);
+
+    public ScaleInfo? FindScale(string key) => Scales.FirstOrDefault(s => string.Equals(s.Key, key, StringComparison.Ordinal));
+
+    public PrecomputedInfo Clone()
+    {
+        var copy = new PrecomputedInfo
+        {
+            Type = Type,
+            DataType = DataType,
+            NumChannels = NumChannels,
+            Mesh = Mesh,
+            SegmentProperties = SegmentProperties,
+            Skeletons = Skeletons,
+        };
+        foreach (ScaleInfo scale in Scales)
+        {
+            copy.Scales.Add(scale.Clone());
+        }
+
+        return copy;
+    }
+
+    /// <summary>
+    /// Parses an info file. With <paramref name="allowIncompleteScales"/>, scales may lack key,
+    /// chunk_sizes and encoding (a hand-written base info such as the guide's); defaults are
+    /// filled in and each surprise is added to <paramref name="warnings"/>.
+    /// </summary>
+    public static PrecomputedInfo Parse(string json, ICollection<string>? warnings = null, bool allowIncompleteScales = false, string? source = null)
+    {
+        JsonNode? root;
+        try
+        {
+            root = JsonNode.Parse(json);
+        }
+        catch (JsonException ex)
+        {
+            throw InvalidInfo($"The info file is not valid JSON: {ex.Message}", source, ex);
+        }
+
+        if (root is not JsonObject obj)
+        {
+            throw InvalidInfo("The info file must hold a JSON object.", source);
+        }
+
+        var info = new PrecomputedInfo();
+        info.Type = GetString(obj, "type") ?? throw InvalidInfo("The info file has no \"type\" (segmentation or image).", source);
+        string? dataType = GetString(obj, "data_type");
+        if (!VoxelTypes.TryParse(dataType, out VoxelType voxelType))
+        {
+            throw InvalidInfo($"The info's data_type \"{dataType}\" is not one of uint8, uint16, uint32, uint64, float32.", source);
+        }
+
+        info.DataType = voxelType;
+        info.NumChannels = obj["num_channels"] is JsonNode channels ? channels.GetValue<int>() : 1;
+        info.Mesh = GetString(obj, "mesh");
+        info.SegmentProperties = GetString(obj, "segment_properties");
+        info.Skeletons = GetString(obj, "skeletons");
+
+        // The guide's hand-written info puts these at the top level, where neuroglancer ignores them.
+        string? topEncoding = GetString(obj, "encoding");
+        Int3? topBlockSize = obj["compressed_segmentation_block_size"] is JsonArray topBlock ? ReadInt3(topBlock, "compressed_segmentation_block_size", source) : null;
+        if (topEncoding is not null)
+        {
+            warnings?.Add($"The info file sets \"encoding\": \"{topEncoding}\" at the top level, where neuroglancer ignores it (followed literally, the guide's pipeline writes raw chunks). It is used as the encoding of every scale that does not set its own.");
+        }
+
+        if (obj["scales"] is not JsonArray scales || scales.Count == 0)
+        {
+            throw InvalidInfo("The info file has no scales; neuroglancer needs at least one.", source);
+        }
+
+        for (int i = 0; i < scales.Count; i++)
+        {
+            if (scales[i] is not JsonObject s)
+            {
+                throw InvalidInfo($"Scale {i} is not a JSON object.", source);
+            }
+
+            var scale = new ScaleInfo
+            {
+                Key = GetString(s, "key") ?? "",
+                Size = s["size"] is JsonArray size ? ReadInt3(size, "size", source) : throw InvalidInfo($"Scale {i} has no size.", source),
+                VoxelOffset = s["voxel_offset"] is JsonArray offset ? ReadInt3(offset, "voxel_offset", source) : Int3.Zero,
+                Resolution = s["resolution"] is JsonArray res ? ReadDouble3(res, source) : throw InvalidInfo($"Scale {i} has no resolution.", source),
+                Hidden = s["hidden"] is JsonNode hidden && hidden.GetValue<bool>(),
+                Sharding = s["sharding"] as JsonObject,
+            };
+            if (s["sharding"] is JsonObject sharding)
+            {
+                scale.Sharding = (JsonObject)JsonNode.Parse(sharding.ToJsonString())!;
+            }
+
+            if (s["chunk_sizes"] is JsonArray chunkSizes && chunkSizes.Count > 0 && chunkSizes[0] is JsonArray firstChunk)
+            {
+                scale.ChunkSize = ReadInt3(firstChunk, "chunk_sizes", source);
+                if (chunkSizes.Count > 1)
+                {
+                    warnings?.Add($"Scale {i} lists {chunkSizes.Count} chunk sizes; only the first is used.");
+                }
+            }
+            else if (!allowIncompleteScales)
+            {
+                throw InvalidInfo($"Scale {i} has no chunk_sizes.", source);
+            }
+
+            string? encoding = GetString(s, "encoding") ?? topEncoding;
+            if (encoding is null)
+            {
+                if (!allowIncompleteScales)
+                {
+                    throw InvalidInfo($"Scale {i} has no encoding.", source);
+                }
+
+                encoding = info.IsSegmentation && VoxelTypes.IsLabelType(voxelType) ? ChunkEncodings.CompressedSegmentation : ChunkEncodings.Raw;
+            }
+
+            scale.Encoding = encoding;
+            if (s["compressed_segmentation_block_size"] is JsonArray block)
+            {
+                scale.BlockSize = ReadInt3(block, "compressed_segmentation_block_size", source);
+            }
+            else if (encoding == ChunkEncodings.CompressedSegmentation)
+            {
+                scale.BlockSize = topBlockSize ?? new Int3(8, 8, 8);
+            }
+
+            if (!allowIncompleteScales && scale.Key.Length == 0)
+            {
+                throw InvalidInfo($"Scale {i} has no key.", source);
+            }
+
+            info.Scales.Add(scale);
+        }
+
+        return info;
+    }
+
+    /// <summary>Checks the rules of FORMATS.md §2 and §11.1 that a writer depends on.</summary>
+    public void Validate(string? source = null, bool requireChunkSizes = true)
+    {
+        if (Type != "segmentation" && Type != "image")
+        {
+            throw InvalidInfo($"type must be \"segmentation\" or \"image\", not \"{Type}\".", source);
+        }
+
+        if (NumChannels < 1 || (IsSegmentation && NumChannels != 1))
+        {
+            throw InvalidInfo($"num_channels is {NumChannels}; a segmentation must have exactly 1.", source);
+        }
+
+        var keys = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < Scales.Count; i++)
+        {
+            ScaleInfo s = Scales[i];
+            if (!s.Size.AllPositive)
+            {
+                throw new EngineException("InvalidVolumeGeometry", EngineErrorKind.InvalidArgument, $"Scale {i} ({s.Key}) has size {s.Size}; every axis must be at least 1.", source);
+            }
+
+            if (s.Resolution.Length != 3 || s.Resolution.Any(r => !(r > 0) || double.IsInfinity(r)))
+            {
+                throw new EngineException("InvalidVolumeGeometry", EngineErrorKind.InvalidArgument, $"Scale {i} ({s.Key}) has resolution [{string.Join(", ", s.Resolution)}]; every value must be a positive number of nanometres.", source);
+            }
+
+            if (requireChunkSizes && !s.ChunkSize.AllPositive)
+            {
+                throw InvalidInfo($"Scale {i} ({s.Key}) has chunk size {s.ChunkSize}; every axis must be at least 1.", source);
+            }
+
+            if (!ChunkEncodings.IsKnown(s.Encoding) && s.Encoding is not ("jpeg" or "png" or "compresso" or "jxl"))
+            {
+                throw InvalidInfo($"Scale {i} ({s.Key}) has unknown encoding \"{s.Encoding}\".", source);
+            }
+
+            if (s.Encoding == ChunkEncodings.CompressedSegmentation)
+            {
+                if (!VoxelTypes.IsLabelType(DataType))
+                {
+                    throw InvalidInfo($"compressed_segmentation needs data_type uint32 or uint64, not {VoxelTypes.ToInfoName(DataType)}.", source);
+                }
+
+                if (s.BlockSize is not { } block || !block.AllPositive)
+                {
+                    throw InvalidInfo($"Scale {i} ({s.Key}) uses compressed_segmentation without a positive compressed_segmentation_block_size.", source);
+                }
+            }
+
+            if (s.Key.Length > 0 && !keys.Add(s.Key))
+            {
+                throw InvalidInfo($"Two scales share the key \"{s.Key}\".", source);
+            }
+
+            if (i > 0)
+            {
+                for (int d = 0; d < 3; d++)
+                {
+                    if (s.Resolution[d] < Scales[i - 1].Resolution[d])
+                    {
+                        throw InvalidInfo($"Scale {i} ({s.Key}) has a finer resolution than scale {i - 1} on axis {"xyz"[d]}.", source);
+                    }
+                }
+            }
+        }
+    }
+
+    public string ToJson()
+    {
+        var sb = new StringBuilder();
+        sb.Append("{\n");
+        sb.Append("  \"@type\": \"").Append(VolumeTypeTag).Append("\",\n");
+        sb.Append("  \"type\": ").Append(Quote(Type)).Append(",\n");
+        sb.Append("  \"data_type\": ").Append(Quote(VoxelTypes.ToInfoName(DataType))).Append(",\n");
+        sb.Append("  \"num_channels\": ").Append(NumChannels.ToString(CultureInfo.InvariantCulture)).Append(",\n");
+        if (Mesh is not null)
+        {
+            sb.Append("  \"mesh\": ").Append(Quote(Mesh)).Append(",\n");
+        }
+
+        if (SegmentProperties is not null)
+        {
+            sb.Append("  \"segment_properties\": ").Append(Quote(SegmentProperties)).Append(",\n");
+        }
+
+        if (Skeletons is not null)
+        {
+            sb.Append("  \"skeletons\": ").Append(Quote(Skeletons)).Append(",\n");
+        }
+
+        sb.Append("  \"scales\": [\n");
+        for (int i = 0; i < Scales.Count; i++)
+        {
+            ScaleInfo s = Scales[i];
+            sb.Append("    {\n");
+            sb.Append("      \"key\": ").Append(Quote(s.Key)).Append(",\n");
+            sb.Append("      \"size\": ").Append(Format(s.Size)).Append(",\n");
+            sb.Append("      \"voxel_offset\": ").Append(Format(s.VoxelOffset)).Append(",\n");
+            sb.Append("      \"resolution\": [").Append(string.Join(", ", s.Resolution.Select(FormatNumber))).Append("],\n");
+            sb.Append("      \"chunk_sizes\": [").Append(Format(s.ChunkSize)).Append("],\n");
+            sb.Append("      \"encoding\": ").Append(Quote(s.Encoding));
+            if (s.Encoding == ChunkEncodings.CompressedSegmentation && s.BlockSize is { } block)
+            {
+                sb.Append(",\n      \"compressed_segmentation_block_size\": ").Append(Format(block));
+            }
+
+            if (s.Sharding is not null)
+            {
+                sb.Append(",\n      \"sharding\": ").Append(s.Sharding.ToJsonString());
+            }
+
+            if (s.Hidden)
+            {
+                sb.Append(",\n      \"hidden\": true");
+            }
+
+            sb.Append("\n    }").Append(i + 1 < Scales.Count ? ",\n" : "\n");
+        }
+
+        sb.Append("  ]\n}\n");
+        return sb.ToString();
+    }
+
+    internal static string FormatNumber(double value) =>
+        value == Math.Floor(value) && Math.Abs(value) < 1e15
+            ? ((long)value).ToString(CultureInfo.InvariantCulture)
+            : value.ToString("R", CultureInfo.InvariantCulture);
+
+    private static string Format(Int3 v) => string.Format(CultureInfo.InvariantCulture, "[{0}, {1}, {2}]", v.X, v.Y, v.Z);
+
+    private static string Quote(string s) => JsonSerializer.Serialize(s);
+
+    private static string? GetString(JsonObject obj, string name) =>
+        obj[name] is JsonValue value && value.TryGetValue(out string? text) ? text : null;
+
+    private static Int3 ReadInt3(JsonArray array, string name, string? source)
+    {
+        if (array.Count != 3)
+        {
+            throw InvalidInfo($"\"{name}\" must have three values [x, y, z].", source);
+        }
+
+        try
+        {
+            return new Int3(array[0]!.GetValue<int>(), array[1]!.GetValue<int>(), array[2]!.GetValue<int>());
+        }
+        catch (Exception ex) when (ex is FormatException or InvalidOperationException or NullReferenceException)
+        {
+            throw InvalidInfo($"\"{name}\" must hold integers.", source, ex);
+        }
+    }
+
+    private static double[] ReadDouble3(JsonArray array, string? source)
+    {
+        if (array.Count != 3)
+        {
+            throw InvalidInfo("\"resolution\" must have three values [x, y, z].", source);
+        }
+
+        try
+        {
+            return new[] { array[0]!.GetValue<double>(), array[1]!.GetValue<double>(), array[2]!.GetValue<double>() };
+        }
+        catch (Exception ex) when (ex is FormatException or InvalidOperationException or NullReferenceException)
+        {
+            throw InvalidInfo("\"resolution\" must hold numbers.", source, ex);
+        }
+    }
+
+    internal static EngineException InvalidInfo(string message, string? source, Exception? inner = null) =>
+        new("InvalidPrecomputedInfo", EngineErrorKind.InvalidData, source is null ? message : $"{source}: {message}", source, inner);
+}

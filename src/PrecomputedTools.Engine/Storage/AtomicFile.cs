@@ -1,0 +1,129 @@
+using System;
+using System.IO;
+using System.IO.Compression;
+using System.Threading;
+
+namespace PrecomputedTools.Engine.Storage;
+
+/// <summary>
+/// Writes files so that a reader (or a resumed run) never sees half of one: the bytes go to a
+/// temporary file in the same directory, which is then renamed over the target.
+/// </summary>
+public static class AtomicFile
+{
+    /// <summary>Suffix of in-flight temporary files; readers, validators and publishers skip them.</summary>
+    public const string TempSuffix = ".pt-tmp";
+
+    private static long s_counter;
+
+    public static bool IsTempFile(string path) => path.EndsWith(TempSuffix, StringComparison.Ordinal);
+
+    public static void Write(string path, ReadOnlySpan<byte> data, bool gzip = false)
+    {
+        string temp = TempPathFor(path);
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                if (gzip)
+                {
+                    using var zip = new GZipStream(stream, CompressionLevel.Optimal, leaveOpen: true);
+                    WriteSpan(zip, data);
+                }
+                else
+                {
+                    WriteSpan(stream, data);
+                }
+            }
+
+            Replace(temp, path);
+        }
+        catch
+        {
+            TryDelete(temp);
+            throw;
+        }
+    }
+
+    public static void WriteText(string path, string text) => Write(path, System.Text.Encoding.UTF8.GetBytes(text));
+
+    /// <summary>Deletes temporary files left by an interrupted run under <paramref name="directory"/>.</summary>
+    public static int CleanTemporaryFiles(string directory)
+    {
+        if (!Directory.Exists(directory))
+        {
+            return 0;
+        }
+
+        int removed = 0;
+        foreach (string file in Directory.EnumerateFiles(directory, "*" + TempSuffix, SearchOption.AllDirectories))
+        {
+            if (TryDelete(file))
+            {
+                removed++;
+            }
+        }
+
+        return removed;
+    }
+
+    private static string TempPathFor(string path)
+    {
+        string directory = Path.GetDirectoryName(path) ?? ".";
+        long n = Interlocked.Increment(ref s_counter);
+        return Path.Combine(directory, "." + Path.GetFileName(path) + "." + Environment.CurrentManagedThreadId + "-" + n + TempSuffix);
+    }
+
+    private static void Replace(string temp, string path)
+    {
+#if NET
+        File.Move(temp, path, overwrite: true);
+#else
+        if (File.Exists(path))
+        {
+            File.Delete(path);
+        }
+
+        File.Move(temp, path);
+#endif
+    }
+
+    private static void WriteSpan(Stream stream, ReadOnlySpan<byte> data)
+    {
+#if NET
+        stream.Write(data);
+#else
+        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Min(data.Length, 1 << 20));
+        try
+        {
+            for (int offset = 0; offset < data.Length; offset += buffer.Length)
+            {
+                int count = Math.Min(buffer.Length, data.Length - offset);
+                data.Slice(offset, count).CopyTo(buffer);
+                stream.Write(buffer, 0, count);
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+#endif
+    }
+
+    internal static bool TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+            return true;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+}

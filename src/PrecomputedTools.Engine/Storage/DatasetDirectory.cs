@@ -1,0 +1,141 @@
+using System;
+using System.IO;
+using System.IO.Compression;
+using PrecomputedTools.Engine.Precomputed;
+
+namespace PrecomputedTools.Engine.Storage;
+
+/// <summary>How chunk files are arranged inside a scale directory (FORMATS.md §4.1).</summary>
+public enum ChunkLayout
+{
+    /// <summary>&lt;key&gt;/x0-x1_y0-y1_z0-z1: what the viewer requests.</summary>
+    Flat,
+
+    /// <summary>&lt;key&gt;/x0-x1/y0-y1/z0-z1: needs a server rewrite.</summary>
+    Nested,
+}
+
+/// <summary>
+/// A precomputed dataset folder on the local file system: where each file lives, reading chunks
+/// in either layout with or without .gz, and atomic writes.
+/// </summary>
+public sealed class DatasetDirectory
+{
+    public const string InfoFileName = "info";
+
+    public DatasetDirectory(string path, ChunkLayout layout = ChunkLayout.Flat, bool gzip = true)
+    {
+        RootPath = Path.GetFullPath(path);
+        Layout = layout;
+        Gzip = gzip;
+    }
+
+    public string RootPath { get; }
+
+    /// <summary>Layout used for writing; reading accepts both.</summary>
+    public ChunkLayout Layout { get; }
+
+    /// <summary>Whether chunks are written as "&lt;name&gt;.gz" gzip files.</summary>
+    public bool Gzip { get; }
+
+    public string InfoPath => Path.Combine(RootPath, InfoFileName);
+
+    public bool HasInfo => File.Exists(InfoPath);
+
+    public PrecomputedInfo ReadInfo()
+    {
+        if (!File.Exists(InfoPath))
+        {
+            throw new EngineException("DatasetNotFound", EngineErrorKind.ObjectNotFound, $"No precomputed info file at '{InfoPath}'.", InfoPath);
+        }
+
+        return PrecomputedInfo.Parse(File.ReadAllText(InfoPath), null, allowIncompleteScales: false, source: InfoPath);
+    }
+
+    public void WriteInfo(PrecomputedInfo info)
+    {
+        Directory.CreateDirectory(RootPath);
+        AtomicFile.WriteText(InfoPath, info.ToJson());
+    }
+
+    public string ScalePath(ScaleInfo scale) => Path.Combine(RootPath, scale.Key.Replace('/', Path.DirectorySeparatorChar));
+
+    /// <summary>The path this dataset writes a chunk to (layout and .gz applied).</summary>
+    public string ChunkWritePath(ScaleInfo scale, Box3 localBox) =>
+        ChunkPath(scale, localBox, Layout) + (Gzip ? ".gz" : "");
+
+    public static string ChunkRelativeName(ScaleInfo scale, Box3 localBox, ChunkLayout layout)
+    {
+        Box3 g = localBox.Translate(scale.VoxelOffset);
+        return layout == ChunkLayout.Flat
+            ? g.ToString()
+            : $"{g.Begin.X}-{g.End.X}/{g.Begin.Y}-{g.End.Y}/{g.Begin.Z}-{g.End.Z}";
+    }
+
+    public string ChunkPath(ScaleInfo scale, Box3 localBox, ChunkLayout layout) =>
+        Path.Combine(ScalePath(scale), ChunkRelativeName(scale, localBox, layout).Replace('/', Path.DirectorySeparatorChar));
+
+    /// <summary>Finds the stored file of a chunk in any layout, .gz or plain; null when absent.</summary>
+    public string? FindChunkFile(ScaleInfo scale, Box3 localBox)
+    {
+        foreach (ChunkLayout layout in new[] { Layout, Layout == ChunkLayout.Flat ? ChunkLayout.Nested : ChunkLayout.Flat })
+        {
+            string plain = ChunkPath(scale, localBox, layout);
+            if (File.Exists(plain + ".gz"))
+            {
+                return plain + ".gz";
+            }
+
+            if (File.Exists(plain))
+            {
+                return plain;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Reads a chunk's encoded bytes (inflating .gz); null when the chunk is absent.</summary>
+    public byte[]? ReadChunk(ScaleInfo scale, Box3 localBox)
+    {
+        string? file = FindChunkFile(scale, localBox);
+        return file is null ? null : ReadMaybeGzip(file);
+    }
+
+    /// <summary>Writes a chunk atomically, replacing any copy in the other form (.gz vs plain).</summary>
+    public void WriteChunk(ScaleInfo scale, Box3 localBox, ReadOnlySpan<byte> encoded)
+    {
+        string plain = ChunkPath(scale, localBox, Layout);
+        string target = Gzip ? plain + ".gz" : plain;
+        string? directory = Path.GetDirectoryName(target);
+        if (directory is not null)
+        {
+            Directory.CreateDirectory(directory);
+        }
+
+        AtomicFile.Write(target, encoded, Gzip);
+
+        // Keep exactly one of <name> and <name>.gz (FORMATS.md §4.2).
+        string other = Gzip ? plain : plain + ".gz";
+        if (File.Exists(other))
+        {
+            AtomicFile.TryDelete(other);
+        }
+    }
+
+    public static byte[] ReadMaybeGzip(string file)
+    {
+        byte[] bytes = File.ReadAllBytes(file);
+        // Decide by name, then confirm by magic: a raw uint8 chunk may well start with 1f 8b.
+        if (file.EndsWith(".gz", StringComparison.Ordinal) && bytes.Length >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b)
+        {
+            using var input = new MemoryStream(bytes);
+            using var zip = new GZipStream(input, CompressionMode.Decompress);
+            using var output = new MemoryStream(bytes.Length * 4);
+            zip.CopyTo(output);
+            return output.ToArray();
+        }
+
+        return bytes;
+    }
+}

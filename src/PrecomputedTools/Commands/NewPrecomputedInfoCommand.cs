@@ -1,0 +1,259 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Management.Automation;
+using PrecomputedTools.Engine;
+using PrecomputedTools.Engine.Precomputed;
+using PrecomputedTools.Engine.Storage;
+using PrecomputedTools.Infrastructure;
+
+namespace PrecomputedTools.Commands;
+
+/// <summary>
+/// <para type="synopsis">Builds the multi-scale info of a precomputed dataset.</para>
+/// </summary>
+[Cmdlet(VerbsCommon.New, "PrecomputedInfo", DefaultParameterSetName = GeometrySet, SupportsShouldProcess = true)]
+[OutputType(typeof(PrecomputedDataset))]
+public sealed class NewPrecomputedInfoCommand : PrecomputedCmdlet
+{
+    private const string GeometrySet = "Geometry";
+    private const string VolumeSet = "Volume";
+    private const string PathSet = "Path";
+    private const string LiteralPathSet = "LiteralPath";
+
+    /// <summary>Size of the full-resolution volume in voxels, x,y,z.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = GeometrySet)]
+    [ValidateCount(3, 3)]
+    public int[] Size { get; set; } = Array.Empty<int>();
+
+    /// <summary>Voxel size in nanometres, x,y,z.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = GeometrySet)]
+    [Parameter(ParameterSetName = VolumeSet)]
+    [ValidateCount(3, 3)]
+    [Alias("VoxelSize")]
+    public double[]? Resolution { get; set; }
+
+    /// <summary>Global position of voxel (0,0,0), x,y,z.</summary>
+    [Parameter(ParameterSetName = GeometrySet)]
+    [Parameter(ParameterSetName = VolumeSet)]
+    [ValidateCount(3, 3)]
+    public int[]? VoxelOffset { get; set; }
+
+    /// <summary>Element type of the voxels.</summary>
+    [Parameter(ParameterSetName = GeometrySet)]
+    [ValidateSet("uint8", "uint16", "uint32", "uint64", "float32", IgnoreCase = true)]
+    public string DataType { get; set; } = "uint64";
+
+    /// <summary>segmentation (labels) or image.</summary>
+    [Parameter(ParameterSetName = GeometrySet)]
+    [Parameter(ParameterSetName = VolumeSet)]
+    [ValidateSet("segmentation", "image", IgnoreCase = true)]
+    public string Type { get; set; } = "segmentation";
+
+    /// <summary>A volume (from Import-TiffStack or Get-BossCutout) whose geometry the info describes.</summary>
+    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = VolumeSet)]
+    public VolumeSource? InputObject { get; set; }
+
+    /// <summary>An existing info file (or the folder holding it) to read and complete.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = PathSet)]
+    [SupportsWildcards]
+    public string Path { get; set; } = "";
+
+    /// <summary>Like -Path, without wildcard expansion.</summary>
+    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = LiteralPathSet)]
+    [Alias("PSPath", "LP")]
+    public string LiteralPath { get; set; } = "";
+
+    /// <summary>Chunk encoding of every scale: compressed_segmentation (labels) or raw.</summary>
+    [Parameter]
+    [ValidateSet(ChunkEncodings.CompressedSegmentation, ChunkEncodings.Raw)]
+    public string? Encoding { get; set; }
+
+    /// <summary>compressed_segmentation block size, x,y,z (default 8,8,8).</summary>
+    [Parameter]
+    [ValidateCount(3, 3)]
+    [ValidateRange(1, 64)]
+    public int[]? BlockSize { get; set; }
+
+    /// <summary>Mesh folder name written into the info (for example "mesh").</summary>
+    [Parameter]
+    public string? MeshDirectory { get; set; }
+
+    /// <summary>Target chunk edge, a power of two (generate-scales-info's --target-chunk-size; default 64).</summary>
+    [Parameter]
+    [ValidateRange(1, 1 << 20)]
+    public int TargetChunkSize { get; set; } = 64;
+
+    /// <summary>Largest number of scales to generate.</summary>
+    [Parameter]
+    [ValidateRange(1, 64)]
+    public int MaxScales { get; set; } = 64;
+
+    /// <summary>Dataset folder to write the info file into. Without it, the info is only returned.</summary>
+    [Parameter]
+    public string? OutputPath { get; set; }
+
+    /// <summary>Overwrite a different info file already in -OutputPath.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        try
+        {
+            PrecomputedInfo info = BuildInfo();
+            string path = "";
+            if (OutputPath is not null)
+            {
+                path = ResolveOutputPath(OutputPath);
+                if (!WriteInfo(path, info))
+                {
+                    return;
+                }
+            }
+
+            WriteObject(new PrecomputedDataset(path, info));
+        }
+        catch (EngineException ex)
+        {
+            ThrowTerminatingError(ToErrorRecord(ex));
+        }
+    }
+
+    private PrecomputedInfo BuildInfo()
+    {
+        bool chunkSizeGiven = MyInvocation.BoundParameters.ContainsKey(nameof(TargetChunkSize));
+        int? maxScales = MyInvocation.BoundParameters.ContainsKey(nameof(MaxScales)) ? MaxScales : null;
+        Int3? blockSize = BlockSize is null ? null : Int3.From(BlockSize);
+        switch (ParameterSetName)
+        {
+            case PathSet:
+            case LiteralPathSet:
+            {
+                string file = ResolveExistingPath(ParameterSetName == PathSet ? Path : LiteralPath, ParameterSetName == LiteralPathSet);
+                if (Directory.Exists(file))
+                {
+                    file = System.IO.Path.Combine(file, DatasetDirectory.InfoFileName);
+                }
+
+                if (!File.Exists(file))
+                {
+                    throw new EngineException("InfoFileNotFound", EngineErrorKind.ObjectNotFound, $"No info file at '{file}'.", file);
+                }
+
+                var warnings = new List<string>();
+                PrecomputedInfo info = PrecomputedInfo.Parse(File.ReadAllText(file), warnings, allowIncompleteScales: true, source: file);
+                foreach (string warning in warnings)
+                {
+                    WriteWarning(warning);
+                }
+
+                ApplyOverrides(info);
+                bool incomplete = info.Scales.Exists(s => s.Key.Length == 0 || !s.ChunkSize.AllPositive);
+                if (info.Scales.Count == 1 || incomplete || chunkSizeGiven)
+                {
+                    ScaleInfo first = info.Scales[0];
+                    if (info.Scales.Count > 1)
+                    {
+                        WriteVerbose($"Regenerating {info.Scales.Count} scales from scale 0.");
+                    }
+
+                    var scales = ScalePyramid.Generate(first.Size, first.Resolution, first.VoxelOffset, TargetChunkSize, Encoding ?? first.Encoding, blockSize ?? first.BlockSize, maxScales);
+                    info.Scales.Clear();
+                    info.Scales.AddRange(scales);
+                }
+
+                info.Validate(file);
+                return info;
+            }
+
+            case VolumeSet:
+            {
+                VolumeSource volume = InputObject!;
+                double[] resolution = Resolution ?? volume.Resolution ?? throw new EngineException(
+                    "ResolutionRequired",
+                    EngineErrorKind.InvalidArgument,
+                    $"The volume '{volume.Name}' does not say its voxel size; give -Resolution x,y,z in nanometres.",
+                    volume.Source);
+                Int3 offset = VoxelOffset is null ? Int3.From(volume.VoxelOffset) : Int3.From(VoxelOffset);
+                VoxelType dataType = volume.Descriptor.DataType;
+                return Assemble(Int3.From(volume.Size), resolution, offset, dataType, blockSize, maxScales);
+            }
+
+            default:
+            {
+                if (!VoxelTypes.TryParse(DataType, out VoxelType dataType))
+                {
+                    throw new EngineException("InvalidDataType", EngineErrorKind.InvalidArgument, $"Unknown data type '{DataType}'.", DataType);
+                }
+
+                return Assemble(Int3.From(Size), Resolution!, VoxelOffset is null ? Int3.Zero : Int3.From(VoxelOffset), dataType, blockSize, maxScales);
+            }
+        }
+    }
+
+    private PrecomputedInfo Assemble(Int3 size, double[] resolution, Int3 offset, VoxelType dataType, Int3? blockSize, int? maxScales)
+    {
+        var info = new PrecomputedInfo { Type = Type.ToLowerInvariant(), DataType = dataType, Mesh = MeshDirectory };
+        if (info.IsSegmentation && !VoxelTypes.IsLabelType(dataType) && Encoding != ChunkEncodings.Raw)
+        {
+            // Labels narrower than 32 bits are stored as uint64: compressed_segmentation takes only uint32/uint64.
+            info.DataType = VoxelType.UInt64;
+            WriteVerbose($"Segmentation labels of type {VoxelTypes.ToInfoName(dataType)} are stored as uint64.");
+        }
+
+        string encoding = Encoding ?? (info.IsSegmentation && VoxelTypes.IsLabelType(info.DataType) ? ChunkEncodings.CompressedSegmentation : ChunkEncodings.Raw);
+        info.Scales.AddRange(ScalePyramid.Generate(size, resolution, offset, TargetChunkSize, encoding, blockSize, maxScales));
+        info.Validate();
+        return info;
+    }
+
+    private void ApplyOverrides(PrecomputedInfo info)
+    {
+        if (MeshDirectory is not null)
+        {
+            info.Mesh = MeshDirectory;
+        }
+
+        foreach (ScaleInfo scale in info.Scales)
+        {
+            if (Encoding is not null)
+            {
+                scale.Encoding = Encoding;
+                scale.BlockSize = Encoding == ChunkEncodings.CompressedSegmentation ? scale.BlockSize ?? new Int3(8, 8, 8) : null;
+            }
+
+            if (BlockSize is not null && scale.Encoding == ChunkEncodings.CompressedSegmentation)
+            {
+                scale.BlockSize = Int3.From(BlockSize);
+            }
+        }
+    }
+
+    private bool WriteInfo(string folder, PrecomputedInfo info)
+    {
+        var directory = new DatasetDirectory(folder);
+        string json = info.ToJson();
+        if (directory.HasInfo)
+        {
+            if (File.ReadAllText(directory.InfoPath) == json)
+            {
+                WriteVerbose($"'{directory.InfoPath}' already holds this info.");
+                return true;
+            }
+
+            if (!Force)
+            {
+                ThrowTerminatingError(OutputExistsError(directory.InfoPath));
+            }
+        }
+
+        if (!ShouldProcess(directory.InfoPath, "Write precomputed info"))
+        {
+            return false;
+        }
+
+        directory.WriteInfo(info);
+        return true;
+    }
+}
