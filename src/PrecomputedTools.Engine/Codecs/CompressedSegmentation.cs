@@ -245,6 +245,8 @@ internal interface IValueTraits
 {
     int WordsPerValue { get; }
 
+    int Size { get; }
+
     unsafe ulong Load(void* p, long i);
 
     unsafe void Store(void* p, long i, ulong value);
@@ -259,6 +261,8 @@ internal interface IValueTraits
 internal readonly struct U64 : IValueTraits
 {
     public int WordsPerValue => 2;
+
+    public int Size => 8;
 
     public unsafe ulong Load(void* p, long i) => ((ulong*)p)[i];
 
@@ -278,6 +282,8 @@ internal readonly struct U64 : IValueTraits
 internal readonly struct U32 : IValueTraits
 {
     public int WordsPerValue => 1;
+
+    public int Size => 4;
 
     public unsafe ulong Load(void* p, long i) => ((uint*)p)[i];
 

@@ -181,12 +181,8 @@ public static class Downsampling
                     }
                     else if (nrows == 1)
                     {
-                        for (; ox < fullX; ox++)
-                        {
-                            ulong a = default(T).Load(src, rows[0] + (2 * ox));
-                            ulong b = default(T).Load(src, rows[0] + (2 * ox) + 1);
-                            default(T).Store(dst, dstRow + ox, a < b ? a : b);
-                        }
+                        PairwiseMin<T>(src, rows[0], dst, dstRow, 0, fullX);
+                        ox = fullX;
                     }
                 }
 
@@ -229,57 +225,111 @@ public static class Downsampling
         }
     }
 
-    /// <summary>2x2x2 blocks (four source rows, pairs along x) for output x in [0, count).</summary>
+    // Outputs per segment in the row-equality fast path (2·Segment source voxels per row).
+    private const int Segment = 16;
+
+    /// <summary>
+    /// 2x2x2 blocks (four source rows, pairs along x) for output x in [0, count). Label volumes are mostly
+    /// smooth, so first compare whole row segments: when the four rows are equal over a segment, each block
+    /// holds a pair (a, b) four times and its mode is min(a, b).
+    /// </summary>
     private static unsafe int Majority2x4<T>(void* src, long r0, long r1, long r2, long r3, void* dst, long dstRow, int count)
         where T : struct, IValueTraits
     {
+        int size = default(T).Size;
+        byte* p0 = (byte*)src + (r0 * size), p1 = (byte*)src + (r1 * size), p2 = (byte*)src + (r2 * size), p3 = (byte*)src + (r3 * size);
         ulong* buf = stackalloc ulong[8];
-        for (int ox = 0; ox < count; ox++)
+        int ox = 0;
+        while (ox < count)
         {
-            long x = 2 * ox;
-            ulong a0 = default(T).Load(src, r0 + x), a1 = default(T).Load(src, r0 + x + 1);
-            ulong b0 = default(T).Load(src, r1 + x), b1 = default(T).Load(src, r1 + x + 1);
-            ulong c0 = default(T).Load(src, r2 + x), c1 = default(T).Load(src, r2 + x + 1);
-            ulong d0 = default(T).Load(src, r3 + x), d1 = default(T).Load(src, r3 + x + 1);
-            if (((a0 ^ a1) | (a0 ^ b0) | (a0 ^ b1) | (a0 ^ c0) | (a0 ^ c1) | (a0 ^ d0) | (a0 ^ d1)) == 0)
+            int end = Math.Min(count, ox + Segment);
+            int bytes = 2 * (end - ox) * size;
+            long offset = 2L * ox * size;
+            var s0 = new ReadOnlySpan<byte>(p0 + offset, bytes);
+            if (s0.SequenceEqual(new ReadOnlySpan<byte>(p1 + offset, bytes)) &&
+                s0.SequenceEqual(new ReadOnlySpan<byte>(p2 + offset, bytes)) &&
+                s0.SequenceEqual(new ReadOnlySpan<byte>(p3 + offset, bytes)))
             {
-                default(T).Store(dst, dstRow + ox, a0);
+                PairwiseMin<T>(src, r0, dst, dstRow, ox, end);
+                ox = end;
                 continue;
             }
 
-            buf[0] = a0;
-            buf[1] = a1;
-            buf[2] = b0;
-            buf[3] = b1;
-            buf[4] = c0;
-            buf[5] = c1;
-            buf[6] = d0;
-            buf[7] = d1;
-            default(T).Store(dst, dstRow + ox, Mode(buf, 8));
+            for (; ox < end; ox++)
+            {
+                long x = 2 * ox;
+                ulong a0 = default(T).Load(src, r0 + x), a1 = default(T).Load(src, r0 + x + 1);
+                ulong b0 = default(T).Load(src, r1 + x), b1 = default(T).Load(src, r1 + x + 1);
+                ulong c0 = default(T).Load(src, r2 + x), c1 = default(T).Load(src, r2 + x + 1);
+                ulong d0 = default(T).Load(src, r3 + x), d1 = default(T).Load(src, r3 + x + 1);
+                if (((a0 ^ a1) | (a0 ^ b0) | (a0 ^ b1) | (a0 ^ c0) | (a0 ^ c1) | (a0 ^ d0) | (a0 ^ d1)) == 0)
+                {
+                    default(T).Store(dst, dstRow + ox, a0);
+                    continue;
+                }
+
+                buf[0] = a0;
+                buf[1] = a1;
+                buf[2] = b0;
+                buf[3] = b1;
+                buf[4] = c0;
+                buf[5] = c1;
+                buf[6] = d0;
+                buf[7] = d1;
+                default(T).Store(dst, dstRow + ox, Mode(buf, 8));
+            }
         }
 
         return count;
     }
 
-    /// <summary>2x2x1 blocks (two source rows, pairs along x) for output x in [0, count).</summary>
+    /// <summary>2x2x1 blocks (two source rows, pairs along x) for output x in [0, count); same row-segment fast path.</summary>
     private static unsafe int Majority2x2<T>(void* src, long r0, long r1, void* dst, long dstRow, int count)
         where T : struct, IValueTraits
     {
-        for (int ox = 0; ox < count; ox++)
+        int size = default(T).Size;
+        byte* p0 = (byte*)src + (r0 * size), p1 = (byte*)src + (r1 * size);
+        int ox = 0;
+        while (ox < count)
         {
-            long x = 2 * ox;
-            ulong a0 = default(T).Load(src, r0 + x), a1 = default(T).Load(src, r0 + x + 1);
-            ulong b0 = default(T).Load(src, r1 + x), b1 = default(T).Load(src, r1 + x + 1);
-            if (((a0 ^ a1) | (a0 ^ b0) | (a0 ^ b1)) == 0)
+            int end = Math.Min(count, ox + Segment);
+            int bytes = 2 * (end - ox) * size;
+            long offset = 2L * ox * size;
+            if (new ReadOnlySpan<byte>(p0 + offset, bytes).SequenceEqual(new ReadOnlySpan<byte>(p1 + offset, bytes)))
             {
-                default(T).Store(dst, dstRow + ox, a0);
+                PairwiseMin<T>(src, r0, dst, dstRow, ox, end);
+                ox = end;
                 continue;
             }
 
-            default(T).Store(dst, dstRow + ox, Mode4(a0, a1, b0, b1));
+            for (; ox < end; ox++)
+            {
+                long x = 2 * ox;
+                ulong a0 = default(T).Load(src, r0 + x), a1 = default(T).Load(src, r0 + x + 1);
+                ulong b0 = default(T).Load(src, r1 + x), b1 = default(T).Load(src, r1 + x + 1);
+                if (((a0 ^ a1) | (a0 ^ b0) | (a0 ^ b1)) == 0)
+                {
+                    default(T).Store(dst, dstRow + ox, a0);
+                    continue;
+                }
+
+                default(T).Store(dst, dstRow + ox, Mode4(a0, a1, b0, b1));
+            }
         }
 
         return count;
+    }
+
+    /// <summary>out[ox] = min(row[2·ox], row[2·ox + 1]) for ox in [from, to): the mode of a block made of one repeated pair.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PairwiseMin<T>(void* src, long row, void* dst, long dstRow, int from, int to)
+        where T : struct, IValueTraits
+    {
+        for (int ox = from; ox < to; ox++)
+        {
+            ulong a = default(T).Load(src, row + (2 * ox)), b = default(T).Load(src, row + (2 * ox) + 1);
+            default(T).Store(dst, dstRow + ox, a < b ? a : b);
+        }
     }
 
     /// <summary>Mode of four values, ties to the smallest.</summary>
@@ -295,12 +345,12 @@ public static class Downsampling
         // Sorted: a <= b <= c <= d. Possible run patterns.
         if (b == c)
         {
-            return b; // a run of at least 2 in the middle; a 2-2 split would need a==b and c==d, so b==c means b has >= 2 and no other value can have more.
+            return b; // b occurs at least twice and a, d cannot both equal one other value.
         }
 
         if (a == b)
         {
-            return a; // a has 2 (b != c); d may tie with c==d, a is smaller.
+            return a; // two a's; at best a tie with two d's, and a is smaller.
         }
 
         if (c == d)
