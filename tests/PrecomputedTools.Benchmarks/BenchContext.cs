@@ -143,18 +143,29 @@ public sealed class BenchContext
         throw new InvalidOperationException("Cannot find ../shared/data; set PRECOMPUTEDTOOLS_SHARED_DATA.");
     }
 
+    /// <summary>The Z-Brain multi-page TIFF, extracted from ../shared/data once per machine.</summary>
+    public string ZBrainTiffPath
+    {
+        get
+        {
+            string tif = Path.Combine(Path.GetTempPath(), "pt-tests", "zbrain", "ZBrain2_0.tif");
+            if (!File.Exists(tif) || new FileInfo(tif).Length != 120_508_831)
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(tif)!);
+                using ZipArchive zip = ZipFile.OpenRead(Path.Combine(SharedData, "zbrain", "ZBrain2_0.zip"));
+                string temp = tif + "." + Guid.NewGuid().ToString("N") + ".tmp";
+                zip.GetEntry("ZBrain2_0.tif")!.ExtractToFile(temp);
+                File.Move(temp, tif, overwrite: true);
+            }
+
+            return tif;
+        }
+    }
+
     private byte[] LoadZBrain()
     {
         var sw = Stopwatch.StartNew();
-        string tif = Path.Combine(Path.GetTempPath(), "pt-tests", "zbrain", "ZBrain2_0.tif");
-        if (!File.Exists(tif) || new FileInfo(tif).Length != 120_508_831)
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(tif)!);
-            using ZipArchive zip = ZipFile.OpenRead(Path.Combine(SharedData, "zbrain", "ZBrain2_0.zip"));
-            string temp = tif + "." + Guid.NewGuid().ToString("N") + ".tmp";
-            zip.GetEntry("ZBrain2_0.tif")!.ExtractToFile(temp);
-            File.Move(temp, tif, overwrite: true);
-        }
+        string tif = ZBrainTiffPath;
 
         // Uncompressed big-endian uint8 TIFF: 138 pages of 621 wide x 1406 high, pixels contiguous from byte 181.
         // The guide's orientation transposes each page: volume[z][y][x] = page[z][row = x][column = y].

@@ -17,10 +17,16 @@ public static class Program
     {
         new CodecBench(),
         new MajorityBench(),
+        new PipelineBench(),
     };
 
     public static int Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == PipelineBench.ChildFlag)
+        {
+            return PipelineBench.RunChild(args);
+        }
+
         var selected = new List<IBenchSection>();
         var options = new BenchOptions();
         for (int i = 0; i < args.Length; i++)
