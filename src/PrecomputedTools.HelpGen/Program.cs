@@ -68,13 +68,19 @@ public static class Program
             Console.WriteLine($"HelpGen : {(strict ? "error" : "warning")} PTHELP001: {gap}");
         }
 
+        if (strict && generator.Gaps.Count > 0)
+        {
+            // Write nothing: an up-to-date help file would let the next incremental build pass.
+            return 1;
+        }
+
         string fullOutput = Path.GetFullPath(outputPath);
         Directory.CreateDirectory(Path.GetDirectoryName(fullOutput)!);
         string temp = fullOutput + ".pt-tmp";
         MamlWriter.Write(entries).Save(temp);
         File.Move(temp, fullOutput, overwrite: true);
         Console.WriteLine($"HelpGen: wrote help for {entries.Count} cmdlets to {fullOutput}");
-        return strict && generator.Gaps.Count > 0 ? 1 : 0;
+        return 0;
     }
 }
 
