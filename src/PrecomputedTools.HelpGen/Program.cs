@@ -169,11 +169,23 @@ internal sealed class Generator
             .Where(p => p.Sets.Exists(s => s.ByValue))
             .Select(p => p.Type.IsArray ? p.Type.GetElementType()! : p.Type)
             .Distinct()
-            .Select(t => (t, TypeText(t, source?.Inputs)))
+            .Select(t => (t, OrDefault(TypeText(t, source?.Inputs), InputBinding(command, t))))
             .ToList();
         var outputs = command.OutputTypes.Select(t => (t, TypeText(t, source?.Outputs))).ToList();
         Require(command, outputs.Count > 0, "no [OutputType]");
         return new MamlWriter.Entry(command, source, synopsis, description, inputs, outputs);
+    }
+
+    private static List<string> OrDefault(List<string> text, string fallback) =>
+        text.Count > 0 ? text : new List<string> { fallback };
+
+    // "You can pipe this type to -InputObject." when the type has no description of its own.
+    private static string InputBinding(CommandModel command, Type type)
+    {
+        var names = command.Parameters
+            .Where(p => p.Sets.Exists(s => s.ByValue) && (p.Type == type || p.Type.GetElementType() == type))
+            .Select(p => "-" + p.Name);
+        return $"You can pipe this type to {string.Join(" or ", names)}.";
     }
 
     private List<string> TypeText(Type type, Dictionary<string, List<string>>? own)
