@@ -139,8 +139,17 @@ internal sealed class Generator
             Gaps.Add($"{command.Name}: no help source; write src/PrecomputedTools/Help/{command.Name}.md (synopsis, description, two examples, links).");
         }
 
-        List<string> synopsis = source?.Synopsis.Count > 0 ? source.Synopsis : _docs.Summary(typeId);
-        List<string> description = source?.Description.Count > 0 ? source.Description : _docs.Remarks(typeId);
+        // Without a help source: <para type="synopsis"> / <para type="description"> in the class
+        // summary, else the summary's first paragraph and then its other paragraphs or <remarks>.
+        List<string> summary = _docs.Summary(typeId);
+        List<string> synopsis = source?.Synopsis.Count > 0
+            ? source.Synopsis
+            : _docs.TypedParagraphs(typeId, "synopsis") ?? summary.Take(1).ToList();
+        List<string> description = source?.Description.Count > 0
+            ? source.Description
+            : _docs.TypedParagraphs(typeId, "description") is { Count: > 0 } typed
+                ? typed
+                : _docs.Remarks(typeId) is { Count: > 0 } remarks ? remarks : summary.Skip(1).ToList();
         Require(command, synopsis.Count > 0, "no synopsis (## SYNOPSIS)");
         Require(command, description.Count > 0, "no description (## DESCRIPTION)");
         Require(command, (source?.Examples.Count ?? 0) >= 2, $"{source?.Examples.Count ?? 0} example(s), at least 2 wanted (## EXAMPLES, ### titles, fenced code)");

@@ -34,6 +34,28 @@ internal sealed class XmlDocs
             ? ToParagraphs(summary)
             : new List<string>();
 
+    /// <summary>
+    /// The paragraphs of a summary marked &lt;para type="synopsis"&gt; or type="description" (the
+    /// XmlDoc2CmdletDoc convention), or null when the summary uses no such marks.
+    /// </summary>
+    public List<string>? TypedParagraphs(string memberId, string type)
+    {
+        if (!_members.TryGetValue(memberId, out XElement? member) || member.Element("summary") is not { } summary)
+        {
+            return null;
+        }
+
+        var typed = summary.Elements("para").Where(p => (string?)p.Attribute("type") is not null).ToList();
+        if (typed.Count == 0)
+        {
+            return null;
+        }
+
+        return typed.Where(p => string.Equals((string?)p.Attribute("type"), type, StringComparison.OrdinalIgnoreCase))
+            .SelectMany(p => ToParagraphs(p))
+            .ToList();
+    }
+
     public List<string> Remarks(string memberId) =>
         _members.TryGetValue(memberId, out XElement? member) && member.Element("remarks") is { } remarks
             ? ToParagraphs(remarks)

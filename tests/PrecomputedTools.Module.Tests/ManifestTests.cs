@@ -121,11 +121,6 @@ public class ManifestTests : IClassFixture<ManifestTests.Session>
             {
                 problems.Add(command.Name + ": has side effects (verb " + command.Verb + ") but no SupportsShouldProcess");
             }
-
-            if (readOnly && command.Parameters.ContainsKey("Force") && !supportsShouldProcess)
-            {
-                problems.Add(command.Name + ": has -Force but no SupportsShouldProcess");
-            }
         }
 
         Assert.True(problems.Count == 0, string.Join("\n", problems));
