@@ -67,7 +67,8 @@ Describe 'Loading and formatting' {
         $engine = [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'PrecomputedTools.Engine' }
         $engine | Should -Not -BeNullOrEmpty
         $folder = if ($PSVersionTable.PSEdition -eq 'Core') { 'net8.0' } else { 'netstandard2.0' }
-        Split-Path -Parent $engine[0].Location | Should -Be (Join-Path $module.ModuleBase "Dependencies/$folder" | Resolve-Path).ProviderPath
+        $expected = (Resolve-Path -LiteralPath (Join-Path (Join-Path $module.ModuleBase 'Dependencies') $folder)).ProviderPath
+        Split-Path -Parent $engine[0].Location | Should -Be $expected
     }
 
     It 'prints a dataset as one table row' {
