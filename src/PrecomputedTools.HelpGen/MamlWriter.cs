@@ -62,7 +62,8 @@ internal static class MamlWriter
                     s_command + "example",
                     new XElement(s_maml + "title", $"-------------------------- {Title(example.Title, i)} --------------------------"),
                     new XElement(s_dev + "code", example.Code),
-                    new XElement(s_dev + "remarks", Paragraphs(example.Remarks))))),
+                    // The empty last paragraph keeps a blank line between examples in Get-Help's text.
+                    new XElement(s_dev + "remarks", Paragraphs(example.Remarks.Concat(new[] { "" })))))),
             new XElement(
                 s_command + "relatedLinks",
                 (source?.Links ?? new List<HelpLink>()).Select(link => new XElement(
