@@ -102,6 +102,44 @@ public class DownsamplingTests
         Assert.Equal(expected32.Select(v => (uint)v), dst32);
     }
 
+    [Theory]
+    [InlineData(1, 2, 2, 2)]
+    [InlineData(2, 2, 2, 1)]
+    [InlineData(3, 2, 1, 1)]
+    [InlineData(4, 2, 2, 2)]
+    [InlineData(5, 2, 2, 1)]
+    public void MatchesPlainReferenceOnSmoothVolumes(int seed, int fx, int fy, int fz)
+    {
+        // Long identical rows (the row-segment and vector fast paths) with sparse perturbations (the fallbacks).
+        var rng = new Random(seed);
+        Int3 shape = new(131 + rng.Next(2), 9, 7), factor = new(fx, fy, fz);
+        ulong[] labels = { 0, 3, 1UL << 63, ulong.MaxValue, 17 };
+        var src = new ulong[shape.Volume];
+        for (int z = 0; z < shape.Z; z++)
+        {
+            for (int y = 0; y < shape.Y; y++)
+            {
+                for (int x = 0; x < shape.X; x++)
+                {
+                    ulong v = labels[(x / (5 + seed)) % labels.Length];
+                    if (rng.Next(50) == 0)
+                    {
+                        v = labels[rng.Next(labels.Length)];
+                    }
+
+                    src[x + (shape.X * (y + (shape.Y * z)))] = v;
+                }
+            }
+        }
+
+        Assert.Equal(ReferenceMajority(src, shape, factor), Majority(src, shape, factor));
+        uint[] src32 = src.Select(v => (uint)(v % 1000)).ToArray();
+        ulong[] expected32 = ReferenceMajority(src32.Select(v => (ulong)v).ToArray(), shape, factor);
+        var dst32 = new uint[expected32.Length];
+        Downsampling.Majority(src32, shape, factor, dst32);
+        Assert.Equal(expected32.Select(v => (uint)v), dst32);
+    }
+
     [Fact]
     public void LargeBlocksUseTheHeapPath()
     {

@@ -1,5 +1,9 @@
 using System;
 using System.Runtime.CompilerServices;
+#if NET
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+#endif
 
 namespace PrecomputedTools.Engine.Codecs;
 
@@ -173,11 +177,23 @@ public static class Downsampling
                     int fullX = sx / 2;
                     if (nrows == 4)
                     {
-                        ox = Majority2x4<T>(src, rows[0], rows[1], rows[2], rows[3], dst, dstRow, fullX);
+#if NET
+                        if (typeof(T) == typeof(U64) && Avx2.IsSupported)
+                        {
+                            ox = Majority2x4Avx2((ulong*)src, rows[0], rows[1], rows[2], rows[3], (ulong*)dst + dstRow, fullX);
+                        }
+#endif
+                        ox = Majority2x4<T>(src, rows[0], rows[1], rows[2], rows[3], dst, dstRow, ox, fullX);
                     }
                     else if (nrows == 2)
                     {
-                        ox = Majority2x2<T>(src, rows[0], rows[1], dst, dstRow, fullX);
+#if NET
+                        if (typeof(T) == typeof(U64) && Avx2.IsSupported)
+                        {
+                            ox = Majority2x2Avx2((ulong*)src, rows[0], rows[1], (ulong*)dst + dstRow, fullX);
+                        }
+#endif
+                        ox = Majority2x2<T>(src, rows[0], rows[1], dst, dstRow, ox, fullX);
                     }
                     else if (nrows == 1)
                     {
@@ -233,13 +249,12 @@ public static class Downsampling
     /// smooth, so first compare whole row segments: when the four rows are equal over a segment, each block
     /// holds a pair (a, b) four times and its mode is min(a, b).
     /// </summary>
-    private static unsafe int Majority2x4<T>(void* src, long r0, long r1, long r2, long r3, void* dst, long dstRow, int count)
+    private static unsafe int Majority2x4<T>(void* src, long r0, long r1, long r2, long r3, void* dst, long dstRow, int ox, int count)
         where T : struct, IValueTraits
     {
         int size = default(T).Size;
         byte* p0 = (byte*)src + (r0 * size), p1 = (byte*)src + (r1 * size), p2 = (byte*)src + (r2 * size), p3 = (byte*)src + (r3 * size);
         ulong* buf = stackalloc ulong[8];
-        int ox = 0;
         while (ox < count)
         {
             int end = Math.Min(count, ox + Segment);
@@ -284,12 +299,11 @@ public static class Downsampling
     }
 
     /// <summary>2x2x1 blocks (two source rows, pairs along x) for output x in [0, count); same row-segment fast path.</summary>
-    private static unsafe int Majority2x2<T>(void* src, long r0, long r1, void* dst, long dstRow, int count)
+    private static unsafe int Majority2x2<T>(void* src, long r0, long r1, void* dst, long dstRow, int ox, int count)
         where T : struct, IValueTraits
     {
         int size = default(T).Size;
         byte* p0 = (byte*)src + (r0 * size), p1 = (byte*)src + (r1 * size);
-        int ox = 0;
         while (ox < count)
         {
             int end = Math.Min(count, ox + Segment);
@@ -319,6 +333,84 @@ public static class Downsampling
 
         return count;
     }
+
+#if NET
+    /// <summary>
+    /// uint64 2x2x2 with AVX2: two output voxels per step. Four 256-bit loads (one per source row) hold both
+    /// blocks; the step is done when every lane equals the first row and each pair in the first row is equal.
+    /// Mixed blocks fall back to the scalar mode. Returns the next output x to process.
+    /// </summary>
+    private static unsafe int Majority2x4Avx2(ulong* src, long r0, long r1, long r2, long r3, ulong* dst, int count)
+    {
+        ulong* p0 = src + r0, p1 = src + r1, p2 = src + r2, p3 = src + r3;
+        ulong* buf = stackalloc ulong[8];
+        int ox = 0;
+        for (; ox + 2 <= count; ox += 2)
+        {
+            int x = 2 * ox;
+            Vector256<ulong> a = Avx.LoadVector256(p0 + x);
+            Vector256<ulong> same = Avx2.CompareEqual(a, Avx.LoadVector256(p1 + x))
+                & Avx2.CompareEqual(a, Avx.LoadVector256(p2 + x))
+                & Avx2.CompareEqual(a, Avx.LoadVector256(p3 + x))
+                & Avx2.CompareEqual(a, Avx2.Permute4x64(a, 0xB1));
+            uint mask = (uint)Avx.MoveMask(same.AsDouble());
+            if (mask == 0xF)
+            {
+                dst[ox] = p0[x];
+                dst[ox + 1] = p0[x + 2];
+                continue;
+            }
+
+            for (int k = 0; k < 2; k++)
+            {
+                int xx = x + (2 * k);
+                if (((mask >> (2 * k)) & 3) == 3)
+                {
+                    dst[ox + k] = p0[xx];
+                    continue;
+                }
+
+                buf[0] = p0[xx];
+                buf[1] = p0[xx + 1];
+                buf[2] = p1[xx];
+                buf[3] = p1[xx + 1];
+                buf[4] = p2[xx];
+                buf[5] = p2[xx + 1];
+                buf[6] = p3[xx];
+                buf[7] = p3[xx + 1];
+                dst[ox + k] = Mode(buf, 8);
+            }
+        }
+
+        return ox;
+    }
+
+    /// <summary>uint64 2x2x1 with AVX2: two output voxels per step; see <see cref="Majority2x4Avx2"/>.</summary>
+    private static unsafe int Majority2x2Avx2(ulong* src, long r0, long r1, ulong* dst, int count)
+    {
+        ulong* p0 = src + r0, p1 = src + r1;
+        int ox = 0;
+        for (; ox + 2 <= count; ox += 2)
+        {
+            int x = 2 * ox;
+            Vector256<ulong> a = Avx.LoadVector256(p0 + x);
+            Vector256<ulong> b = Avx.LoadVector256(p1 + x);
+            if (a.Equals(b))
+            {
+                // Both rows equal: each block is one pair twice, so its mode is the smaller of the pair.
+                ulong a0 = p0[x], a1 = p0[x + 1], a2 = p0[x + 2], a3 = p0[x + 3];
+                dst[ox] = a0 < a1 ? a0 : a1;
+                dst[ox + 1] = a2 < a3 ? a2 : a3;
+                continue;
+            }
+
+            dst[ox] = Mode4(p0[x], p0[x + 1], p1[x], p1[x + 1]);
+            dst[ox + 1] = Mode4(p0[x + 2], p0[x + 3], p1[x + 2], p1[x + 3]);
+        }
+
+        return ox;
+    }
+#endif
 
     /// <summary>out[ox] = min(row[2·ox], row[2·ox + 1]) for ox in [from, to): the mode of a block made of one repeated pair.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
