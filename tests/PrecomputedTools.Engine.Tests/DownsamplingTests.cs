@@ -141,6 +141,45 @@ public class DownsamplingTests
     }
 
     [Fact]
+    public void AssemblingAnOutputChunkFromEightSourceChunksEqualsOneBigMajority()
+    {
+        // FORMATS.md §7.3: an output chunk is assembled from up to 2x2x2 source chunks, each reduced in place.
+        var rng = new Random(11);
+        Int3 whole = new(37, 30, 21), piece = new(20, 16, 12), factor = new(2, 2, 2);
+        ulong[] src = new ulong[whole.Volume];
+        for (int i = 0; i < src.Length; i++)
+        {
+            src[i] = i > 0 && rng.Next(5) != 0 ? src[i - 1] : (ulong)rng.Next(4) << 62;
+        }
+
+        Int3 outShape = Downsampling.OutputShape(whole, factor);
+        ulong[] assembled = Enumerable.Repeat(ulong.MaxValue - 1, (int)outShape.Volume).ToArray();
+        for (int z0 = 0; z0 < whole.Z; z0 += piece.Z)
+        {
+            for (int y0 = 0; y0 < whole.Y; y0 += piece.Y)
+            {
+                for (int x0 = 0; x0 < whole.X; x0 += piece.X)
+                {
+                    Int3 size = Int3.Min(piece, whole - new Int3(x0, y0, z0));
+                    var part = new ulong[size.Volume];
+                    for (int z = 0; z < size.Z; z++)
+                    {
+                        for (int y = 0; y < size.Y; y++)
+                        {
+                            Array.Copy(src, x0 + (whole.X * (y0 + y + (whole.Y * (z0 + z)))), part, size.X * (y + (size.Y * z)), size.X);
+                        }
+                    }
+
+                    Downsampling.Majority(part, size, factor, assembled, outShape, new Int3(x0 / 2, y0 / 2, z0 / 2));
+                }
+            }
+        }
+
+        Assert.Equal(ReferenceMajority(src, whole, factor), assembled);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Downsampling.Majority(new ulong[8], new Int3(2, 2, 2), factor, assembled, outShape, new Int3(outShape.X, 0, 0)));
+    }
+
+    [Fact]
     public void LargeBlocksUseTheHeapPath()
     {
         var rng = new Random(7);

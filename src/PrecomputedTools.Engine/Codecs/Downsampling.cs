@@ -36,7 +36,7 @@ public static class Downsampling
         fixed (ulong* src = source)
         fixed (ulong* dst = destination)
         {
-            MajorityCore<U64>(src, sourceShape, factor, dst, outShape);
+            MajorityCore<U64>(src, sourceShape, factor, dst, outShape, outShape, Int3.Zero);
         }
     }
 
@@ -47,7 +47,34 @@ public static class Downsampling
         fixed (uint* src = source)
         fixed (uint* dst = destination)
         {
-            MajorityCore<U32>(src, sourceShape, factor, dst, outShape);
+            MajorityCore<U32>(src, sourceShape, factor, dst, outShape, outShape, Int3.Zero);
+        }
+    }
+
+    /// <summary>
+    /// Majority into a region of a larger volume: the ceil(sourceShape / factor) result is written at
+    /// <paramref name="destinationOffset"/> inside <paramref name="destination"/>, a volume of
+    /// <paramref name="destinationShape"/> (x fastest); voxels outside that region are left alone. This lets an
+    /// output chunk be assembled from several source chunks without a copy (FORMATS.md §7.3).
+    /// </summary>
+    public static unsafe void Majority(ReadOnlySpan<ulong> source, Int3 sourceShape, Int3 factor, Span<ulong> destination, Int3 destinationShape, Int3 destinationOffset)
+    {
+        Int3 outShape = CheckRegion(source.Length, sourceShape, factor, destination.Length, destinationShape, destinationOffset);
+        fixed (ulong* src = source)
+        fixed (ulong* dst = destination)
+        {
+            MajorityCore<U64>(src, sourceShape, factor, dst, outShape, destinationShape, destinationOffset);
+        }
+    }
+
+    /// <summary>Majority of uint32 labels into a region of a larger volume; see the uint64 overload.</summary>
+    public static unsafe void Majority(ReadOnlySpan<uint> source, Int3 sourceShape, Int3 factor, Span<uint> destination, Int3 destinationShape, Int3 destinationOffset)
+    {
+        Int3 outShape = CheckRegion(source.Length, sourceShape, factor, destination.Length, destinationShape, destinationOffset);
+        fixed (uint* src = source)
+        fixed (uint* dst = destination)
+        {
+            MajorityCore<U32>(src, sourceShape, factor, dst, outShape, destinationShape, destinationOffset);
         }
     }
 
@@ -135,7 +162,24 @@ public static class Downsampling
         return outShape;
     }
 
-    private static unsafe void MajorityCore<T>(void* src, Int3 s, Int3 f, void* dst, Int3 o)
+    private static Int3 CheckRegion(int sourceLength, Int3 sourceShape, Int3 factor, int destinationLength, Int3 destinationShape, Int3 destinationOffset)
+    {
+        Int3 outShape = CheckArguments(sourceLength, sourceShape, factor, int.MaxValue);
+        if (destinationShape.X < 0 || destinationShape.Y < 0 || destinationShape.Z < 0 || destinationShape.Volume > destinationLength)
+        {
+            throw new ArgumentException($"The destination holds {destinationLength} voxels but its shape {destinationShape} needs {destinationShape.Volume}.", "destination");
+        }
+
+        Int3 end = destinationOffset + outShape;
+        if (destinationOffset.X < 0 || destinationOffset.Y < 0 || destinationOffset.Z < 0 || end.X > destinationShape.X || end.Y > destinationShape.Y || end.Z > destinationShape.Z)
+        {
+            throw new ArgumentOutOfRangeException(nameof(destinationOffset), destinationOffset, $"The {outShape} result at {destinationOffset} does not fit in the {destinationShape} destination.");
+        }
+
+        return outShape;
+    }
+
+    private static unsafe void MajorityCore<T>(void* src, Int3 s, Int3 f, void* dst, Int3 o, Int3 dstShape, Int3 dstOffset)
         where T : struct, IValueTraits
     {
         int sx = s.X, sy = s.Y, fx = f.X, fy = f.Y, fz = f.Z;
@@ -152,7 +196,7 @@ public static class Downsampling
             for (int oy = 0; oy < o.Y; oy++)
             {
                 int y0 = oy * fy, ny = Math.Min(fy, sy - y0);
-                long dstRow = (long)o.X * (oy + ((long)o.Y * oz));
+                long dstRow = dstOffset.X + ((long)dstShape.X * (dstOffset.Y + oy + ((long)dstShape.Y * (dstOffset.Z + oz))));
                 int nrows = ny * nz;
                 int r = 0;
                 for (int z = 0; z < nz; z++)
