@@ -18,9 +18,9 @@ public static class CompressedSegmentation
     public const int MaxOffsetWords = (1 << 24) - 1;
 
     [ThreadStatic]
-    private static CompressedSegmentationEncoder? t_encoder;
+    private static CompressedSegmentationEncoder? s_threadEncoder;
 
-    private static CompressedSegmentationEncoder ThreadEncoder => t_encoder ??= new CompressedSegmentationEncoder();
+    private static CompressedSegmentationEncoder ThreadEncoder => s_threadEncoder ??= new CompressedSegmentationEncoder();
 
     /// <summary>Encodes a uint64 chunk of <paramref name="shape"/> (x fastest) into a complete chunk file (with the channel-offset word).</summary>
     public static byte[] Encode(ReadOnlySpan<ulong> voxels, Int3 shape, Int3 blockSize)

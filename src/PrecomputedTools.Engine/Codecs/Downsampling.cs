@@ -478,15 +478,16 @@ public static class Downsampling
         Sort2(ref a, ref c);
         Sort2(ref b, ref d);
         Sort2(ref b, ref c);
-        // Sorted: a <= b <= c <= d. Possible run patterns.
+        // Now a <= b <= c <= d. If b == c, b occurs at least twice and no other value can occur more often.
         if (b == c)
         {
-            return b; // b occurs at least twice and a, d cannot both equal one other value.
+            return b;
         }
 
+        // Two a's can at best tie with two c's (c == d), and a is the smaller.
         if (a == b)
         {
-            return a; // two a's; at best a tie with two d's, and a is smaller.
+            return a;
         }
 
         if (c == d)
@@ -494,7 +495,8 @@ public static class Downsampling
             return c;
         }
 
-        return a; // all distinct
+        // All four differ: a four-way tie.
+        return a;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
