@@ -179,6 +179,36 @@ public class DownsamplingTests
         Assert.Throws<ArgumentOutOfRangeException>(() => Downsampling.Majority(new ulong[8], new Int3(2, 2, 2), factor, assembled, outShape, new Int3(outShape.X, 0, 0)));
     }
 
+    [Theory]
+    [InlineData(2, 3)]
+    [InlineData(1, 4)]
+    public void EveryBlockOverAFewLabels(int fz, int labelCount)
+    {
+        // Every possible 2x2xfz block over the labels, side by side along x: all tie and count cases.
+        ulong[] labels = { ulong.MaxValue, 0, 1UL << 63, 5 };
+        int perBlock = 4 * fz;
+        int blocks = (int)Math.Pow(labelCount, perBlock);
+        Int3 shape = new(2 * blocks, 2, fz), factor = new(2, 2, fz);
+        var src = new ulong[shape.Volume];
+        for (int b = 0; b < blocks; b++)
+        {
+            int code = b;
+            for (int z = 0; z < fz; z++)
+            {
+                for (int y = 0; y < 2; y++)
+                {
+                    for (int x = 0; x < 2; x++)
+                    {
+                        src[(2 * b) + x + (shape.X * (y + (2 * z)))] = labels[code % labelCount];
+                        code /= labelCount;
+                    }
+                }
+            }
+        }
+
+        Assert.Equal(ReferenceMajority(src, shape, factor), Majority(src, shape, factor));
+    }
+
     [Fact]
     public void LargeBlocksUseTheHeapPath()
     {

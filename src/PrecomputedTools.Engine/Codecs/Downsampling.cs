@@ -335,7 +335,7 @@ public static class Downsampling
                 buf[5] = c1;
                 buf[6] = d0;
                 buf[7] = d1;
-                default(T).Store(dst, dstRow + ox, Mode(buf, 8));
+                default(T).Store(dst, dstRow + ox, Mode8(buf));
             }
         }
 
@@ -422,7 +422,7 @@ public static class Downsampling
                 buf[5] = p2[xx + 1];
                 buf[6] = p3[xx];
                 buf[7] = p3[xx + 1];
-                dst[ox + k] = Mode(buf, 8);
+                dst[ox + k] = Mode8(buf);
             }
         }
 
@@ -466,6 +466,56 @@ public static class Downsampling
             ulong a = default(T).Load(src, row + (2 * ox)), b = default(T).Load(src, row + (2 * ox) + 1);
             default(T).Store(dst, dstRow + ox, a < b ? a : b);
         }
+    }
+
+    /// <summary>
+    /// Mode of the eight values of a 2x2x2 block, ties to the smallest. Mixed blocks of label data mostly
+    /// hold two labels, which counting settles without sorting.
+    /// </summary>
+    private static unsafe ulong Mode8(ulong* b)
+    {
+        ulong v0 = b[0];
+        int c0 = 0;
+        for (int i = 0; i < 8; i++)
+        {
+            c0 += b[i] == v0 ? 1 : 0;
+        }
+
+        if (c0 > 4)
+        {
+            return v0;
+        }
+
+        int k = 1;
+        while (b[k] == v0)
+        {
+            k++;
+        }
+
+        ulong v1 = b[k];
+        int c1 = 0;
+        for (int i = k; i < 8; i++)
+        {
+            c1 += b[i] == v1 ? 1 : 0;
+        }
+
+        if (c0 + c1 == 8)
+        {
+            return c0 > c1 ? v0 : c1 > c0 ? v1 : (v0 < v1 ? v0 : v1);
+        }
+
+        // Three or more labels: a label seen four times beats the at most three others.
+        if (c0 == 4)
+        {
+            return v0;
+        }
+
+        if (c1 >= 4)
+        {
+            return v1;
+        }
+
+        return Mode(b, 8);
     }
 
     /// <summary>Mode of four values, ties to the smallest.</summary>
