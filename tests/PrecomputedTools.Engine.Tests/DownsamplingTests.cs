@@ -210,6 +210,30 @@ public class DownsamplingTests
     }
 
     [Fact]
+    public void PortablePathsMatchTheReferenceToo()
+    {
+        // The AVX2 kernels handle uint64 2x2x2 / 2x2x1 on this hardware; the portable ones run on the
+        // netstandard2.0 build and other CPUs. The flag only selects a path, so a concurrent test is unaffected.
+        try
+        {
+            Downsampling.DisableVectorPaths = true;
+            EveryBlockOverAFewLabels(2, 3);
+            EveryBlockOverAFewLabels(1, 4);
+            for (int seed = 0; seed < 12; seed++)
+            {
+                MatchesPlainReferenceOnRandomVolumes(seed);
+            }
+
+            MatchesPlainReferenceOnSmoothVolumes(1, 2, 2, 2);
+            MatchesPlainReferenceOnSmoothVolumes(2, 2, 2, 1);
+        }
+        finally
+        {
+            Downsampling.DisableVectorPaths = false;
+        }
+    }
+
+    [Fact]
     public void LargeBlocksUseTheHeapPath()
     {
         var rng = new Random(7);

@@ -15,6 +15,9 @@ namespace PrecomputedTools.Engine.Codecs;
 /// </remarks>
 public static class Downsampling
 {
+    /// <summary>Tests set this to run the portable paths on hardware that has the vector ones (results are identical).</summary>
+    internal static bool DisableVectorPaths { get; set; }
+
     // Blocks of up to this many voxels are reduced in a stack buffer; larger ones use one array per call.
     private const int StackBlockLimit = 64;
 
@@ -222,7 +225,7 @@ public static class Downsampling
                     if (nrows == 4)
                     {
 #if NET
-                        if (typeof(T) == typeof(U64) && Avx2.IsSupported)
+                        if (typeof(T) == typeof(U64) && Avx2.IsSupported && !DisableVectorPaths)
                         {
                             ox = Majority2x4Avx2((ulong*)src, rows[0], rows[1], rows[2], rows[3], (ulong*)dst + dstRow, fullX);
                         }
@@ -232,7 +235,7 @@ public static class Downsampling
                     else if (nrows == 2)
                     {
 #if NET
-                        if (typeof(T) == typeof(U64) && Avx2.IsSupported)
+                        if (typeof(T) == typeof(U64) && Avx2.IsSupported && !DisableVectorPaths)
                         {
                             ox = Majority2x2Avx2((ulong*)src, rows[0], rows[1], (ulong*)dst + dstRow, fullX);
                         }
