@@ -106,7 +106,7 @@ public interface IBenchSection
 public sealed class BenchOptions
 {
     /// <summary>Minimum time spent on each measurement (after a warm-up pass).</summary>
-    public double SecondsPerMeasurement { get; set; } = 1.5;
+    public double SecondsPerMeasurement { get; set; } = 1.0;
 
     /// <summary>Threads for the "all cores" measurements (default: all logical cores).</summary>
     public int Threads { get; set; } = Environment.ProcessorCount;

@@ -18,9 +18,9 @@ public static class CompressedSegmentation
     public const int MaxOffsetWords = (1 << 24) - 1;
 
     [ThreadStatic]
-    private static CompressedSegmentationEncoder? t_encoder;
+    private static CompressedSegmentationEncoder? s_threadEncoder;
 
-    private static CompressedSegmentationEncoder ThreadEncoder => t_encoder ??= new CompressedSegmentationEncoder();
+    private static CompressedSegmentationEncoder ThreadEncoder => s_threadEncoder ??= new CompressedSegmentationEncoder();
 
     /// <summary>Encodes a uint64 chunk of <paramref name="shape"/> (x fastest) into a complete chunk file (with the channel-offset word).</summary>
     public static byte[] Encode(ReadOnlySpan<ulong> voxels, Int3 shape, Int3 blockSize)
@@ -132,9 +132,15 @@ public static class CompressedSegmentation
         }
 
         long blockVolume = blockSize.Volume;
-        Span<ulong> lut = stackalloc ulong[256];
+
+        // Blocks are decoded one block row (fixed y and z block index) at a time, writing whole voxel rows
+        // across the blocks: sequential writes instead of one stream per block row and plane.
+        BlockInfo[]? heapInfo = gx > 256 ? new BlockInfo[gx] : null;
+        BlockInfo* stackInfo = stackalloc BlockInfo[heapInfo is null ? gx : 1];
         fixed (uint* ch = channel)
+        fixed (BlockInfo* heapPtr = heapInfo)
         {
+            BlockInfo* info = heapInfo is null ? stackInfo : heapPtr;
             long blockIndex = 0;
             for (int gzI = 0; gzI < gz; gzI++)
             {
@@ -142,9 +148,10 @@ public static class CompressedSegmentation
                 for (int gyI = 0; gyI < gy; gyI++)
                 {
                     int y0 = gyI * by, ay = Math.Min(by, sy - y0);
+
+                    // Validate the headers of this block row.
                     for (int gxI = 0; gxI < gx; gxI++, blockIndex++)
                     {
-                        int x0 = gxI * bx, ax = Math.Min(bx, sx - x0);
                         uint h0 = ch[2 * blockIndex];
                         long tableOffset = h0 & 0xFFFFFF;
                         int bits = (int)(h0 >> 24);
@@ -154,82 +161,60 @@ public static class CompressedSegmentation
                             throw Corrupt($"block {blockIndex} has its lookup table at word {tableOffset}, outside the channel of {channelWords} words");
                         }
 
-                        long tableCount = (channelWords - tableOffset) / wpv;
-                        long dstBase = x0 + ((long)sx * (y0 + ((long)sy * z0)));
-                        uint* table = ch + tableOffset;
-                        if (bits == 0)
-                        {
-                            ulong value = default(T).LoadTable(table, 0);
-                            for (int z = 0; z < az; z++)
-                            {
-                                for (int y = 0; y < ay; y++)
-                                {
-                                    long row = dstBase + ((long)sx * (y + ((long)sy * z)));
-                                    default(T).Fill(dst, row, ax, value);
-                                }
-                            }
-
-                            continue;
-                        }
-
-                        if (bits != 1 && bits != 2 && bits != 4 && bits != 8 && bits != 16 && bits != 32)
+                        if (bits != 0 && bits != 1 && bits != 2 && bits != 4 && bits != 8 && bits != 16 && bits != 32)
                         {
                             throw Corrupt($"block {blockIndex} has an encoded bit width of {bits}, not one of 0, 1, 2, 4, 8, 16, 32");
                         }
 
                         long valueWords = ((bits * blockVolume) + 31) / 32;
-                        if (valuesOffset + valueWords > channelWords)
+                        if (bits != 0 && valuesOffset + valueWords > channelWords)
                         {
                             throw Corrupt($"block {blockIndex} has its {valueWords} value words at word {valuesOffset}, outside the channel of {channelWords} words");
                         }
 
-                        uint* values = ch + valuesOffset;
-                        uint mask = bits == 32 ? uint.MaxValue : (1u << bits) - 1;
-                        if (bits <= 8)
+                        info[gxI] = new BlockInfo
                         {
-                            int lutCount = (int)Math.Min(1L << bits, tableCount);
-                            for (int i = 0; i < lutCount; i++)
-                            {
-                                lut[i] = default(T).LoadTable(table, i);
-                            }
+                            Table = ch + tableOffset,
+                            TableCount = (channelWords - tableOffset) / wpv,
+                            Values = ch + valuesOffset,
+                            Bits = bits,
+                            Mask = bits == 32 ? uint.MaxValue : (1u << bits) - 1,
+                            First = default(T).LoadTable(ch + tableOffset, 0),
+                        };
+                    }
 
-                            for (int z = 0; z < az; z++)
+                    for (int z = 0; z < az; z++)
+                    {
+                        for (int y = 0; y < ay; y++)
+                        {
+                            long row = (long)sx * (y0 + y + ((long)sy * (z0 + z)));
+                            long local = bx * (y + ((long)by * z));
+                            for (int gxI = 0; gxI < gx; gxI++)
                             {
-                                for (int y = 0; y < ay; y++)
+                                int x0 = gxI * bx, ax = Math.Min(bx, sx - x0);
+                                BlockInfo* bi = info + gxI;
+                                int bits = bi->Bits;
+                                if (bits == 0)
                                 {
-                                    long row = dstBase + ((long)sx * (y + ((long)sy * z)));
-                                    long bitPos = (long)bits * (bx * (y + ((long)by * z)));
-                                    for (int x = 0; x < ax; x++, bitPos += bits)
-                                    {
-                                        uint index = (values[bitPos >> 5] >> (int)(bitPos & 31)) & mask;
-                                        if (index >= (uint)lutCount)
-                                        {
-                                            throw Corrupt($"block {blockIndex} uses table entry {index}, past the end of the channel");
-                                        }
-
-                                        default(T).Store(dst, row + x, lut[(int)index]);
-                                    }
+                                    default(T).Fill(dst, row + x0, ax, bi->First);
+                                    continue;
                                 }
-                            }
-                        }
-                        else
-                        {
-                            for (int z = 0; z < az; z++)
-                            {
-                                for (int y = 0; y < ay; y++)
-                                {
-                                    long row = dstBase + ((long)sx * (y + ((long)sy * z)));
-                                    long bitPos = (long)bits * (bx * (y + ((long)by * z)));
-                                    for (int x = 0; x < ax; x++, bitPos += bits)
-                                    {
-                                        uint index = (values[bitPos >> 5] >> (int)(bitPos & 31)) & mask;
-                                        if (index >= tableCount)
-                                        {
-                                            throw Corrupt($"block {blockIndex} uses table entry {index}, past the end of the channel");
-                                        }
 
-                                        default(T).Store(dst, row + x, default(T).LoadTable(table, index));
+                                uint* values = bi->Values;
+                                uint* table = bi->Table;
+                                uint mask = bi->Mask;
+                                long tableCount = bi->TableCount;
+                                long bitPos = bits * local;
+                                long d = row + x0;
+                                for (int x = 0; x < ax; x++, bitPos += bits)
+                                {
+                                    uint index = (values[bitPos >> 5] >> (int)(bitPos & 31)) & mask;
+                                    if (index >= tableCount)
+                                    {
+                                        throw Corrupt($"a block uses table entry {index}, past the end of the channel");
                                     }
+
+                                    default(T).Store(dst, d + x, default(T).LoadTable(table, index));
                                 }
                             }
                         }
@@ -237,6 +222,16 @@ public static class CompressedSegmentation
                 }
             }
         }
+    }
+
+    private unsafe struct BlockInfo
+    {
+        public uint* Table;
+        public long TableCount;
+        public uint* Values;
+        public int Bits;
+        public uint Mask;
+        public ulong First;
     }
 }
 
