@@ -126,6 +126,51 @@ public class ManifestTests : IClassFixture<ManifestTests.Session>
         Assert.True(problems.Count == 0, string.Join("\n", problems));
     }
 
+    [Fact]
+    public void TheInstalledLayoutIsFoundOnPSModulePathAndAutoloads()
+    {
+        // What Install-Module (or unzipping build.ps1's package) leaves: Modules/PrecomputedTools/<version>/.
+        string modules = Paths.NewScratch("installed");
+        string version = ReadManifest()["ModuleVersion"]!.ToString()!;
+        string target = Path.Combine(modules, "PrecomputedTools", version);
+        foreach (string file in Directory.EnumerateFiles(ModuleDirectory, "*", SearchOption.AllDirectories))
+        {
+            string destination = Path.Combine(target, Path.GetRelativePath(ModuleDirectory, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+            File.Copy(file, destination);
+        }
+
+        var state = System.Management.Automation.Runspaces.InitialSessionState.CreateDefault2();
+        using var runspace = System.Management.Automation.Runspaces.RunspaceFactory.CreateRunspace(state);
+        runspace.Open();
+        using PowerShell ps = PowerShell.Create();
+        ps.Runspace = runspace;
+        ps.AddScript("""
+            $env:PSModulePath = $modules + [IO.Path]::PathSeparator + $env:PSModulePath
+            $available = @(Get-Module -ListAvailable -Name PrecomputedTools | Where-Object { $_.ModuleBase -eq $target })
+            "available=$($available.Count)"
+            # Autoloading: the first use of a cmdlet imports the module from PSModulePath.
+            $dataset = New-PrecomputedInfo -Size 64,64,64 -Resolution 8,8,8
+            "scales=$($dataset.Scales.Count)"
+            "base=$((Get-Module PrecomputedTools).ModuleBase)"
+            """.Replace("$modules", "'" + modules.Replace("'", "''") + "'").Replace("$target", "'" + target.Replace("'", "''") + "'"));
+        // $env:PSModulePath is the process's: put it back for the other tests.
+        string? saved = Environment.GetEnvironmentVariable("PSModulePath");
+        List<string> lines;
+        try
+        {
+            lines = ps.Invoke().Select(o => o.ToString()).ToList();
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("PSModulePath", saved);
+        }
+
+        Assert.Empty(ps.Streams.Error);
+        Assert.Equal(new[] { "available=1", "scales=1", "base=" + target }, lines);
+        Directory.Delete(modules, recursive: true);
+    }
+
     // What Import-PowerShellDataFile does (it is not among the hosted engine's core cmdlets).
     private static Hashtable ReadManifest()
     {
