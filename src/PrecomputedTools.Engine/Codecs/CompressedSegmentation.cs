@@ -66,6 +66,45 @@ public static class CompressedSegmentation
         }
     }
 
+    /// <summary>
+    /// Decodes only z planes [<paramref name="planeBegin"/>, <paramref name="planeEnd"/>) of a uint64 chunk, so a
+    /// reader can stream a chunk block layer by block layer. <paramref name="planeBegin"/> must be a multiple of
+    /// the block depth and <paramref name="planeEnd"/> a multiple of it or the chunk depth;
+    /// <paramref name="destination"/> holds exactly those planes (x fastest).
+    /// </summary>
+    public static unsafe void DecodePlanes(ReadOnlySpan<byte> encoded, Int3 shape, Int3 blockSize, int planeBegin, int planeEnd, Span<ulong> destination)
+    {
+        CheckPlanes(shape, blockSize, planeBegin, planeEnd, destination.Length);
+        fixed (ulong* dst = destination)
+        {
+            DecodeCore<U64>(encoded, shape, blockSize, dst, planeBegin, planeEnd);
+        }
+    }
+
+    /// <summary>uint32 form of <see cref="DecodePlanes(ReadOnlySpan{byte}, Int3, Int3, int, int, Span{ulong})"/>.</summary>
+    public static unsafe void DecodePlanes(ReadOnlySpan<byte> encoded, Int3 shape, Int3 blockSize, int planeBegin, int planeEnd, Span<uint> destination)
+    {
+        CheckPlanes(shape, blockSize, planeBegin, planeEnd, destination.Length);
+        fixed (uint* dst = destination)
+        {
+            DecodeCore<U32>(encoded, shape, blockSize, dst, planeBegin, planeEnd);
+        }
+    }
+
+    private static void CheckPlanes(Int3 shape, Int3 blockSize, int planeBegin, int planeEnd, int length)
+    {
+        if (!blockSize.AllPositive || planeBegin < 0 || planeBegin % blockSize.Z != 0 || planeEnd <= planeBegin || planeEnd > shape.Z || (planeEnd % blockSize.Z != 0 && planeEnd != shape.Z))
+        {
+            throw new ArgumentException($"Planes [{planeBegin}, {planeEnd}) of a {shape} chunk must start on a block layer ({blockSize.Z}) and end on one or at the chunk's depth.");
+        }
+
+        long expected = (long)shape.X * shape.Y * (planeEnd - planeBegin);
+        if (length < expected)
+        {
+            throw new ArgumentException($"The destination holds {length} voxels; planes [{planeBegin}, {planeEnd}) need {expected}.");
+        }
+    }
+
     internal static void CheckShapes(Int3 shape, Int3 blockSize, int length, string paramName)
     {
         if (!blockSize.AllPositive)
@@ -92,7 +131,7 @@ public static class CompressedSegmentation
     private static EngineException Corrupt(string detail) =>
         new("CompressedSegmentationCorrupt", EngineErrorKind.InvalidData, "The compressed_segmentation chunk is corrupt: " + detail + ".");
 
-    private static unsafe void DecodeCore<T>(ReadOnlySpan<byte> encoded, Int3 shape, Int3 blockSize, void* dst)
+    private static unsafe void DecodeCore<T>(ReadOnlySpan<byte> encoded, Int3 shape, Int3 blockSize, void* dst, int planeBegin = 0, int planeEnd = int.MaxValue)
         where T : struct, IValueTraits
     {
         long volume = shape.Volume;
@@ -141,8 +180,12 @@ public static class CompressedSegmentation
         fixed (BlockInfo* heapPtr = heapInfo)
         {
             BlockInfo* info = heapInfo is null ? stackInfo : heapPtr;
-            long blockIndex = 0;
-            for (int gzI = 0; gzI < gz; gzI++)
+            // Only the block layers covering [planeBegin, planeEnd); dst starts at planeBegin.
+            int layerFrom = planeBegin / bz;
+            int layerTo = Math.Min(gz, Int3.CeilDiv(Math.Min(planeEnd, sz), bz));
+            int zBase = layerFrom * bz;
+            long blockIndex = (long)layerFrom * gx * gy;
+            for (int gzI = layerFrom; gzI < layerTo; gzI++)
             {
                 int z0 = gzI * bz, az = Math.Min(bz, sz - z0);
                 for (int gyI = 0; gyI < gy; gyI++)
@@ -187,7 +230,7 @@ public static class CompressedSegmentation
                     {
                         for (int y = 0; y < ay; y++)
                         {
-                            long row = (long)sx * (y0 + y + ((long)sy * (z0 + z)));
+                            long row = (long)sx * (y0 + y + ((long)sy * (z0 - zBase + z)));
                             long local = bx * (y + ((long)by * z));
                             for (int gxI = 0; gxI < gx; gxI++)
                             {

@@ -38,6 +38,86 @@ public sealed class CompressedSegmentationEncoder
     private int _tableGeneration;
     private int _tableUsed;
 
+    // Streaming state: the chunk being encoded block layer by block layer.
+    private Int3 _streamShape;
+    private Int3 _streamBlock;
+    private int _streamHeader;
+    private int _streamLayer = -1;
+
+    /// <summary>
+    /// Starts encoding a chunk of <paramref name="shape"/> one block layer at a time, so a caller
+    /// never needs the whole chunk in memory. Feed every layer with <see cref="AppendLayers(ReadOnlySpan{ulong}, int)"/>
+    /// (or the uint32 overload) in z order, then call <see cref="FinishStream"/>. The output is
+    /// byte-identical to <see cref="EncodeToBuffer(ReadOnlySpan{ulong}, Int3, Int3)"/>.
+    /// </summary>
+    public void BeginStream(Int3 shape, Int3 blockSize)
+    {
+        if (!shape.AllPositive && shape.Volume != 0)
+        {
+            throw new ArgumentException($"Invalid chunk shape {shape}.", nameof(shape));
+        }
+
+        if (!blockSize.AllPositive)
+        {
+            throw new ArgumentException($"Invalid block size {blockSize}.", nameof(blockSize));
+        }
+
+        BeginCore(shape, blockSize);
+    }
+
+    /// <summary>Number of z planes the next <paramref name="layerCount"/> block layers cover (the last layer may be partial).</summary>
+    public int PlanesFor(int layerCount) => Math.Max(0, Math.Min(_streamShape.Z, (_streamLayer + layerCount) * _streamBlock.Z) - (_streamLayer * _streamBlock.Z));
+
+    /// <summary>The next z plane the stream expects.</summary>
+    public int NextPlane => Math.Max(0, _streamLayer) * _streamBlock.Z;
+
+    /// <summary>Encodes the next <paramref name="layerCount"/> block layers; <paramref name="planes"/> holds exactly <see cref="PlanesFor"/> z planes (x fastest).</summary>
+    public unsafe void AppendLayers(ReadOnlySpan<ulong> planes, int layerCount)
+    {
+        CheckLayers(planes.Length, layerCount);
+        fixed (ulong* p = planes)
+        {
+            EncodeLayersCore<U64>(p, layerCount);
+        }
+    }
+
+    /// <summary>uint32 form of <see cref="AppendLayers(ReadOnlySpan{ulong}, int)"/>.</summary>
+    public unsafe void AppendLayers(ReadOnlySpan<uint> planes, int layerCount)
+    {
+        CheckLayers(planes.Length, layerCount);
+        fixed (uint* p = planes)
+        {
+            EncodeLayersCore<U32>(p, layerCount);
+        }
+    }
+
+    /// <summary>Ends the stream and returns the complete chunk file (valid until the next call on this instance).</summary>
+    public ReadOnlySpan<byte> FinishStream()
+    {
+        int gz = _streamBlock.Z > 0 ? Int3.CeilDiv(_streamShape.Z, _streamBlock.Z) : 0;
+        if (_streamShape.Volume != 0 && _streamLayer != gz)
+        {
+            throw new InvalidOperationException($"The stream has {_streamLayer} of {gz} block layers.");
+        }
+
+        _streamLayer = -1;
+        return MemoryMarshal.AsBytes(new ReadOnlySpan<uint>(_out, 0, _len));
+    }
+
+    private void CheckLayers(int length, int layerCount)
+    {
+        if (_streamLayer < 0)
+        {
+            throw new InvalidOperationException("Call BeginStream first.");
+        }
+
+        long expected = (long)_streamShape.X * _streamShape.Y * PlanesFor(layerCount);
+        if (layerCount < 1 || length != expected)
+        {
+            throw new ArgumentException($"Expected {expected} voxels ({PlanesFor(layerCount)} planes of {_streamShape.X}x{_streamShape.Y}), got {length}.");
+        }
+    }
+
     /// <summary>Bytes of the last encoded chunk (the view returned by the last EncodeToBuffer call).</summary>
     public int EncodedLength => _len * 4;
 
@@ -98,6 +178,12 @@ public sealed class CompressedSegmentationEncoder
     private unsafe void EncodeCore<T>(void* voxels, Int3 shape, Int3 blockSize)
         where T : struct, IValueTraits
     {
+        BeginCore(shape, blockSize);
+        EncodeLayersCore<T>(voxels, int.MaxValue);
+    }
+
+    private void BeginCore(Int3 shape, Int3 blockSize)
+    {
         if (!BitConverter.IsLittleEndian)
         {
             throw new EngineException("CompressedSegmentationBigEndian", EngineErrorKind.NotSupported, "compressed_segmentation encoding needs a little-endian machine.");
@@ -106,12 +192,15 @@ public sealed class CompressedSegmentationEncoder
         int sx = shape.X, sy = shape.Y, sz = shape.Z;
         int bx = blockSize.X, by = blockSize.Y, bz = blockSize.Z;
         int blockVolume = bx * by * bz;
-        int wpv = default(T).WordsPerValue;
         _len = 0;
         if (shape.Volume == 0)
         {
             EnsureCapacity(1);
             _out[_len++] = 1;
+            _streamShape = shape;
+            _streamBlock = blockSize;
+            _streamHeader = 1;
+            _streamLayer = 0;
             return;
         }
 
@@ -132,10 +221,35 @@ public sealed class CompressedSegmentationEncoder
         EnsureCapacity(1 + headerWords + 64);
         _out[0] = 1;
         _len = 1 + headerWords;
-        int header = 1;
-        int[] voxelIndex = _voxelIndex;
+        _streamShape = shape;
+        _streamBlock = blockSize;
+        _streamHeader = 1;
+        _streamLayer = 0;
+    }
 
-        for (int gzI = 0; gzI < gz; gzI++)
+
+    // Encodes the next block layers (z rows of blocks) of the chunk begun by BeginCore. voxels
+    // points at the first z plane of those layers; the x/y strides are the chunk's.
+    private unsafe void EncodeLayersCore<T>(void* voxels, int layerCount)
+        where T : struct, IValueTraits
+    {
+        Int3 shape = _streamShape;
+        Int3 blockSize = _streamBlock;
+        if (shape.Volume == 0)
+        {
+            return;
+        }
+
+        int sx = shape.X, sy = shape.Y, sz = shape.Z;
+        int bx = blockSize.X, by = blockSize.Y, bz = blockSize.Z;
+        int blockVolume = bx * by * bz;
+        int wpv = default(T).WordsPerValue;
+        int gx = Int3.CeilDiv(sx, bx), gy = Int3.CeilDiv(sy, by), gz = Int3.CeilDiv(sz, bz);
+        int header = _streamHeader;
+        int[] voxelIndex = _voxelIndex;
+        int zBase = _streamLayer * bz;
+        int layerEnd = Math.Min(gz, _streamLayer + layerCount);
+        for (int gzI = _streamLayer; gzI < layerEnd; gzI++)
         {
             int z0 = gzI * bz, az = Math.Min(bz, sz - z0);
             for (int gyI = 0; gyI < gy; gyI++)
@@ -144,7 +258,7 @@ public sealed class CompressedSegmentationEncoder
                 for (int gxI = 0; gxI < gx; gxI++, header += 2)
                 {
                     int x0 = gxI * bx, ax = Math.Min(bx, sx - x0);
-                    long origin = x0 + ((long)sx * (y0 + ((long)sy * z0)));
+                    long origin = x0 + ((long)sx * (y0 + ((long)sy * (z0 - zBase))));
 
                     // Pass 1: is the block one value? (The common case on label data.)
                     ulong first = default(T).Load(voxels, origin);
@@ -265,6 +379,9 @@ public sealed class CompressedSegmentationEncoder
                 }
             }
         }
+    
+        _streamHeader = header;
+        _streamLayer = layerEnd;
     }
 
     private static int BitsFor(int n)
