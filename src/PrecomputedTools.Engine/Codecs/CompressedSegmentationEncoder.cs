@@ -51,7 +51,35 @@ public sealed class CompressedSegmentationEncoder
         CompressedSegmentation.CheckShapes(shape, blockSize, voxels.Length, nameof(voxels));
         fixed (ulong* p = voxels)
         {
-            EncodeCore<U64>(p, shape, blockSize);
+            EncodeCore<U64>(p, shape, blockSize, shape.X, (long)shape.X * shape.Y);
+        }
+
+        return MemoryMarshal.AsBytes(new ReadOnlySpan<uint>(_out, 0, _len));
+    }
+
+    /// <summary>
+    /// Encodes the chunk <paramref name="region"/> of a larger uint64 <paramref name="volume"/> of
+    /// <paramref name="volumeShape"/> (x fastest) without copying it out first; otherwise as
+    /// <see cref="EncodeToBuffer(ReadOnlySpan{ulong}, Int3, Int3)"/>.
+    /// </summary>
+    public unsafe ReadOnlySpan<byte> EncodeToBuffer(ReadOnlySpan<ulong> volume, Int3 volumeShape, Box3 region, Int3 blockSize)
+    {
+        long start = CompressedSegmentation.CheckRegion(volumeShape, region, blockSize, volume.Length, nameof(volume));
+        fixed (ulong* p = volume)
+        {
+            EncodeCore<U64>(p + start, region.Size, blockSize, volumeShape.X, (long)volumeShape.X * volumeShape.Y);
+        }
+
+        return MemoryMarshal.AsBytes(new ReadOnlySpan<uint>(_out, 0, _len));
+    }
+
+    /// <summary>Encodes a region of a larger uint32 volume; see the uint64 overload.</summary>
+    public unsafe ReadOnlySpan<byte> EncodeToBuffer(ReadOnlySpan<uint> volume, Int3 volumeShape, Box3 region, Int3 blockSize)
+    {
+        long start = CompressedSegmentation.CheckRegion(volumeShape, region, blockSize, volume.Length, nameof(volume));
+        fixed (uint* p = volume)
+        {
+            EncodeCore<U32>(p + start, region.Size, blockSize, volumeShape.X, (long)volumeShape.X * volumeShape.Y);
         }
 
         return MemoryMarshal.AsBytes(new ReadOnlySpan<uint>(_out, 0, _len));
@@ -63,7 +91,7 @@ public sealed class CompressedSegmentationEncoder
         CompressedSegmentation.CheckShapes(shape, blockSize, voxels.Length, nameof(voxels));
         fixed (uint* p = voxels)
         {
-            EncodeCore<U32>(p, shape, blockSize);
+            EncodeCore<U32>(p, shape, blockSize, shape.X, (long)shape.X * shape.Y);
         }
 
         return MemoryMarshal.AsBytes(new ReadOnlySpan<uint>(_out, 0, _len));
@@ -95,7 +123,8 @@ public sealed class CompressedSegmentationEncoder
         }
     }
 
-    private unsafe void EncodeCore<T>(void* voxels, Int3 shape, Int3 blockSize)
+    /// <summary>Encodes the chunk of <paramref name="shape"/> whose voxel (x, y, z) is voxels[x + y·strideY + z·strideZ].</summary>
+    private unsafe void EncodeCore<T>(void* voxels, Int3 shape, Int3 blockSize, long strideY, long strideZ)
         where T : struct, IValueTraits
     {
         if (!BitConverter.IsLittleEndian)
@@ -144,7 +173,7 @@ public sealed class CompressedSegmentationEncoder
                 for (int gxI = 0; gxI < gx; gxI++, header += 2)
                 {
                     int x0 = gxI * bx, ax = Math.Min(bx, sx - x0);
-                    long origin = x0 + ((long)sx * (y0 + ((long)sy * z0)));
+                    long origin = x0 + (y0 * strideY) + (z0 * strideZ);
 
                     // Pass 1: is the block one value? (The common case on label data.)
                     ulong first = default(T).Load(voxels, origin);
@@ -153,7 +182,7 @@ public sealed class CompressedSegmentationEncoder
                     {
                         for (int y = 0; y < ay; y++)
                         {
-                            long row = origin + ((long)sx * (y + ((long)sy * z)));
+                            long row = origin + (y * strideY) + (z * strideZ);
                             int x = 0;
                             while (x < ax && default(T).Load(voxels, row + x) == first)
                             {
@@ -185,7 +214,7 @@ public sealed class CompressedSegmentationEncoder
                     {
                         for (int y = 0; y < ay; y++)
                         {
-                            long row = origin + ((long)sx * (y + ((long)sy * z)));
+                            long row = origin + (y * strideY) + (z * strideZ);
                             int local = bx * (y + (by * z));
                             for (int x = 0; x < ax; x++)
                             {
