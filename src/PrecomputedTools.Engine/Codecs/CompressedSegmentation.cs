@@ -51,7 +51,33 @@ public static class CompressedSegmentation
         CheckShapes(shape, blockSize, destination.Length, nameof(destination));
         fixed (ulong* dst = destination)
         {
-            DecodeCore<U64>(encoded, shape, blockSize, dst);
+            DecodeCore<U64>(encoded, shape, blockSize, dst, shape.X, (long)shape.X * shape.Y);
+        }
+    }
+
+    /// <summary>
+    /// Decodes a uint64 chunk of <paramref name="shape"/> into a region of a larger volume: its voxels land at
+    /// <paramref name="destinationOffset"/> inside <paramref name="destination"/>, a volume of
+    /// <paramref name="destinationShape"/> (x fastest). Voxels outside the region are left alone.
+    /// </summary>
+    /// <exception cref="EngineException">ErrorId <c>CompressedSegmentationCorrupt</c> when the data is not a valid chunk of this shape.</exception>
+    public static unsafe void Decode(ReadOnlySpan<byte> encoded, Int3 shape, Int3 blockSize, Span<ulong> destination, Int3 destinationShape, Int3 destinationOffset)
+    {
+        long start = CheckRegion(destinationShape, new Box3(destinationOffset, destinationOffset + shape), blockSize, destination.Length, nameof(destination));
+        fixed (ulong* dst = destination)
+        {
+            DecodeCore<U64>(encoded, shape, blockSize, dst + start, destinationShape.X, (long)destinationShape.X * destinationShape.Y);
+        }
+    }
+
+    /// <summary>Decodes a uint32 chunk into a region of a larger volume; see the uint64 overload.</summary>
+    /// <exception cref="EngineException">ErrorId <c>CompressedSegmentationCorrupt</c> when the data is not a valid chunk of this shape.</exception>
+    public static unsafe void Decode(ReadOnlySpan<byte> encoded, Int3 shape, Int3 blockSize, Span<uint> destination, Int3 destinationShape, Int3 destinationOffset)
+    {
+        long start = CheckRegion(destinationShape, new Box3(destinationOffset, destinationOffset + shape), blockSize, destination.Length, nameof(destination));
+        fixed (uint* dst = destination)
+        {
+            DecodeCore<U32>(encoded, shape, blockSize, dst + start, destinationShape.X, (long)destinationShape.X * destinationShape.Y);
         }
     }
 
@@ -62,7 +88,7 @@ public static class CompressedSegmentation
         CheckShapes(shape, blockSize, destination.Length, nameof(destination));
         fixed (uint* dst = destination)
         {
-            DecodeCore<U32>(encoded, shape, blockSize, dst);
+            DecodeCore<U32>(encoded, shape, blockSize, dst, shape.X, (long)shape.X * shape.Y);
         }
     }
 
@@ -77,7 +103,7 @@ public static class CompressedSegmentation
         CheckPlanes(shape, blockSize, planeBegin, planeEnd, destination.Length);
         fixed (ulong* dst = destination)
         {
-            DecodeCore<U64>(encoded, shape, blockSize, dst, planeBegin, planeEnd);
+            DecodeCore<U64>(encoded, shape, blockSize, dst, shape.X, (long)shape.X * shape.Y, planeBegin, planeEnd);
         }
     }
 
@@ -87,7 +113,7 @@ public static class CompressedSegmentation
         CheckPlanes(shape, blockSize, planeBegin, planeEnd, destination.Length);
         fixed (uint* dst = destination)
         {
-            DecodeCore<U32>(encoded, shape, blockSize, dst, planeBegin, planeEnd);
+            DecodeCore<U32>(encoded, shape, blockSize, dst, shape.X, (long)shape.X * shape.Y, planeBegin, planeEnd);
         }
     }
 
@@ -128,10 +154,27 @@ public static class CompressedSegmentation
         }
     }
 
+    /// <summary>Checks that <paramref name="region"/> lies inside a volume of <paramref name="volumeShape"/>; returns the index of its first voxel.</summary>
+    internal static long CheckRegion(Int3 volumeShape, Box3 region, Int3 blockSize, int length, string paramName)
+    {
+        CheckShapes(volumeShape, blockSize, length, paramName);
+        Int3 b = region.Begin, e = region.End;
+        if (b.X < 0 || b.Y < 0 || b.Z < 0 || e.X < b.X || e.Y < b.Y || e.Z < b.Z || e.X > volumeShape.X || e.Y > volumeShape.Y || e.Z > volumeShape.Z)
+        {
+            throw new ArgumentOutOfRangeException(nameof(region), region, $"The region {region} is not inside the {volumeShape} volume.");
+        }
+
+        return region.IsEmpty ? 0 : b.X + ((long)volumeShape.X * (b.Y + ((long)volumeShape.Y * b.Z)));
+    }
+
     private static EngineException Corrupt(string detail) =>
         new("CompressedSegmentationCorrupt", EngineErrorKind.InvalidData, "The compressed_segmentation chunk is corrupt: " + detail + ".");
 
-    private static unsafe void DecodeCore<T>(ReadOnlySpan<byte> encoded, Int3 shape, Int3 blockSize, void* dst, int planeBegin = 0, int planeEnd = int.MaxValue)
+    /// <summary>
+    /// Decodes into the chunk whose voxel (x, y, z) is dst[x + y·strideY + (z - planeBegin)·strideZ], for the block
+    /// layers covering planes [planeBegin, planeEnd) only.
+    /// </summary>
+    private static unsafe void DecodeCore<T>(ReadOnlySpan<byte> encoded, Int3 shape, Int3 blockSize, void* dst, long strideY, long strideZ, int planeBegin = 0, int planeEnd = int.MaxValue)
         where T : struct, IValueTraits
     {
         long volume = shape.Volume;
@@ -230,7 +273,7 @@ public static class CompressedSegmentation
                     {
                         for (int y = 0; y < ay; y++)
                         {
-                            long row = (long)sx * (y0 + y + ((long)sy * (z0 - zBase + z)));
+                            long row = ((y0 + y) * strideY) + ((z0 - zBase + z) * strideZ);
                             long local = bx * (y + ((long)by * z));
                             for (int gxI = 0; gxI < gx; gxI++)
                             {

@@ -43,6 +43,8 @@ public sealed class CompressedSegmentationEncoder
     private Int3 _streamBlock;
     private int _streamHeader;
     private int _streamLayer = -1;
+    private long _streamStrideY;
+    private long _streamStrideZ;
 
     /// <summary>
     /// Starts encoding a chunk of <paramref name="shape"/> one block layer at a time, so a caller
@@ -63,6 +65,8 @@ public sealed class CompressedSegmentationEncoder
         }
 
         BeginCore(shape, blockSize);
+        _streamStrideY = shape.X;
+        _streamStrideZ = (long)shape.X * shape.Y;
     }
 
     /// <summary>Number of z planes the next <paramref name="layerCount"/> block layers cover (the last layer may be partial).</summary>
@@ -131,7 +135,35 @@ public sealed class CompressedSegmentationEncoder
         CompressedSegmentation.CheckShapes(shape, blockSize, voxels.Length, nameof(voxels));
         fixed (ulong* p = voxels)
         {
-            EncodeCore<U64>(p, shape, blockSize);
+            EncodeCore<U64>(p, shape, blockSize, shape.X, (long)shape.X * shape.Y);
+        }
+
+        return MemoryMarshal.AsBytes(new ReadOnlySpan<uint>(_out, 0, _len));
+    }
+
+    /// <summary>
+    /// Encodes the chunk <paramref name="region"/> of a larger uint64 <paramref name="volume"/> of
+    /// <paramref name="volumeShape"/> (x fastest) without copying it out first; otherwise as
+    /// <see cref="EncodeToBuffer(ReadOnlySpan{ulong}, Int3, Int3)"/>.
+    /// </summary>
+    public unsafe ReadOnlySpan<byte> EncodeToBuffer(ReadOnlySpan<ulong> volume, Int3 volumeShape, Box3 region, Int3 blockSize)
+    {
+        long start = CompressedSegmentation.CheckRegion(volumeShape, region, blockSize, volume.Length, nameof(volume));
+        fixed (ulong* p = volume)
+        {
+            EncodeCore<U64>(p + start, region.Size, blockSize, volumeShape.X, (long)volumeShape.X * volumeShape.Y);
+        }
+
+        return MemoryMarshal.AsBytes(new ReadOnlySpan<uint>(_out, 0, _len));
+    }
+
+    /// <summary>Encodes a region of a larger uint32 volume; see the uint64 overload.</summary>
+    public unsafe ReadOnlySpan<byte> EncodeToBuffer(ReadOnlySpan<uint> volume, Int3 volumeShape, Box3 region, Int3 blockSize)
+    {
+        long start = CompressedSegmentation.CheckRegion(volumeShape, region, blockSize, volume.Length, nameof(volume));
+        fixed (uint* p = volume)
+        {
+            EncodeCore<U32>(p + start, region.Size, blockSize, volumeShape.X, (long)volumeShape.X * volumeShape.Y);
         }
 
         return MemoryMarshal.AsBytes(new ReadOnlySpan<uint>(_out, 0, _len));
@@ -143,7 +175,7 @@ public sealed class CompressedSegmentationEncoder
         CompressedSegmentation.CheckShapes(shape, blockSize, voxels.Length, nameof(voxels));
         fixed (uint* p = voxels)
         {
-            EncodeCore<U32>(p, shape, blockSize);
+            EncodeCore<U32>(p, shape, blockSize, shape.X, (long)shape.X * shape.Y);
         }
 
         return MemoryMarshal.AsBytes(new ReadOnlySpan<uint>(_out, 0, _len));
@@ -175,10 +207,13 @@ public sealed class CompressedSegmentationEncoder
         }
     }
 
-    private unsafe void EncodeCore<T>(void* voxels, Int3 shape, Int3 blockSize)
+    /// <summary>Encodes the chunk of <paramref name="shape"/> whose voxel (x, y, z) is voxels[x + y·strideY + z·strideZ].</summary>
+    private unsafe void EncodeCore<T>(void* voxels, Int3 shape, Int3 blockSize, long strideY, long strideZ)
         where T : struct, IValueTraits
     {
         BeginCore(shape, blockSize);
+        _streamStrideY = strideY;
+        _streamStrideZ = strideZ;
         EncodeLayersCore<T>(voxels, int.MaxValue);
     }
 
@@ -227,7 +262,6 @@ public sealed class CompressedSegmentationEncoder
         _streamLayer = 0;
     }
 
-
     // Encodes the next block layers (z rows of blocks) of the chunk begun by BeginCore. voxels
     // points at the first z plane of those layers; the x/y strides are the chunk's.
     private unsafe void EncodeLayersCore<T>(void* voxels, int layerCount)
@@ -247,6 +281,7 @@ public sealed class CompressedSegmentationEncoder
         int gx = Int3.CeilDiv(sx, bx), gy = Int3.CeilDiv(sy, by), gz = Int3.CeilDiv(sz, bz);
         int header = _streamHeader;
         int[] voxelIndex = _voxelIndex;
+        long strideY = _streamStrideY, strideZ = _streamStrideZ;
         int zBase = _streamLayer * bz;
         int layerEnd = Math.Min(gz, _streamLayer + layerCount);
         for (int gzI = _streamLayer; gzI < layerEnd; gzI++)
@@ -258,7 +293,7 @@ public sealed class CompressedSegmentationEncoder
                 for (int gxI = 0; gxI < gx; gxI++, header += 2)
                 {
                     int x0 = gxI * bx, ax = Math.Min(bx, sx - x0);
-                    long origin = x0 + ((long)sx * (y0 + ((long)sy * (z0 - zBase))));
+                    long origin = x0 + (y0 * strideY) + ((z0 - zBase) * strideZ);
 
                     // Pass 1: is the block one value? (The common case on label data.)
                     ulong first = default(T).Load(voxels, origin);
@@ -267,7 +302,7 @@ public sealed class CompressedSegmentationEncoder
                     {
                         for (int y = 0; y < ay; y++)
                         {
-                            long row = origin + ((long)sx * (y + ((long)sy * z)));
+                            long row = origin + (y * strideY) + (z * strideZ);
                             int x = 0;
                             while (x < ax && default(T).Load(voxels, row + x) == first)
                             {
@@ -299,7 +334,7 @@ public sealed class CompressedSegmentationEncoder
                     {
                         for (int y = 0; y < ay; y++)
                         {
-                            long row = origin + ((long)sx * (y + ((long)sy * z)));
+                            long row = origin + (y * strideY) + (z * strideZ);
                             int local = bx * (y + (by * z));
                             for (int x = 0; x < ax; x++)
                             {
