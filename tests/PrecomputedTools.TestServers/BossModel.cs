@@ -135,24 +135,47 @@ public sealed class BossTestChannel
         int eb = ElementBytes;
         byte[] data = new byte[checked((long)nx * ny * nz * nt * eb)];
         long o = 0;
+        Span<byte> bytes = data;
+        Span<ushort> u16 = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(bytes);
+        Span<uint> u32 = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, uint>(bytes);
+        Span<ulong> u64 = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ulong>(bytes);
+        Func<int, int, int, int, int, ulong> value = Value;
         for (int t = t0; t < t1; t++)
         {
             for (int z = z0; z < z1; z++)
             {
                 for (int y = y0; y < y1; y++)
                 {
-                    for (int x = x0; x < x1; x++)
+                    switch (eb)
                     {
-                        ulong v = Value(level, t, z, y, x);
-                        switch (eb)
-                        {
-                            case 1: data[o] = (byte)v; break;
-                            case 2: BitConverter.TryWriteBytes(data.AsSpan((int)o), (ushort)v); break;
-                            case 4: BitConverter.TryWriteBytes(data.AsSpan((int)o), (uint)v); break;
-                            default: BitConverter.TryWriteBytes(data.AsSpan((int)o), v); break;
-                        }
+                        case 1:
+                            for (int x = x0; x < x1; x++)
+                            {
+                                bytes[(int)o++] = (byte)value(level, t, z, y, x);
+                            }
 
-                        o += eb;
+                            break;
+                        case 2:
+                            for (int x = x0; x < x1; x++)
+                            {
+                                u16[(int)o++] = (ushort)value(level, t, z, y, x);
+                            }
+
+                            break;
+                        case 4:
+                            for (int x = x0; x < x1; x++)
+                            {
+                                u32[(int)o++] = (uint)value(level, t, z, y, x);
+                            }
+
+                            break;
+                        default:
+                            for (int x = x0; x < x1; x++)
+                            {
+                                u64[(int)o++] = value(level, t, z, y, x);
+                            }
+
+                            break;
                     }
                 }
             }

@@ -245,7 +245,7 @@ public sealed class BossTestServer : IDisposable
             fault = PickFault(request);
             response = fault switch
             {
-                BossFault.Throttled429 => Json(429, new { status = 429, code = 3004, message = "Request was throttled, try again shortly." }),
+                BossFault.Throttled429 => Json(429, new { status = 429, code = 3004, message = "Request was throttled. Expected available in 1 second." }),
                 BossFault.ThrottledForGood429 => Json(429, new { status = 429, code = 3004, message = "User is throttled. Expected available tomorrow." }),
                 BossFault.Error500Text => new Response(500, "text/plain", Encoding.ASCII.GetBytes("Internal Server Error")),
                 BossFault.Html502 => Html(502, "Bad Gateway"),
