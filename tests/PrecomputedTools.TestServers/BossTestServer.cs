@@ -254,6 +254,7 @@ public sealed class BossTestServer : IDisposable
                 _ => Route(request),
             };
 
+            Log(request, fault, response.Status, response.Body.Length, start);
             switch (fault)
             {
                 case BossFault.ResetBeforeHeaders:
@@ -292,12 +293,16 @@ public sealed class BossTestServer : IDisposable
             {
                 Interlocked.Decrement(ref _inFlight);
             }
-
-            string? auth = request.Headers.TryGetValue("authorization", out string? a) ? a : null;
-            string? kind = auth is null ? null : auth == "Token " + ValidToken ? "valid" : auth == "Token public" ? "public" : "invalid";
-            bool tokenInUrl = (request.Path + request.Query).Contains(ValidToken, StringComparison.Ordinal);
-            Requests.Enqueue(new BossRequestLog("GET", request.Path, request.Query, request.Header("accept"), request.Header("user-agent"), kind, tokenInUrl, fault == BossFault.None || fault == BossFault.Chunked ? LastStatus(request) : 0, fault, sent, start, DateTime.UtcNow, request.Header("host") ?? ""));
         }
+    }
+
+    /// <summary>Logs a request before its answer goes out, so a client that saw the answer also sees the log entry.</summary>
+    private void Log(Request request, BossFault fault, int status, long bytes, DateTime start)
+    {
+        string? auth = request.Headers.TryGetValue("authorization", out string? a) ? a : null;
+        string? kind = auth is null ? null : auth == "Token " + ValidToken ? "valid" : auth == "Token public" ? "public" : "invalid";
+        bool tokenInUrl = (request.Path + request.Query).Contains(ValidToken, StringComparison.Ordinal);
+        Requests.Enqueue(new BossRequestLog("GET", request.Path, request.Query, request.Header("accept"), request.Header("user-agent"), kind, tokenInUrl, status, fault, bytes, start, DateTime.UtcNow, request.Header("host") ?? ""));
     }
 
     private static int LastStatus(Request request) => request.Status;
