@@ -11,7 +11,15 @@
     DotNetFrameworkVersion = '4.7.2'
     FormatsToProcess       = @('PrecomputedTools.Format.ps1xml')
     CmdletsToExport        = @(
-        'New-PrecomputedInfo'
+        'New-PrecomputedInfo',
+        'Get-BossCutout',
+        'Get-BossCollection',
+        'Get-BossExperiment',
+        'Get-BossChannel',
+        'Get-BossCoordinateFrame',
+        'Get-BossResolutionLevel',
+        'Get-BossSegmentId',
+        'Export-TiffStack'
     )
     FunctionsToExport      = @()
     AliasesToExport        = @()
