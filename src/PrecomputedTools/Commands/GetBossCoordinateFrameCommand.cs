@@ -13,11 +13,11 @@ public sealed class GetBossCoordinateFrameCommand : BossCmdlet
 {
     /// <summary>Coordinate frame name (an experiment's CoordinateFrame).</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
-    [Alias("CoordinateFrame")]
-    public string Name { get; set; } = "";
+    [Alias("Name")]
+    public string CoordinateFrame { get; set; } = "";
 
     protected override void ProcessRecord()
     {
-        WriteObject(RunBoss(async (client, ct) => new BossCoordinateFrame(await client.GetCoordinateFrameAsync(Name, ct).ConfigureAwait(false)), "Get-BossCoordinateFrame"));
+        WriteObject(RunBoss(async (client, ct) => new BossCoordinateFrame(await client.GetCoordinateFrameAsync(CoordinateFrame, ct).ConfigureAwait(false)), "Get-BossCoordinateFrame"));
     }
 }
