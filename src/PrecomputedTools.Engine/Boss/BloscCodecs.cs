@@ -196,7 +196,17 @@ internal static class Lz4Block
                     throw BloscDecoder.Corrupt("an lz4 literal run does not fit its stream or block");
                 }
 
-                Buffer.MemoryCopy(ip0 + i, op0 + o, outLength - o, literals);
+                if (literals <= 16 && n - i >= 16 && outLength - o >= 16)
+                {
+                    // Wide copy: both sides have room; bytes past the literals are rewritten later.
+                    *(ulong*)(op0 + o) = *(ulong*)(ip0 + i);
+                    *(ulong*)(op0 + o + 8) = *(ulong*)(ip0 + i + 8);
+                }
+                else
+                {
+                    Buffer.MemoryCopy(ip0 + i, op0 + o, outLength - o, literals);
+                }
+
                 i += literals;
                 o += literals;
                 if (i >= n)

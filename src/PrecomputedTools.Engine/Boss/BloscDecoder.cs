@@ -137,7 +137,10 @@ public static class BloscDecoder
     /// Decodes <paramref name="frame"/> into <paramref name="destination"/>, whose length must equal
     /// the frame's nbytes (checked before any work, so a corrupt header cannot cause a huge allocation).
     /// </summary>
-    public static void Decode(ReadOnlySpan<byte> frame, Span<byte> destination)
+    public static void Decode(ReadOnlySpan<byte> frame, Span<byte> destination) => Decode(frame, destination, -1);
+
+    /// <summary>As <see cref="Decode(ReadOnlySpan{byte}, Span{byte})"/>, with at most <paramref name="maxParallelism"/> blocks at once (-1: the thread pool decides).</summary>
+    public static void Decode(ReadOnlySpan<byte> frame, Span<byte> destination, int maxParallelism)
     {
         BloscHeader header = ReadHeader(frame);
         if (header.UncompressedBytes != destination.Length)
@@ -179,11 +182,11 @@ public static class BloscDecoder
             fixed (byte* dst = destination)
             {
                 var state = new FrameState(src, frame.Length, dst, header, nblocks);
-                if (nblocks > 1 && header.UncompressedBytes >= 1 << 20)
+                if (nblocks > 1 && header.UncompressedBytes >= 1 << 20 && maxParallelism != 1)
                 {
                     try
                     {
-                        Parallel.For(0, nblocks, state.DecodeBlock);
+                        Parallel.For(0, nblocks, new ParallelOptions { MaxDegreeOfParallelism = maxParallelism }, state.DecodeBlock);
                     }
                     catch (AggregateException ex) when (ex.InnerException is EngineException inner)
                     {

@@ -416,7 +416,8 @@ public sealed class BossClient : IDisposable
                 {
                     if (format == BossTransferFormat.Blosc)
                     {
-                        BloscDecoder.Decode(body2.AsSpan(0, length), destination.Span);
+                        // Blocks in flight already use every core; one thread per frame avoids oversubscription.
+                        BloscDecoder.Decode(body2.AsSpan(0, length), destination.Span, 1);
                     }
                     else
                     {

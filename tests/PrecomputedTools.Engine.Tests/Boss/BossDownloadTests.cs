@@ -23,8 +23,8 @@ public sealed class BossDownloadTests : IDisposable
     internal static BossClientOptions FastOptions(int throttle = 4) => new()
     {
         ThrottleLimit = throttle,
-        HeaderTimeout = TimeSpan.FromSeconds(3),
-        StallTimeout = TimeSpan.FromSeconds(3),
+        HeaderTimeout = TimeSpan.FromSeconds(15),
+        StallTimeout = TimeSpan.FromSeconds(15),
         RetryBaseDelay = TimeSpan.FromMilliseconds(5),
         RetryMaxDelay = TimeSpan.FromMilliseconds(50),
     };
@@ -189,10 +189,13 @@ public sealed class BossDownloadTests : IDisposable
     [Fact]
     public async Task ThirtyPercentFaultsOfEveryKindStillGiveTheExactVolume()
     {
-        _server.SlowDelay = TimeSpan.FromSeconds(5);
+        _server.SlowDelay = TimeSpan.FromSeconds(8);
         _server.AddFault(new BossFaultRule { Probability = 0.3, Seed = 11, Kinds = BossFaultRule.Transient });
         var monitor = new OperationMonitor();
-        using BossClient client = Client(throttle: 4, monitor: monitor);
+        BossClientOptions options0 = FastOptions(4);
+        options0.HeaderTimeout = TimeSpan.FromSeconds(4);
+        options0.StallTimeout = TimeSpan.FromSeconds(4);
+        using var client = new BossClient(new BossConnection(_server.BaseUri, BossTestServer.ValidToken, "test"), options0, monitor);
         BossCutoutOptions options = Cut("small", "seg");
         options.BlockShape = new Int3(512, 512, 16);
         var d = await BossVolumeDescriptor.CreateAsync(client, options, default);
