@@ -540,6 +540,8 @@ public sealed class BossTestServer : IDisposable
 
             case "cutout":
             case "ids":
+            case "raw":
+                // "raw" is not a BOSS route: the same voxels uncompressed, the baseline of the benchmarks.
                 return Cutout(request, parts, privileged, parts[0] == "ids");
             default:
                 return Error(404, 2004, "Invalid request");
@@ -766,8 +768,8 @@ public sealed class BossTestServer : IDisposable
         }
 
         string accept = request.Header("accept") ?? "*/*";
-        string format = accept is "*/*" or "application/blosc" ? "application/blosc" : accept;
-        if (format is not ("application/blosc" or "application/npygz"))
+        string format = parts[0] == "raw" ? "application/octet-stream" : accept is "*/*" or "application/blosc" ? "application/blosc" : accept;
+        if (format is not ("application/blosc" or "application/npygz" or "application/octet-stream"))
         {
             return Json(406, new { detail = "Could not satisfy the request Accept header." });
         }
@@ -792,7 +794,11 @@ public sealed class BossTestServer : IDisposable
         }
 
         byte[] body;
-        if (format == "application/blosc")
+        if (format == "application/octet-stream")
+        {
+            body = data;
+        }
+        else if (format == "application/blosc")
         {
             int typeSize = TypeSizeInBytes ? ch.ElementBytes : ch.BitDepth;
             body = NativeBlosc.IsAvailable ? NativeBlosc.Compress(data, typeSize, BloscCodec) : MemcpyedFrame(data, typeSize);

@@ -121,6 +121,13 @@ public sealed class BossVolumeReader : IVolumeReader
             }
         }
 
+        if (cells.Count == 1 && BlockBox(cells[0]).Equals(absolute) && !_inFlight.ContainsKey(cells[0]) && !InLru(cells[0]))
+        {
+            // A read of exactly one block: decode straight into the caller's buffer, no copy.
+            await LoadDirectAsync(cells[0], destination, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         // A window of blocks in flight: enough to keep every request slot busy, bounded in memory.
         int window = Math.Max(1, _descriptor.Client.Options.ThrottleLimit);
         var pending = new Queue<(Int3 Cell, Task<byte[]?> Data)>();
@@ -176,6 +183,99 @@ public sealed class BossVolumeReader : IVolumeReader
                     data.AsSpan((int)src, rowBytes).CopyTo(target);
                 }
             }
+        }
+    }
+
+    private bool InLru(Int3 cell)
+    {
+        lock (_lru)
+        {
+            foreach ((Int3 c, byte[]? _) in _lru)
+            {
+                if (c == cell)
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    private async Task LoadDirectAsync(Int3 cell, Memory<byte> destination, CancellationToken ct)
+    {
+        Box3 block = BlockBox(cell);
+        if (TryReadCache(block, destination.Length, out byte[]? cached, out bool zero))
+        {
+            if (zero)
+            {
+                destination.Span.Clear();
+            }
+            else
+            {
+                cached.AsSpan().CopyTo(destination.Span);
+            }
+
+            return;
+        }
+
+        BossCutoutOptions o = _descriptor.Options;
+        await _descriptor.Client.GetCutoutAsync(o.Collection, o.Experiment, o.Channel, o.Resolution, block, o.Time, o.Iso, _descriptor.DataType, o.Format, destination, ct).ConfigureAwait(false);
+        _descriptor.Statistics.Downloaded(destination.Length);
+        _descriptor.Monitor?.ReportDone(1, destination.Length);
+        WriteCache(block, destination.Span);
+    }
+
+    private bool TryReadCache(Box3 block, long bytes, out byte[]? data, out bool zero)
+    {
+        data = null;
+        zero = false;
+        if (_cacheDirectory is null)
+        {
+            return false;
+        }
+
+        string rawPath = Path.Combine(_cacheDirectory, block + ".raw");
+        if (File.Exists(Path.Combine(_cacheDirectory, block + ".zero")))
+        {
+            zero = true;
+        }
+        else if (File.Exists(rawPath))
+        {
+            byte[] cached = File.ReadAllBytes(rawPath);
+            if (cached.Length != bytes)
+            {
+                _descriptor.Client.Monitor.Warning($"The cached block {rawPath} has the wrong length; downloading it again.");
+                AtomicFile.TryDelete(rawPath);
+                return false;
+            }
+
+            data = cached;
+        }
+        else
+        {
+            return false;
+        }
+
+        _descriptor.Statistics.FromCache();
+        _descriptor.Monitor?.ReportDone(1, bytes);
+        return true;
+    }
+
+    private void WriteCache(Box3 block, ReadOnlySpan<byte> data)
+    {
+        if (_cacheDirectory is null)
+        {
+            return;
+        }
+
+        if (IsAllZero(data))
+        {
+            AtomicFile.Write(Path.Combine(_cacheDirectory, block + ".zero"), ReadOnlySpan<byte>.Empty);
+        }
+        else
+        {
+            AtomicFile.Write(Path.Combine(_cacheDirectory, block + ".raw"), data);
         }
     }
 
@@ -235,59 +335,29 @@ public sealed class BossVolumeReader : IVolumeReader
         await Task.Yield();
         Box3 block = BlockBox(cell);
         long bytes = block.VoxelCount * _elementBytes;
-        string? rawPath = null;
-        string? zeroPath = null;
-        if (_cacheDirectory is not null)
+        if (TryReadCache(block, bytes, out byte[]? cached, out bool zero))
         {
-            rawPath = Path.Combine(_cacheDirectory, block + ".raw");
-            zeroPath = Path.Combine(_cacheDirectory, block + ".zero");
-            if (File.Exists(zeroPath))
-            {
-                _descriptor.Statistics.FromCache();
-                _descriptor.Monitor?.ReportDone(1, bytes);
-                return null;
-            }
-
-            if (File.Exists(rawPath))
-            {
-                byte[] cached = File.ReadAllBytes(rawPath);
-                if (cached.Length == bytes)
-                {
-                    _descriptor.Statistics.FromCache();
-                    _descriptor.Monitor?.ReportDone(1, bytes);
-                    return cached;
-                }
-
-                _descriptor.Client.Monitor.Warning($"The cached block {rawPath} has the wrong length; downloading it again.");
-                AtomicFile.TryDelete(rawPath);
-            }
+            return zero ? null : cached;
         }
 
+#if NET
+        // Every byte is written by the decoder (lengths are checked), so skip the zeroing.
+        byte[] data = GC.AllocateUninitializedArray<byte>(checked((int)bytes));
+#else
         byte[] data = new byte[bytes];
+#endif
         BossCutoutOptions o = _descriptor.Options;
         await _descriptor.Client.GetCutoutAsync(o.Collection, o.Experiment, o.Channel, o.Resolution, block, o.Time, o.Iso, _descriptor.DataType, o.Format, data, ct).ConfigureAwait(false);
         _descriptor.Statistics.Downloaded(bytes);
         _descriptor.Monitor?.ReportDone(1, bytes);
-        bool allZero = IsAllZero(data);
-        if (_cacheDirectory is not null)
-        {
-            if (allZero)
-            {
-                AtomicFile.Write(zeroPath!, ReadOnlySpan<byte>.Empty);
-            }
-            else
-            {
-                AtomicFile.Write(rawPath!, data);
-            }
-        }
-
-        return allZero ? null : data;
+        WriteCache(block, data);
+        return IsAllZero(data) ? null : data;
     }
 
-    private static bool IsAllZero(byte[] data)
+    private static bool IsAllZero(ReadOnlySpan<byte> data)
     {
 #if NET
-        return data.AsSpan().IndexOfAnyExcept((byte)0) < 0;
+        return data.IndexOfAnyExcept((byte)0) < 0;
 #else
         for (int k = 0; k < data.Length; k++)
         {
