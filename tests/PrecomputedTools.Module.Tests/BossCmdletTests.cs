@@ -200,3 +200,58 @@ public sealed class BossCmdletTests : IDisposable
         }
     }
 }
+
+public sealed class BossSettingsCmdletTests : IDisposable
+{
+    private readonly BossTestServer _server = new();
+    private readonly ModuleSession _session = new();
+
+    public void Dispose()
+    {
+        _session.Dispose();
+        _server.Dispose();
+    }
+
+    [Fact]
+    public void ConfigFileGivesHostAndToken()
+    {
+        string dir = Paths.NewScratch("boss-cfg");
+        string cfg = Path.Combine(dir, "neurodata.cfg");
+        File.WriteAllText(cfg, $"[Default]\nprotocol = http\nhost = 127.0.0.1:{_server.BaseUri.Port}\ntoken = {BossTestServer.ValidToken}\n");
+        // "hidden" needs a real token: it only works if the file's token was sent.
+        var result = _session.Run($"Get-BossCutout lab small hidden -Resolution 2 -ConfigFile '{cfg}' -Verbose");
+        Assert.Null(result.FirstError);
+        Assert.Single(result.Output);
+        var verbose = result.PowerShell.Streams.Verbose.Select(v => v.Message).ToList();
+        Assert.Contains(verbose, v => v.Contains("neurodata.cfg") && v.Contains("with a token"));
+        Assert.All(verbose, v => Assert.DoesNotContain(BossTestServer.ValidToken, v));
+        Assert.Contains(_server.Requests, r => r.AuthorizationKind == "valid");
+    }
+
+    [Fact]
+    public void CredentialPasswordIsTheToken()
+    {
+        var result = _session.Run($"$c = [pscredential]::new('ignored', [System.Net.NetworkCredential]::new('', '{BossTestServer.ValidToken}').SecurePassword); Get-BossChannel lab small hidden -BaseUri {_server.BaseUri} -Credential $c");
+        Assert.Null(result.FirstError);
+        Assert.Equal("hidden", Assert.Single(result.Output).Properties["Name"].Value);
+    }
+
+    [Fact]
+    public void MissingConfigFileIsPathNotFound()
+    {
+        var result = _session.Run("Get-BossCollection -ConfigFile /no/such/neurodata.cfg");
+        Assert.NotNull(result.FirstError);
+        Assert.StartsWith("PathNotFound,", result.FirstError!.FullyQualifiedErrorId);
+    }
+
+    [Fact]
+    public void AnonymousBaseUriReadsPublicChannelsOnly()
+    {
+        var ok = _session.Run($"Get-BossCutout lab small em -Resolution 2 -BaseUri {_server.BaseUri}");
+        Assert.Null(ok.FirstError);
+        var denied = _session.Run($"Get-BossCutout lab small hidden -BaseUri {_server.BaseUri}");
+        Assert.StartsWith("BossPermissionDenied,", denied.FirstError!.FullyQualifiedErrorId);
+        Assert.Equal(ErrorCategory.PermissionDenied, denied.FirstError.CategoryInfo.Category);
+        Assert.All(_server.Requests, r => Assert.Null(r.AuthorizationKind));
+    }
+}

@@ -40,20 +40,31 @@ public abstract class BossCmdlet : PrecomputedCmdlet
     [Parameter]
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(90);
 
-    internal BossClient CreateClient(OperationMonitor monitor)
+    private BossConnectionRequest? _request;
+    private string _userAgent = "PrecomputedTools";
+
+    /// <summary>Reads the connection parameters on the pipeline thread (paths resolve through the session state).</summary>
+    protected override void BeginProcessing()
     {
-        var request = new BossConnectionRequest
+        base.BeginProcessing();
+        _request = new BossConnectionRequest
         {
             BaseUri = BaseUri,
             Token = Token is not null ? Plain(Token) : Credential is not null ? Plain(Credential.Password) : null,
             ConfigFile = ConfigFile is null ? null : ResolveExistingPath(ConfigFile, literal: true),
         };
-        BossConnection connection = BossConnection.Resolve(request, monitor);
+        _userAgent = "PrecomputedTools/" + typeof(BossCmdlet).Assembly.GetName().Version?.ToString(3) + " (PowerShell " + Host.Version + "; " + Environment.OSVersion.Platform + ")";
+    }
+
+    /// <summary>Builds the client; safe on an engine worker thread (no session state is touched).</summary>
+    internal BossClient CreateClient(OperationMonitor monitor)
+    {
+        BossConnection connection = BossConnection.Resolve(_request ?? new BossConnectionRequest(), monitor);
         var options = new BossClientOptions
         {
             ThrottleLimit = ThrottleLimit,
             HeaderTimeout = RequestTimeout,
-            UserAgent = "PrecomputedTools/" + typeof(BossCmdlet).Assembly.GetName().Version?.ToString(3) + " (PowerShell " + Host.Version + "; " + Environment.OSVersion.Platform + ")",
+            UserAgent = _userAgent,
         };
         return new BossClient(connection, options, monitor);
     }
