@@ -255,3 +255,39 @@ public sealed class BossSettingsCmdletTests : IDisposable
         Assert.All(_server.Requests, r => Assert.Null(r.AuthorizationKind));
     }
 }
+
+public sealed class BossStopTests : IDisposable
+{
+    private readonly BossTestServer _server = new() { SlowDelay = TimeSpan.FromSeconds(30) };
+    private readonly ModuleSession _session = new();
+
+    public void Dispose()
+    {
+        _session.Dispose();
+        _server.Dispose();
+    }
+
+    [Fact]
+    public void StopEndsAnExportPromptlyWithoutPartialFiles()
+    {
+        string dir = Paths.NewScratch("boss-stop");
+        _server.AddFault(new BossFaultRule { FailFirstAttempts = 1000, Kinds = new[] { BossFault.SlowHeaders } });
+        using var ps = PowerShell.Create();
+        ps.Runspace = _session.Runspace;
+        ps.AddScript($"Get-BossCutout lab small em -Resolution 1 -BaseUri {_server.BaseUri} | Export-TiffStack -OutputPath '{dir}'");
+        IAsyncResult pending = ps.BeginInvoke();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (_server.CountCutouts() == 0 && clock.Elapsed < TimeSpan.FromSeconds(20))
+        {
+            System.Threading.Thread.Sleep(20);
+        }
+
+        Assert.True(_server.CountCutouts() > 0, "no cutout request was made");
+        clock.Restart();
+        ps.Stop();
+        Assert.Throws<PipelineStoppedException>(() => ps.EndInvoke(pending));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), "stopping took " + clock.Elapsed);
+        Assert.Equal(PSInvocationState.Stopped, ps.InvocationStateInfo.State);
+        Assert.Empty(Directory.GetFiles(dir, "*", SearchOption.AllDirectories));
+    }
+}
