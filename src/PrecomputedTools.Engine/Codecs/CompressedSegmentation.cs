@@ -51,7 +51,33 @@ public static class CompressedSegmentation
         CheckShapes(shape, blockSize, destination.Length, nameof(destination));
         fixed (ulong* dst = destination)
         {
-            DecodeCore<U64>(encoded, shape, blockSize, dst);
+            DecodeCore<U64>(encoded, shape, blockSize, dst, shape.X, (long)shape.X * shape.Y);
+        }
+    }
+
+    /// <summary>
+    /// Decodes a uint64 chunk of <paramref name="shape"/> into a region of a larger volume: its voxels land at
+    /// <paramref name="destinationOffset"/> inside <paramref name="destination"/>, a volume of
+    /// <paramref name="destinationShape"/> (x fastest). Voxels outside the region are left alone.
+    /// </summary>
+    /// <exception cref="EngineException">ErrorId <c>CompressedSegmentationCorrupt</c> when the data is not a valid chunk of this shape.</exception>
+    public static unsafe void Decode(ReadOnlySpan<byte> encoded, Int3 shape, Int3 blockSize, Span<ulong> destination, Int3 destinationShape, Int3 destinationOffset)
+    {
+        long start = CheckRegion(destinationShape, new Box3(destinationOffset, destinationOffset + shape), blockSize, destination.Length, nameof(destination));
+        fixed (ulong* dst = destination)
+        {
+            DecodeCore<U64>(encoded, shape, blockSize, dst + start, destinationShape.X, (long)destinationShape.X * destinationShape.Y);
+        }
+    }
+
+    /// <summary>Decodes a uint32 chunk into a region of a larger volume; see the uint64 overload.</summary>
+    /// <exception cref="EngineException">ErrorId <c>CompressedSegmentationCorrupt</c> when the data is not a valid chunk of this shape.</exception>
+    public static unsafe void Decode(ReadOnlySpan<byte> encoded, Int3 shape, Int3 blockSize, Span<uint> destination, Int3 destinationShape, Int3 destinationOffset)
+    {
+        long start = CheckRegion(destinationShape, new Box3(destinationOffset, destinationOffset + shape), blockSize, destination.Length, nameof(destination));
+        fixed (uint* dst = destination)
+        {
+            DecodeCore<U32>(encoded, shape, blockSize, dst + start, destinationShape.X, (long)destinationShape.X * destinationShape.Y);
         }
     }
 
@@ -62,7 +88,46 @@ public static class CompressedSegmentation
         CheckShapes(shape, blockSize, destination.Length, nameof(destination));
         fixed (uint* dst = destination)
         {
-            DecodeCore<U32>(encoded, shape, blockSize, dst);
+            DecodeCore<U32>(encoded, shape, blockSize, dst, shape.X, (long)shape.X * shape.Y);
+        }
+    }
+
+    /// <summary>
+    /// Decodes only z planes [<paramref name="planeBegin"/>, <paramref name="planeEnd"/>) of a uint64 chunk, so a
+    /// reader can stream a chunk block layer by block layer. <paramref name="planeBegin"/> must be a multiple of
+    /// the block depth and <paramref name="planeEnd"/> a multiple of it or the chunk depth;
+    /// <paramref name="destination"/> holds exactly those planes (x fastest).
+    /// </summary>
+    public static unsafe void DecodePlanes(ReadOnlySpan<byte> encoded, Int3 shape, Int3 blockSize, int planeBegin, int planeEnd, Span<ulong> destination)
+    {
+        CheckPlanes(shape, blockSize, planeBegin, planeEnd, destination.Length);
+        fixed (ulong* dst = destination)
+        {
+            DecodeCore<U64>(encoded, shape, blockSize, dst, shape.X, (long)shape.X * shape.Y, planeBegin, planeEnd);
+        }
+    }
+
+    /// <summary>uint32 form of <see cref="DecodePlanes(ReadOnlySpan{byte}, Int3, Int3, int, int, Span{ulong})"/>.</summary>
+    public static unsafe void DecodePlanes(ReadOnlySpan<byte> encoded, Int3 shape, Int3 blockSize, int planeBegin, int planeEnd, Span<uint> destination)
+    {
+        CheckPlanes(shape, blockSize, planeBegin, planeEnd, destination.Length);
+        fixed (uint* dst = destination)
+        {
+            DecodeCore<U32>(encoded, shape, blockSize, dst, shape.X, (long)shape.X * shape.Y, planeBegin, planeEnd);
+        }
+    }
+
+    private static void CheckPlanes(Int3 shape, Int3 blockSize, int planeBegin, int planeEnd, int length)
+    {
+        if (!blockSize.AllPositive || planeBegin < 0 || planeBegin % blockSize.Z != 0 || planeEnd <= planeBegin || planeEnd > shape.Z || (planeEnd % blockSize.Z != 0 && planeEnd != shape.Z))
+        {
+            throw new ArgumentException($"Planes [{planeBegin}, {planeEnd}) of a {shape} chunk must start on a block layer ({blockSize.Z}) and end on one or at the chunk's depth.");
+        }
+
+        long expected = (long)shape.X * shape.Y * (planeEnd - planeBegin);
+        if (length < expected)
+        {
+            throw new ArgumentException($"The destination holds {length} voxels; planes [{planeBegin}, {planeEnd}) need {expected}.");
         }
     }
 
@@ -89,10 +154,27 @@ public static class CompressedSegmentation
         }
     }
 
+    /// <summary>Checks that <paramref name="region"/> lies inside a volume of <paramref name="volumeShape"/>; returns the index of its first voxel.</summary>
+    internal static long CheckRegion(Int3 volumeShape, Box3 region, Int3 blockSize, int length, string paramName)
+    {
+        CheckShapes(volumeShape, blockSize, length, paramName);
+        Int3 b = region.Begin, e = region.End;
+        if (b.X < 0 || b.Y < 0 || b.Z < 0 || e.X < b.X || e.Y < b.Y || e.Z < b.Z || e.X > volumeShape.X || e.Y > volumeShape.Y || e.Z > volumeShape.Z)
+        {
+            throw new ArgumentOutOfRangeException(nameof(region), region, $"The region {region} is not inside the {volumeShape} volume.");
+        }
+
+        return region.IsEmpty ? 0 : b.X + ((long)volumeShape.X * (b.Y + ((long)volumeShape.Y * b.Z)));
+    }
+
     private static EngineException Corrupt(string detail) =>
         new("CompressedSegmentationCorrupt", EngineErrorKind.InvalidData, "The compressed_segmentation chunk is corrupt: " + detail + ".");
 
-    private static unsafe void DecodeCore<T>(ReadOnlySpan<byte> encoded, Int3 shape, Int3 blockSize, void* dst)
+    /// <summary>
+    /// Decodes into the chunk whose voxel (x, y, z) is dst[x + y·strideY + (z - planeBegin)·strideZ], for the block
+    /// layers covering planes [planeBegin, planeEnd) only.
+    /// </summary>
+    private static unsafe void DecodeCore<T>(ReadOnlySpan<byte> encoded, Int3 shape, Int3 blockSize, void* dst, long strideY, long strideZ, int planeBegin = 0, int planeEnd = int.MaxValue)
         where T : struct, IValueTraits
     {
         long volume = shape.Volume;
@@ -141,8 +223,12 @@ public static class CompressedSegmentation
         fixed (BlockInfo* heapPtr = heapInfo)
         {
             BlockInfo* info = heapInfo is null ? stackInfo : heapPtr;
-            long blockIndex = 0;
-            for (int gzI = 0; gzI < gz; gzI++)
+            // Only the block layers covering [planeBegin, planeEnd); dst starts at planeBegin.
+            int layerFrom = planeBegin / bz;
+            int layerTo = Math.Min(gz, Int3.CeilDiv(Math.Min(planeEnd, sz), bz));
+            int zBase = layerFrom * bz;
+            long blockIndex = (long)layerFrom * gx * gy;
+            for (int gzI = layerFrom; gzI < layerTo; gzI++)
             {
                 int z0 = gzI * bz, az = Math.Min(bz, sz - z0);
                 for (int gyI = 0; gyI < gy; gyI++)
@@ -187,7 +273,7 @@ public static class CompressedSegmentation
                     {
                         for (int y = 0; y < ay; y++)
                         {
-                            long row = (long)sx * (y0 + y + ((long)sy * (z0 + z)));
+                            long row = ((y0 + y) * strideY) + ((z0 - zBase + z) * strideZ);
                             long local = bx * (y + ((long)by * z));
                             for (int gxI = 0; gxI < gx; gxI++)
                             {

@@ -383,32 +383,38 @@ public static class Downsampling
 
 #if NET
     /// <summary>
-    /// uint64 2x2x2 with AVX2: two output voxels per step. Four 256-bit loads (one per source row) hold both
-    /// blocks; the step is done when every lane equals the first row and each pair in the first row is equal.
-    /// Mixed blocks fall back to the scalar mode. Returns the next output x to process.
+    /// uint64 2x2x2 with AVX2: four output voxels per step. Two 256-bit loads per source row hold the four
+    /// blocks; a block is uniform when its lanes in every row equal the first row's and the first row's
+    /// pair is equal. Four uniform blocks are packed and stored at once; mixed blocks take the scalar
+    /// mode. Returns the next output x to process.
     /// </summary>
     private static unsafe int Majority2x4Avx2(ulong* src, long r0, long r1, long r2, long r3, ulong* dst, int count)
     {
         ulong* p0 = src + r0, p1 = src + r1, p2 = src + r2, p3 = src + r3;
         ulong* buf = stackalloc ulong[8];
         int ox = 0;
-        for (; ox + 2 <= count; ox += 2)
+        for (; ox + 4 <= count; ox += 4)
         {
             int x = 2 * ox;
             Vector256<ulong> a = Avx.LoadVector256(p0 + x);
+            Vector256<ulong> a2 = Avx.LoadVector256(p0 + x + 4);
             Vector256<ulong> same = Avx2.CompareEqual(a, Avx.LoadVector256(p1 + x))
                 & Avx2.CompareEqual(a, Avx.LoadVector256(p2 + x))
                 & Avx2.CompareEqual(a, Avx.LoadVector256(p3 + x))
                 & Avx2.CompareEqual(a, Avx2.Permute4x64(a, 0xB1));
-            uint mask = (uint)Avx.MoveMask(same.AsDouble());
-            if (mask == 0xF)
+            Vector256<ulong> same2 = Avx2.CompareEqual(a2, Avx.LoadVector256(p1 + x + 4))
+                & Avx2.CompareEqual(a2, Avx.LoadVector256(p2 + x + 4))
+                & Avx2.CompareEqual(a2, Avx.LoadVector256(p3 + x + 4))
+                & Avx2.CompareEqual(a2, Avx2.Permute4x64(a2, 0xB1));
+            uint mask = (uint)Avx.MoveMask(same.AsDouble()) | ((uint)Avx.MoveMask(same2.AsDouble()) << 4);
+            if (mask == 0xFF)
             {
-                dst[ox] = p0[x];
-                dst[ox + 1] = p0[x + 2];
+                // Lanes 0 and 2 of each vector are the four block values: [a0, a2, a'0, a'2].
+                Avx.Store(dst + ox, Avx2.Permute4x64(Avx2.UnpackLow(a, a2), 0xD8));
                 continue;
             }
 
-            for (int k = 0; k < 2; k++)
+            for (int k = 0; k < 4; k++)
             {
                 int xx = x + (2 * k);
                 if (((mask >> (2 * k)) & 3) == 3)
