@@ -14,7 +14,7 @@ namespace PrecomputedTools.Module.Tests;
 public class FormattingTests : IClassFixture<FormattingTests.Session>
 {
     // One script per pipeline type that produces a real instance of it ($Work is a scratch folder
-    // holding a tiny TIFF stack in $Work/tiff). A cmdlet that starts emitting a new type makes
+    // holding a tiny TIFF stack in $Work/tiff; $Boss and $BossToken reach the loopback BOSS server). A cmdlet that starts emitting a new type makes
     // EveryOutputTypeRendersAsOneShortTableRow fail until the type gets a sample here.
     private static readonly Dictionary<string, string> s_samples = new()
     {
@@ -23,6 +23,11 @@ public class FormattingTests : IClassFixture<FormattingTests.Session>
         ["PrecomputedTools.VolumeSource"] = "Import-TiffStack -Path ([IO.Path]::Combine($Work, 'tiff')) -Resolution 798,798,2000",
         ["PrecomputedTools.DatasetValidationReport"] =
             "New-PrecomputedInfo -Size 64,64,64 -Resolution 8,8,8 -OutputPath ([IO.Path]::Combine($Work, 'report-' + [guid]::NewGuid())) | Test-PrecomputedDataset",
+        ["PrecomputedTools.BossCollection"] = "Get-BossCollection lab -BaseUri $Boss -Token $BossToken",
+        ["PrecomputedTools.BossExperiment"] = "Get-BossExperiment lab zbrain -BaseUri $Boss -Token $BossToken",
+        ["PrecomputedTools.BossChannel"] = "Get-BossChannel lab small seg -BaseUri $Boss -Token $BossToken",
+        ["PrecomputedTools.BossCoordinateFrame"] = "Get-BossExperiment lab zbrain -BaseUri $Boss -Token $BossToken | Get-BossCoordinateFrame -BaseUri $Boss -Token $BossToken",
+        ["PrecomputedTools.BossResolutionLevel"] = "Get-BossResolutionLevel lab zbrain masks -BaseUri $Boss -Token $BossToken",
     };
 
     private readonly Session _fixture;
@@ -37,15 +42,21 @@ public class FormattingTests : IClassFixture<FormattingTests.Session>
             TinyTiff.WriteStack(Path.Combine(Work, "tiff"), 40, 24, 6);
             Value = new ModuleSession();
             Value.Runspace.SessionStateProxy.SetVariable("Work", Work);
+            Boss = new PrecomputedTools.TestServers.BossTestServer();
+            Value.Runspace.SessionStateProxy.SetVariable("Boss", Boss.BaseUri);
+            Value.RunOk("$global:BossToken = [System.Net.NetworkCredential]::new('', '" + PrecomputedTools.TestServers.BossTestServer.ValidToken + "').SecurePassword");
         }
 
         public ModuleSession Value { get; }
 
         public string Work { get; }
 
+        public PrecomputedTools.TestServers.BossTestServer Boss { get; }
+
         public void Dispose()
         {
             Value.Dispose();
+            Boss.Dispose();
             Directory.Delete(Work, recursive: true);
         }
     }
