@@ -182,7 +182,7 @@ public sealed class S3Publisher : IDisposable
             }
 
             // Bucket names with dots break TLS in the virtual-hosted form; use path style for them.
-            return _options.BucketName.Contains('.')
+            return _options.BucketName.IndexOf('.') >= 0
                 ? $"https://s3.{_region}.amazonaws.com/{_options.BucketName}{suffix}"
                 : $"https://{_options.BucketName}.s3.{_region}.amazonaws.com{suffix}";
         }
