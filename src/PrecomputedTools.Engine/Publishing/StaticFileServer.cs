@@ -99,11 +99,7 @@ public sealed class StaticFileServer : IDisposable
         }
 
         _stop.Cancel();
-        if (_listener.IsListening)
-        {
-            _listener.Stop();
-        }
-
+        // Close alone: Stop followed by Close makes the managed listener re-resolve its endpoint and throw.
         _listener.Close();
         try
         {
