@@ -11,7 +11,7 @@ async function shutdown() {
   try { await server.close(); } finally { process.exit(0); }
 }
 server.run().then(
-  ([address, actualPort]) => { process.stdout.write(`ready ${actualPort}\n`); },
+  (info) => { process.stdout.write(`ready ${info && info.port ? info.port : port}\n`); },
   (err) => { process.stderr.write(String(err && err.stack || err) + "\n"); process.exit(1); });
 process.stdin.on("end", shutdown);
 process.stdin.on("close", shutdown);
