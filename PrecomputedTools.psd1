@@ -12,6 +12,11 @@
     FormatsToProcess       = @('PrecomputedTools.Format.ps1xml')
     CmdletsToExport        = @(
         'New-PrecomputedInfo'
+        'Publish-PrecomputedS3'
+        'New-PrecomputedNginxConfig'
+        'Start-PrecomputedServer'
+        'Stop-PrecomputedServer'
+        'New-NeuroglancerUrl'
     )
     FunctionsToExport      = @()
     AliasesToExport        = @()
