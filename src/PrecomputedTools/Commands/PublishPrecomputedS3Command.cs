@@ -15,13 +15,17 @@ namespace PrecomputedTools.Commands;
 [OutputType(typeof(PublishedDataset))]
 public sealed class PublishPrecomputedS3Command : PrecomputedCmdlet
 {
-    private const string DefaultSet = "Default";
-    private const string ProfileSet = "Profile";
-    private const string CredentialSet = "Credential";
+    private const string DefaultSet = "Dataset";
+    private const string PathSet = "Path";
 
     /// <summary>The dataset to publish (from New-PrecomputedInfo, ConvertTo-CompressedSegmentation, ...).</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = DefaultSet)]
     public PrecomputedDataset InputObject { get; set; } = null!;
+
+    /// <summary>The dataset folder (the folder holding "info"), instead of a dataset object.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = PathSet)]
+    [Alias("PSPath")]
+    public string Path { get; set; } = "";
 
     /// <summary>The bucket. It is created when it does not exist.</summary>
     [Parameter(Mandatory = true, Position = 1)]
@@ -43,13 +47,13 @@ public sealed class PublishPrecomputedS3Command : PrecomputedCmdlet
     public Uri? EndpointUrl { get; set; }
 
     /// <summary>A profile from the shared AWS credentials or config file.</summary>
-    [Parameter(Mandatory = true, ParameterSetName = ProfileSet)]
-    public string ProfileName { get; set; } = "";
+    [Parameter]
+    public string? ProfileName { get; set; }
 
     /// <summary>Access key id as the user name and secret access key as the password.</summary>
-    [Parameter(Mandatory = true, ParameterSetName = CredentialSet)]
+    [Parameter]
     [Credential]
-    public PSCredential Credential { get; set; } = null!;
+    public PSCredential? Credential { get; set; }
 
     /// <summary>Also write the bucket CORS rule neuroglancer needs (GET/HEAD from any origin, exposed Content-Encoding/Range/Length/ETag). Replaces the bucket's CORS configuration; asks for confirmation.</summary>
     [Parameter]
@@ -68,9 +72,36 @@ public sealed class PublishPrecomputedS3Command : PrecomputedCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
+    protected override void BeginProcessing()
+    {
+        base.BeginProcessing();
+        if (ProfileName is { Length: > 0 } && Credential is not null)
+        {
+            ThrowTerminatingError(NewError("ConflictingCredentials", ErrorCategory.InvalidArgument, "Give either -ProfileName or -Credential, not both.", null));
+        }
+    }
+
     protected override void ProcessRecord()
     {
-        PrecomputedDataset dataset = InputObject;
+        PrecomputedDataset dataset;
+        if (ParameterSetName == PathSet)
+        {
+            string folder = ResolveExistingPath(Path, literal: false);
+            try
+            {
+                dataset = PrecomputedDataset.Load(folder);
+            }
+            catch (EngineException ex)
+            {
+                WriteError(ToErrorRecord(ex));
+                return;
+            }
+        }
+        else
+        {
+            dataset = InputObject;
+        }
+
         string prefix = KeyPrefix ?? dataset.Name;
         PublishPlan plan;
         try
@@ -182,11 +213,11 @@ public sealed class PublishPrecomputedS3Command : PrecomputedCmdlet
             ThrottleLimit = ThrottleLimit,
             Force = Force,
         };
-        if (ParameterSetName == ProfileSet)
+        if (ProfileName is { Length: > 0 })
         {
             options.ProfileName = ProfileName;
         }
-        else if (ParameterSetName == CredentialSet)
+        else if (Credential is not null)
         {
             options.AccessKey = Credential.UserName;
             options.SecretKey = Credential.GetNetworkCredential().Password;
