@@ -11,11 +11,15 @@
     DotNetFrameworkVersion = '4.7.2'
     FormatsToProcess       = @('PrecomputedTools.Format.ps1xml')
     CmdletsToExport        = @(
-        'New-PrecomputedInfo'
-        'Publish-PrecomputedS3'
-        'New-PrecomputedNginxConfig'
-        'Start-PrecomputedServer'
-        'Stop-PrecomputedServer'
+        'New-PrecomputedInfo',
+        'Import-TiffStack',
+        'ConvertTo-CompressedSegmentation',
+        'Invoke-MajorityDownscale',
+        'Test-PrecomputedDataset',
+        'Publish-PrecomputedS3',
+        'New-PrecomputedNginxConfig',
+        'Start-PrecomputedServer',
+        'Stop-PrecomputedServer',
         'New-NeuroglancerUrl'
     )
     FunctionsToExport      = @()
