@@ -25,7 +25,7 @@ public class FormattingTests : IClassFixture<FormattingTests.Session>
             "New-PrecomputedInfo -Size 64,64,64 -Resolution 8,8,8 -OutputPath ([IO.Path]::Combine($Work, 'report-' + [guid]::NewGuid())) | Test-PrecomputedDataset",
         ["PrecomputedTools.PublishedDataset"] =
             "Publish-PrecomputedS3 -Path ([IO.Path]::Combine($Work, 'seg')) -Bucket ('fmt-' + [guid]::NewGuid().ToString('N').Substring(0, 8)) -EndpointUrl $S3Url -Credential $S3Credential",
-        ["PrecomputedTools.PrecomputedServer"] = "Start-PrecomputedServer -Path ([IO.Path]::Combine($Work, 'seg'))",
+        ["PrecomputedTools.PrecomputedServer"] = "Start-PrecomputedServer -Path ([IO.Path]::Combine($Work, 'seg')) -Port 0",
         ["PrecomputedTools.NginxSiteConfig"] = "New-PrecomputedNginxConfig -Path ([IO.Path]::Combine($Work, 'seg')) -ServerName data.example.org",
         ["PrecomputedTools.NeuroglancerLink"] = "New-NeuroglancerUrl -Source https://data.example.org/seg -SegmentId 1, 2",
     };

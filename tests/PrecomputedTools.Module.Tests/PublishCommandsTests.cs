@@ -143,7 +143,7 @@ public class PublishCommandsTests : IClassFixture<ModuleS3rverFixture>
         HandMadeDataset ds = HandMadeDataset.Write(scratch, "seg", colonFree: true);
         using var session = new ModuleSession();
         var vars = new Dictionary<string, object?> { ["ds"] = ds.Path };
-        PSObject server = Assert.Single(session.RunOk("$global:srv = Start-PrecomputedServer -Path $ds; $global:srv", vars));
+        PSObject server = Assert.Single(session.RunOk("$global:srv = Start-PrecomputedServer -Path $ds -Port 0; $global:srv", vars));
         Assert.Equal("PrecomputedTools.PrecomputedServer", server.BaseObject.GetType().FullName);
         string url = (string)server.Properties["Url"].Value;
         Assert.StartsWith("http://127.0.0.1:", url);

@@ -20,10 +20,10 @@ public sealed class StartPrecomputedServerCommand : PrecomputedCmdlet
     [Alias("PSPath")]
     public string Path { get; set; } = "";
 
-    /// <summary>TCP port; 0 (the default) picks a free one.</summary>
+    /// <summary>TCP port (default 8080); 0 picks a free one.</summary>
     [Parameter]
     [ValidateRange(0, 65535)]
-    public int Port { get; set; }
+    public int Port { get; set; } = 8080;
 
     /// <summary>Address to listen on. Default 127.0.0.1 (this machine only); 0.0.0.0 exposes the data to the network.</summary>
     [Parameter]
