@@ -18,6 +18,7 @@ public static class Program
         new CodecBench(),
         new MajorityBench(),
         new PipelineBench(),
+        new PublishBench(),
     };
 
     public static int Main(string[] args)

@@ -27,6 +27,13 @@ public sealed class FakeS3 : IDisposable
 
     public string Url { get; }
 
+    /// <summary>Answer bucket listings with HTTP 500 (a server whose listing is broken).</summary>
+    public bool FailListing { get; set; }
+
+    public int ListRequests => _listRequests;
+
+    private int _listRequests;
+
     public ConcurrentBag<Put> Puts { get; } = new();
 
     public sealed record Put(string Key, byte[] Body, string? ContentEncoding, string? ContentType, string? PayloadHash, string? ContentMd5);
@@ -74,6 +81,17 @@ public sealed class FakeS3 : IDisposable
         else if (raw.Contains("location", StringComparison.Ordinal))
         {
             xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><LocationConstraint xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"/>";
+        }
+        else if (raw.Contains("list-type", StringComparison.Ordinal) && FailListing)
+        {
+            System.Threading.Interlocked.Increment(ref _listRequests);
+            status = 500;
+            xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InternalError</Code><Message>scripted</Message><RequestId>list</RequestId></Error>";
+        }
+        else if (request.HttpMethod == "HEAD")
+        {
+            status = 404;
+            xml = "";
         }
         else
         {

@@ -219,6 +219,9 @@ public sealed class S3rverInstance : ServerProcess
         string directory = RepoPaths.NewScratch("s3rver");
         var instance = new S3rverInstance(Ports.GetFree(), directory);
         var start = new ProcessStartInfo("node") { WorkingDirectory = RepoPaths.ToolsDirectory };
+        // s3rver 3.7.1 encrypts list continuation tokens with a cipher OpenSSL 3 disables: without this,
+        // listing more than 1,000 keys fails with ERR_OSSL_EVP_UNSUPPORTED (HTTP 500).
+        start.ArgumentList.Add("--openssl-legacy-provider");
         start.ArgumentList.Add(HostScript);
         start.ArgumentList.Add(instance.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
         start.ArgumentList.Add(directory);

@@ -358,9 +358,21 @@ public sealed class S3Publisher : IDisposable
         }
 
         result.BucketCreated = await EnsureBucketAsync(monitor, cancellationToken).ConfigureAwait(false);
-        Dictionary<string, (long Size, string ETag)> existing = _options.Force || result.BucketCreated
-            ? new Dictionary<string, (long, string)>(StringComparer.Ordinal)
-            : await ListExistingAsync(cancellationToken).ConfigureAwait(false);
+        var existing = new Dictionary<string, (long Size, string ETag)>(StringComparer.Ordinal);
+        bool checkEach = false;
+        if (!_options.Force && !result.BucketCreated)
+        {
+            try
+            {
+                existing = await ListExistingAsync(monitor, cancellationToken).ConfigureAwait(false);
+            }
+            catch (EngineException ex) when (ex.Kind == EngineErrorKind.WriteError)
+            {
+                // Some S3-compatible servers fail to list large prefixes; a HEAD per object still finds what is there.
+                monitor.Warning($"Listing {S3Uri} failed ({ex.Message}); checking each object with HEAD instead.");
+                checkEach = true;
+            }
+        }
         monitor.Verbose($"Publishing {plan.Items.Count:N0} objects ({plan.TotalBytes:N0} bytes) to {S3Uri}; {existing.Count:N0} objects already under the prefix.");
         monitor.AddWork(plan.Items.Count, plan.TotalBytes);
 
@@ -384,7 +396,20 @@ public sealed class S3Publisher : IDisposable
                 PublishItem item = plan.Items[index];
                 string key = _prefix + item.RelativeKey;
                 byte[] md5 = ComputeMd5(item.LocalPath);
-                if (existing.TryGetValue(key, out var current) && current.Size == item.Length && string.Equals(current.ETag, ToHex(md5), StringComparison.OrdinalIgnoreCase))
+                (long Size, string ETag) current = default;
+                bool found;
+                if (checkEach)
+                {
+                    (long Size, string ETag)? head = await TryHeadAsync(key, stop.Token).ConfigureAwait(false);
+                    found = head.HasValue;
+                    current = head.GetValueOrDefault();
+                }
+                else
+                {
+                    found = existing.TryGetValue(key, out current);
+                }
+
+                if (found && current.Size == item.Length && string.Equals(current.ETag, ToHex(md5), StringComparison.OrdinalIgnoreCase))
                 {
                     Interlocked.Increment(ref skipped);
                     monitor.ReportDone(1, item.Length);
@@ -482,7 +507,47 @@ public sealed class S3Publisher : IDisposable
         }
     }
 
-    private async Task<Dictionary<string, (long Size, string ETag)>> ListExistingAsync(CancellationToken cancellationToken)
+    private async Task<(long Size, string ETag)?> TryHeadAsync(string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            GetObjectMetadataResponse head = await WithRetriesAsync(
+                () => _client.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = _options.BucketName, Key = key }, cancellationToken),
+                null,
+                cancellationToken).ConfigureAwait(false);
+            return (head.ContentLength, (head.ETag ?? "").Trim('"'));
+        }
+        catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // Unknown state: upload it; a failing server reports the real error on the PUT.
+            return null;
+        }
+    }
+
+    private async Task<T> WithRetriesAsync<T>(Func<Task<T>> call, OperationMonitor? monitor, CancellationToken cancellationToken)
+    {
+        TimeSpan delay = _options.InitialBackoff;
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await call().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested)
+                && attempt < _options.MaxAttempts && IsTransient(ex) && !(ex is AmazonS3Exception { StatusCode: HttpStatusCode.NotFound }))
+            {
+                monitor?.Debug($"{Describe(ex)}; retry {attempt} in {delay.TotalMilliseconds:N0} ms.");
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 10_000));
+            }
+        }
+    }
+
+    private async Task<Dictionary<string, (long Size, string ETag)>> ListExistingAsync(OperationMonitor monitor, CancellationToken cancellationToken)
     {
         var existing = new Dictionary<string, (long, string)>(StringComparer.Ordinal);
         var request = new ListObjectsV2Request { BucketName = _options.BucketName, Prefix = _prefix };
@@ -490,7 +555,7 @@ public sealed class S3Publisher : IDisposable
         {
             while (true)
             {
-                ListObjectsV2Response response = await _client.ListObjectsV2Async(request, cancellationToken).ConfigureAwait(false);
+                ListObjectsV2Response response = await WithRetriesAsync(() => _client.ListObjectsV2Async(request, cancellationToken), monitor, cancellationToken).ConfigureAwait(false);
                 foreach (S3Object o in response.S3Objects ?? new List<S3Object>())
                 {
                     existing[o.Key] = (o.Size ?? -1, (o.ETag ?? "").Trim('"'));

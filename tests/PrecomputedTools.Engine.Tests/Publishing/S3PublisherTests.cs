@@ -267,6 +267,32 @@ public class S3PublisherTests : IClassFixture<S3rverFixture>
     }
 
     [Fact]
+    public async Task ABrokenListingFallsBackToAHeadPerObject()
+    {
+        string scratch = RepoPaths.NewScratch("s3-nolist");
+        HandMadeDataset ds = HandMadeDataset.Write(scratch, "seg");
+        using var fake = new FakeS3((key, attempt) => 200) { FailListing = true };
+        var options = Options(fake.Url, "bucket");
+        options.VerifyCount = 0;
+        options.MaxAttempts = 2;
+        using var publisher = new S3Publisher(options);
+        var monitor = new OperationMonitor();
+        S3PublishResult result = await publisher.PublishAsync(PublishPlan.Create(ds.Path, "mesh"), monitor, CancellationToken.None);
+        Assert.Equal(ds.Files.Count, result.UploadedCount);
+        Assert.Equal(2, fake.ListRequests);
+        var warnings = new List<string>();
+        while (monitor.TryDequeue(out EngineMessage message))
+        {
+            if (message.Level == EngineMessageLevel.Warning)
+            {
+                warnings.Add(message.Text);
+            }
+        }
+
+        Assert.Contains(warnings, w => w.Contains("checking each object with HEAD", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task PermanentFailuresAreReportedAsS3UploadFailedAfterTheOthersFinish()
     {
         string scratch = RepoPaths.NewScratch("s3-fail");
