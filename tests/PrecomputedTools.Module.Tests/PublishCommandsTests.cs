@@ -110,6 +110,17 @@ public class PublishCommandsTests : IClassFixture<ModuleS3rverFixture>
         // Not even the bucket exists.
         using HttpClient http = NewClient();
         Assert.Equal(HttpStatusCode.NotFound, http.Send(new HttpRequestMessage(HttpMethod.Get, $"{_s3.Url}/{bucket}")).StatusCode);
+
+        // -WhatIf needs no credentials at all (nothing is contacted).
+        Assert.Empty(session.RunOk("Publish-PrecomputedS3 -Path $ds -Bucket $bucket -Region us-west-2 -WhatIf", vars));
+        Assert.Contains("s3://" + bucket + "/seg/", session.TakeHostText());
+
+        // -SetCors is high impact: without -Confirm:$false or -Force it asks, and a host that cannot
+        // ask stops the command before anything is uploaded.
+        RunResult asked = session.Run("Publish-PrecomputedS3 -Path $ds -Bucket $bucket -EndpointUrl $endpoint -Credential $cred -SetCors", vars);
+        Assert.NotNull(asked.FirstError);
+        Assert.Empty(asked.Output);
+        Assert.Equal(HttpStatusCode.NotFound, http.Send(new HttpRequestMessage(HttpMethod.Get, $"{_s3.Url}/{bucket}")).StatusCode);
     }
 
     [Fact]

@@ -188,7 +188,11 @@ public sealed class S3Publisher : IDisposable
         }
     }
 
-    public string S3Uri => "s3://" + _options.BucketName + "/" + _prefix.TrimEnd('/');
+    public string S3Uri => FormatS3Uri(_options.BucketName, _prefix);
+
+    /// <summary>"s3://bucket/prefix" for a bucket and a key prefix (normalised as the publisher does).</summary>
+    public static string FormatS3Uri(string bucketName, string? keyPrefix) =>
+        "s3://" + bucketName + "/" + new S3PublishOptions { KeyPrefix = keyPrefix ?? "" }.NormalizedPrefix.TrimEnd('/');
 
     public void Dispose() => _client.Dispose();
 

@@ -24,6 +24,7 @@ public sealed class StaticFileServer : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private Task? _acceptLoop;
     private long _requests;
+    private string? _urlHost;
     private int _stopped;
 
     public StaticFileServer(string root, string bindAddress = "127.0.0.1", int port = 0)
@@ -51,7 +52,7 @@ public sealed class StaticFileServer : IDisposable
     {
         get
         {
-            string host = BindAddress is "0.0.0.0" or "*" or "+" or "::" ? "127.0.0.1" : BindAddress;
+            string host = _urlHost ?? (BindAddress is "0.0.0.0" or "*" or "+" or "::" ? "127.0.0.1" : BindAddress);
             if (host.IndexOf(':') >= 0)
             {
                 host = "[" + host + "]";
@@ -78,6 +79,13 @@ public sealed class StaticFileServer : IDisposable
             _ when BindAddress.IndexOf(':') >= 0 => "[" + BindAddress + "]",
             _ => BindAddress,
         };
+        if (host == "127.0.0.1" && System.Runtime.InteropServices.RuntimeInformation.IsOSPlatform(System.Runtime.InteropServices.OSPlatform.Windows))
+        {
+            // http.sys lets non-administrators listen on "localhost" but not on "127.0.0.1" [unverified here: no Windows].
+            host = "localhost";
+            _urlHost = "localhost";
+        }
+
         _listener.Prefixes.Add("http://" + host + ":" + Port.ToString(CultureInfo.InvariantCulture) + "/");
         try
         {

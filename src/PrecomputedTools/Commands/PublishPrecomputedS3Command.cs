@@ -115,8 +115,8 @@ public sealed class PublishPrecomputedS3Command : PrecomputedCmdlet
         }
 
         S3PublishOptions options = BuildOptions(prefix);
-        using S3Publisher publisher = NewPublisher(options);
-        string target = string.Format(CultureInfo.InvariantCulture, "{0}/ ({1:N0} objects, {2:N1} MB)", publisher.S3Uri, plan.Items.Count, plan.TotalBytes / 1e6);
+        string s3Uri = S3Publisher.FormatS3Uri(BucketName, prefix);
+        string target = string.Format(CultureInfo.InvariantCulture, "{0}/ ({1:N0} objects, {2:N1} MB)", s3Uri, plan.Items.Count, plan.TotalBytes / 1e6);
         if (!ShouldProcess(target, "Upload precomputed dataset"))
         {
             // -WhatIf (or a "no"): also report what -SetCors/-SetPublicReadPolicy would have done.
@@ -127,14 +127,16 @@ public sealed class PublishPrecomputedS3Command : PrecomputedCmdlet
 
             if (SetPublicReadPolicy)
             {
-                ShouldProcess(publisher.S3Uri + "/*", "Make objects publicly readable (bucket policy)");
+                ShouldProcess(s3Uri + "/*", "Make objects publicly readable (bucket policy)");
             }
 
             return;
         }
 
+        using S3Publisher publisher = NewPublisher(options);
+
         bool cors = SetCors && ShouldProcessHighImpact("s3://" + BucketName, "Replace the bucket CORS configuration with the neuroglancer rule");
-        bool policy = SetPublicReadPolicy && ShouldProcessHighImpact(publisher.S3Uri + "/*", "Make objects publicly readable (bucket policy)");
+        bool policy = SetPublicReadPolicy && ShouldProcessHighImpact(s3Uri + "/*", "Make objects publicly readable (bucket policy)");
         var monitor = new OperationMonitor("Publish-PrecomputedS3 " + dataset.Name, "objects");
         Outcome outcome = RunEngine(
             async (m, ct) =>
