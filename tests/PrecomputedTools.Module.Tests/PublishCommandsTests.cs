@@ -194,6 +194,16 @@ public class PublishCommandsTests : IClassFixture<ModuleS3rverFixture>
         session.RunOk("$global:srv | Stop-PrecomputedServer");
         Assert.ThrowsAny<HttpRequestException>(() => http.Send(new HttpRequestMessage(HttpMethod.Get, url + "/info")));
         Assert.False((bool)session.RunOk("$global:srv.IsRunning")[0].BaseObject);
+
+        RunResult unknown = session.Run("Stop-PrecomputedServer -Id 987654");
+        Assert.Equal("ServerNotFound,PrecomputedTools.Commands.StopPrecomputedServerCommand", unknown.FirstError!.FullyQualifiedErrorId);
+
+        // Without arguments every server of the session stops.
+        var two = session.RunOk("Start-PrecomputedServer -Path $ds -Port 0; Start-PrecomputedServer -Path $ds -Port 0", vars);
+        Assert.Equal(2, two.Count);
+        var stopped = session.RunOk("Stop-PrecomputedServer -PassThru");
+        Assert.True(stopped.Count >= 2);
+        Assert.All(two, s => Assert.False((bool)s.Properties["IsRunning"].Value));
     }
 
     [Fact]
