@@ -15,20 +15,24 @@ namespace PrecomputedTools.Isolation.Tests;
 
 /// <summary>
 /// One isolation scenario per process (the default load context cannot be reset):
-///   dotnet PrecomputedTools.Isolation.Tests.dll before|after &lt;path to PrecomputedTools.psd1&gt;
+///   dotnet PrecomputedTools.Isolation.Tests.dll before|after &lt;PrecomputedTools.psd1&gt; &lt;S3 endpoint&gt; &lt;access key&gt; &lt;secret key&gt; &lt;dataset folder&gt; &lt;object count&gt;
 /// "before": this process's AWSSDK.Core 3.7 and Microsoft.Extensions.Http 6 are loaded and used
 /// before the module is imported; "after": the module is imported and used first. Prints one
-/// PASS/FAIL line per check; the exit code is 0 only when every check passed.
+/// PASS/FAIL line per check; the exit code is 0 only when every check passed. The module publishes
+/// the dataset to the S3 endpoint (s3rver) with Publish-PrecomputedS3, and the other module's
+/// Microsoft.Extensions.Http client reads it back.
 /// </summary>
 public static class Program
 {
     public static int Main(string[] args)
     {
-        if (args.Length != 2 || (args[0] != "before" && args[0] != "after"))
+        if (args.Length != 7 || (args[0] != "before" && args[0] != "after"))
         {
-            Console.Error.WriteLine("usage: PrecomputedTools.Isolation.Tests before|after <PrecomputedTools.psd1>");
+            Console.Error.WriteLine("usage: PrecomputedTools.Isolation.Tests before|after <PrecomputedTools.psd1> <S3 endpoint> <access key> <secret key> <dataset folder> <object count>");
             return 2;
         }
+
+        var s3 = new S3Target(new Uri(args[2]), args[3], args[4], Path.GetFullPath(args[5]), int.Parse(args[6], System.Globalization.CultureInfo.InvariantCulture));
 
         var checks = new Checks();
         try
@@ -38,15 +42,15 @@ public static class Program
             {
                 OldCopies.Use(checks, "before import");
                 using Runspace runspace = Open(manifest);
-                UseModule(runspace, manifest, checks, "after old copies");
+                UseModule(runspace, manifest, s3, checks, "after old copies");
                 OldCopies.Use(checks, "after import");
             }
             else
             {
                 using Runspace runspace = Open(manifest);
-                UseModule(runspace, manifest, checks, "first");
+                UseModule(runspace, manifest, s3, checks, "first");
                 OldCopies.Use(checks, "after import");
-                UseModule(runspace, manifest, checks, "again after old copies");
+                UseModule(runspace, manifest, s3, checks, "again after old copies");
             }
 
             var cores = AppDomain.CurrentDomain.GetAssemblies().Where(a => a.GetName().Name == "AWSSDK.Core").ToList();
@@ -55,7 +59,7 @@ public static class Program
                 cores.Count == 2 && cores.Select(a => AssemblyLoadContext.GetLoadContext(a)?.Name).OrderBy(n => n).SequenceEqual(new[] { "Default", "PrecomputedTools" }),
                 string.Join("; ", cores.Select(a => $"{a.GetName().Version} in {AssemblyLoadContext.GetLoadContext(a)?.Name}")));
         }
-        catch (Exception ex) when (ex is RuntimeException or InvalidOperationException or IOException or TargetInvocationException)
+        catch (Exception ex) when (ex is RuntimeException or InvalidOperationException or IOException or TargetInvocationException or HttpRequestException)
         {
             checks.That("scenario ran to the end", false, ex.ToString());
         }
@@ -73,11 +77,16 @@ public static class Program
         return runspace;
     }
 
-    private static List<PSObject> Run(Runspace runspace, string script)
+    private static List<PSObject> Run(Runspace runspace, string script, IDictionary<string, object>? parameters = null)
     {
         using PowerShell ps = PowerShell.Create();
         ps.Runspace = runspace;
         ps.AddScript(script);
+        if (parameters is not null)
+        {
+            ps.AddParameters((System.Collections.IDictionary)parameters);
+        }
+
         var output = ps.Invoke().ToList();
         if (ps.Streams.Error.Count > 0)
         {
@@ -87,8 +96,33 @@ public static class Program
         return output;
     }
 
-    private static void UseModule(Runspace runspace, string manifest, Checks checks, string when)
+    private static void UseModule(Runspace runspace, string manifest, S3Target s3, Checks checks, string when)
     {
+        // The S3 code path for real: upload the dataset to s3rver through the engine's AWSSDK 4.
+        string bucket = "isolation-" + Guid.NewGuid().ToString("N").Substring(0, 12);
+        var published = Run(
+            runspace,
+            """
+            param($Dataset, $Endpoint, $Bucket, $AccessKey, $SecretKey)
+            $secret = [System.Net.NetworkCredential]::new('', $SecretKey).SecurePassword
+            $credential = [System.Management.Automation.PSCredential]::new($AccessKey, $secret)
+            Publish-PrecomputedS3 -Path $Dataset -BucketName $Bucket -KeyPrefix 'iso/seg' -EndpointUrl $Endpoint -Credential $credential -Confirm:$false
+            """,
+            new Dictionary<string, object>
+            {
+                ["Dataset"] = s3.Dataset,
+                ["Endpoint"] = s3.Endpoint,
+                ["Bucket"] = bucket,
+                ["AccessKey"] = s3.AccessKey,
+                ["SecretKey"] = s3.SecretKey,
+            });
+        int expected = s3.ObjectCount;
+        checks.That(
+            $"Publish-PrecomputedS3 uploads every file to the local S3 server ({when})",
+            published.Count == 1 && published[0].Properties["UploadedCount"].Value is int uploaded && uploaded == expected,
+            published.Count == 1 ? $"{published[0].Properties["UploadedCount"].Value} of {expected} uploaded" : $"{published.Count} objects returned");
+        OldCopies.ReadBack(checks, new Uri(s3.Endpoint, $"{bucket}/iso/seg/info"), File.ReadAllBytes(Path.Combine(s3.Dataset, "info")), when);
+
         var dataset = Run(runspace, "New-PrecomputedInfo -Size 1406,621,138 -Resolution 798,798,2000 -TargetChunkSize 256");
         checks.That(
             $"New-PrecomputedInfo works ({when})",
@@ -116,13 +150,29 @@ public static class Program
 
         // PowerShell resolves types from the default context only: ours stay invisible, the
         // user's stay visible.
-        var s3 = Run(runspace, "'Amazon.S3.AmazonS3Client' -as [type]");
-        checks.That($"[Amazon.S3.AmazonS3Client] does not resolve in PowerShell ({when})", s3.Count == 0 || s3[0] is null, string.Join(", ", s3));
+        var s3Type = Run(runspace, "'Amazon.S3.AmazonS3Client' -as [type]");
+        checks.That($"[Amazon.S3.AmazonS3Client] does not resolve in PowerShell ({when})", s3Type.Count == 0 || s3Type[0] is null, string.Join(", ", s3Type));
     }
 
     /// <summary>The other module's copies, loaded into the default context when first used.</summary>
     private static class OldCopies
     {
+        /// <summary>Reads what the module uploaded with the other module's Microsoft.Extensions.Http client.</summary>
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        public static void ReadBack(Checks checks, Uri url, byte[] expected, string when)
+        {
+            var services = new ServiceCollection();
+            services.AddHttpClient();
+            using ServiceProvider provider = services.BuildServiceProvider();
+            using HttpClient client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("read-back");
+            using HttpResponseMessage response = client.GetAsync(url).GetAwaiter().GetResult();
+            byte[] body = response.Content.ReadAsByteArrayAsync().GetAwaiter().GetResult();
+            checks.That(
+                $"the uploaded info reads back through the other module's HTTP stack ({when})",
+                response.IsSuccessStatusCode && body.AsSpan().SequenceEqual(expected),
+                $"{(int)response.StatusCode}, {body.Length} bytes");
+        }
+
         [MethodImpl(MethodImplOptions.NoInlining)]
         public static void Use(Checks checks, string when)
         {
@@ -145,6 +195,8 @@ public static class Program
                 $"{http.GetName().Version} in {AssemblyLoadContext.GetLoadContext(http)?.Name}");
         }
     }
+
+    private sealed record S3Target(Uri Endpoint, string AccessKey, string SecretKey, string Dataset, int ObjectCount);
 
     private sealed class Checks
     {
