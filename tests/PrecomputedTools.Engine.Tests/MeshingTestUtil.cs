@@ -1,0 +1,328 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Runtime.InteropServices;
+using System.Threading;
+using System.Threading.Tasks;
+using PrecomputedTools.Engine.Meshing;
+using PrecomputedTools.Engine.Volumes;
+using Xunit;
+
+namespace PrecomputedTools.Engine.Tests;
+
+/// <summary>An in-memory label volume behind the IVolumeReader interface.</summary>
+internal sealed class ArrayVolumeReader : IVolumeReader
+{
+    private readonly byte[] _data;
+
+    public ArrayVolumeReader(ulong[] labels, Int3 size, Int3? granularity = null)
+        : this(MemoryMarshal.AsBytes(labels.AsSpan()).ToArray(), size, VoxelType.UInt64, granularity)
+    {
+    }
+
+    public ArrayVolumeReader(byte[] data, Int3 size, VoxelType type, Int3? granularity = null)
+    {
+        _data = data;
+        Size = size;
+        DataType = type;
+        ReadGranularity = granularity ?? size;
+    }
+
+    public Int3 Size { get; }
+
+    public VoxelType DataType { get; }
+
+    public Int3 ReadGranularity { get; }
+
+    public long BytesRead;
+
+    public Task ReadAsync(Box3 region, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        Assert.True(Box3.FromSize(Size).Contains(region), "read outside the volume: " + region);
+        int es = VoxelTypes.SizeOf(DataType);
+        Int3 s = region.Size;
+        Assert.Equal(region.VoxelCount * es, destination.Length);
+        Span<byte> dst = destination.Span;
+        for (int z = 0; z < s.Z; z++)
+        {
+            for (int y = 0; y < s.Y; y++)
+            {
+                long src = ((((long)(region.Begin.Z + z) * Size.Y) + region.Begin.Y + y) * Size.X) + region.Begin.X;
+                _data.AsSpan((int)(src * es), s.X * es).CopyTo(dst.Slice(((z * s.Y) + y) * s.X * es));
+            }
+        }
+
+        Interlocked.Add(ref BytesRead, destination.Length);
+        return Task.CompletedTask;
+    }
+
+    public void Dispose()
+    {
+    }
+}
+
+/// <summary>Collects fragments in memory.</summary>
+internal sealed class MemorySink : IMeshFragmentSink
+{
+    public readonly Dictionary<ulong, List<(Box3 Chunk, MeshData Mesh)>> Fragments = new();
+    public int ChunksCompleted;
+
+    public bool IsChunkComplete(Box3 chunk) => false;
+
+    public void AddFragment(ulong segmentId, Box3 chunk, MeshData mesh)
+    {
+        lock (Fragments)
+        {
+            if (!Fragments.TryGetValue(segmentId, out var list))
+            {
+                Fragments[segmentId] = list = new List<(Box3, MeshData)>();
+            }
+
+            list.Add((chunk, mesh));
+        }
+    }
+
+    public void ChunkCompleted(Box3 chunk) => Interlocked.Increment(ref ChunksCompleted);
+
+    /// <summary>All fragments of a segment merged into one mesh, welding vertices at identical positions.</summary>
+    public MeshData Merged(ulong id)
+    {
+        var index = new Dictionary<(double, double, double), int>();
+        var positions = new List<double>();
+        var tris = new List<int>();
+        foreach (var (_, mesh) in Fragments[id])
+        {
+            int[] map = new int[mesh.VertexCount];
+            for (int v = 0; v < mesh.VertexCount; v++)
+            {
+                var key = (mesh.Positions[3 * v], mesh.Positions[(3 * v) + 1], mesh.Positions[(3 * v) + 2]);
+                if (!index.TryGetValue(key, out int k))
+                {
+                    k = index.Count;
+                    index[key] = k;
+                    positions.Add(key.Item1);
+                    positions.Add(key.Item2);
+                    positions.Add(key.Item3);
+                }
+
+                map[v] = k;
+            }
+
+            for (int i = 0; i < mesh.TriangleCount * 3; i++)
+            {
+                tris.Add(map[mesh.Indices[i]]);
+            }
+        }
+
+        return new MeshData(positions.ToArray(), index.Count, tris.ToArray(), tris.Count / 3);
+    }
+}
+
+/// <summary>Topology and geometry measures of a mesh (FORMATS.md §11.5).</summary>
+internal sealed class MeshReport
+{
+    public int V;
+    public int F;
+    public int E;
+    public int Shells;
+    public int BoundaryEdges;
+    public bool PairedEdges;
+    public bool ManifoldVertices;
+    public bool NoDegenerate;
+    public bool NoUnreferenced;
+    public double Volume;
+    public double[] Min = new double[3];
+    public double[] Max = new double[3];
+
+    public int Euler => V - E + F;
+
+    public bool ClosedManifold => BoundaryEdges == 0 && PairedEdges && ManifoldVertices && NoDegenerate && NoUnreferenced;
+
+    public override string ToString() =>
+        $"V={V} F={F} E={E} chi={Euler} shells={Shells} boundary={BoundaryEdges} paired={PairedEdges} manifoldV={ManifoldVertices} nondegenerate={NoDegenerate} volume={Volume}";
+
+    public static MeshReport Of(MeshData m)
+    {
+        var r = new MeshReport { V = m.VertexCount, F = m.TriangleCount, Volume = m.SignedVolume() };
+        var directed = new Dictionary<long, int>();
+        bool paired = true;
+        bool nondegenerate = true;
+        var used = new bool[m.VertexCount];
+        var triKeys = new HashSet<(int, int, int)>();
+        for (int t = 0; t < m.TriangleCount; t++)
+        {
+            int a = m.Indices[3 * t], b = m.Indices[(3 * t) + 1], c = m.Indices[(3 * t) + 2];
+            if (a == b || b == c || a == c || Coincident(m, a, b) || Coincident(m, b, c) || Coincident(m, a, c))
+            {
+                nondegenerate = false;
+            }
+
+            int[] s = { a, b, c };
+            Array.Sort(s);
+            if (!triKeys.Add((s[0], s[1], s[2])))
+            {
+                nondegenerate = false;
+            }
+
+            used[a] = used[b] = used[c] = true;
+            foreach (var (p, q) in new[] { (a, b), (b, c), (c, a) })
+            {
+                long key = ((long)p << 32) | (uint)q;
+                directed.TryGetValue(key, out int n);
+                if (n > 0)
+                {
+                    paired = false;
+                }
+
+                directed[key] = n + 1;
+            }
+        }
+
+        int undirected = 0, boundary = 0;
+        foreach (var kv in directed)
+        {
+            int p = (int)(kv.Key >> 32), q = (int)(kv.Key & 0xffffffff);
+            long reverse = ((long)q << 32) | (uint)p;
+            bool hasReverse = directed.ContainsKey(reverse);
+            if (!hasReverse)
+            {
+                boundary++;
+                undirected++;
+                paired = false;
+            }
+            else if (p < q)
+            {
+                undirected++;
+            }
+        }
+
+        r.E = undirected;
+        r.BoundaryEdges = boundary;
+        r.PairedEdges = paired;
+        r.NoDegenerate = nondegenerate;
+        r.NoUnreferenced = Array.TrueForAll(used, u => u);
+
+        // Vertex manifoldness: the triangles around each vertex form a single fan cycle.
+        var next = new Dictionary<long, int>(); // (vertex, from) -> to, walking the link
+        var around = new int[m.VertexCount];
+        for (int t = 0; t < m.TriangleCount; t++)
+        {
+            for (int k = 0; k < 3; k++)
+            {
+                int v = m.Indices[(3 * t) + k], p = m.Indices[(3 * t) + ((k + 1) % 3)], q = m.Indices[(3 * t) + ((k + 2) % 3)];
+                next[((long)v << 32) | (uint)p] = q;
+                around[v]++;
+            }
+        }
+
+        bool manifold = true;
+        var seenStart = new bool[m.VertexCount];
+        foreach (var kv in next)
+        {
+            int v = (int)(kv.Key >> 32);
+            if (seenStart[v])
+            {
+                continue;
+            }
+
+            seenStart[v] = true;
+            int start = (int)(kv.Key & 0xffffffff);
+            int cur = start, steps = 0;
+            while (next.TryGetValue(((long)v << 32) | (uint)cur, out int nxt))
+            {
+                cur = nxt;
+                steps++;
+                if (cur == start || steps > around[v])
+                {
+                    break;
+                }
+            }
+
+            if (cur != start || steps != around[v])
+            {
+                manifold = false;
+            }
+        }
+
+        r.ManifoldVertices = manifold;
+
+        // Shells: connected components over shared vertices.
+        int[] parent = new int[m.VertexCount];
+        for (int i = 0; i < parent.Length; i++)
+        {
+            parent[i] = i;
+        }
+
+        int Find(int x)
+        {
+            while (parent[x] != x)
+            {
+                parent[x] = parent[parent[x]];
+                x = parent[x];
+            }
+
+            return x;
+        }
+
+        for (int t = 0; t < m.TriangleCount; t++)
+        {
+            int a = Find(m.Indices[3 * t]), b = Find(m.Indices[(3 * t) + 1]), c = Find(m.Indices[(3 * t) + 2]);
+            parent[b] = a;
+            parent[Find(c)] = a;
+        }
+
+        var roots = new HashSet<int>();
+        for (int v = 0; v < m.VertexCount; v++)
+        {
+            if (used[v])
+            {
+                roots.Add(Find(v));
+            }
+        }
+
+        r.Shells = roots.Count;
+        for (int d = 0; d < 3; d++)
+        {
+            r.Min[d] = double.MaxValue;
+            r.Max[d] = double.MinValue;
+        }
+
+        for (int v = 0; v < m.VertexCount; v++)
+        {
+            for (int d = 0; d < 3; d++)
+            {
+                r.Min[d] = Math.Min(r.Min[d], m.Positions[(3 * v) + d]);
+                r.Max[d] = Math.Max(r.Max[d], m.Positions[(3 * v) + d]);
+            }
+        }
+
+        return r;
+    }
+
+    private static bool Coincident(MeshData m, int a, int b) =>
+        m.Positions[3 * a] == m.Positions[3 * b] && m.Positions[(3 * a) + 1] == m.Positions[(3 * b) + 1] && m.Positions[(3 * a) + 2] == m.Positions[(3 * b) + 2];
+}
+
+/// <summary>Builders for small label volumes.</summary>
+internal static class Vol
+{
+    public static ulong[] New(Int3 size) => new ulong[size.Volume];
+
+    public static void Set(ulong[] v, Int3 size, int x, int y, int z, ulong label) => v[x + (size.X * (y + (size.Y * z)))] = label;
+
+    public static void Box(ulong[] v, Int3 size, Int3 begin, Int3 end, ulong label)
+    {
+        for (int z = begin.Z; z < end.Z; z++)
+        {
+            for (int y = begin.Y; y < end.Y; y++)
+            {
+                for (int x = begin.X; x < end.X; x++)
+                {
+                    Set(v, size, x, y, z, label);
+                }
+            }
+        }
+    }
+
+    public static MeshGeometry Unit(bool aligned = true) => new() { Resolution = new double[] { 1, 1, 1 }, AlignToVoxels = aligned };
+}
