@@ -1,0 +1,108 @@
+using System;
+using System.Diagnostics;
+using System.Globalization;
+using System.Threading;
+using System.Threading.Tasks;
+using PrecomputedTools.Engine;
+using PrecomputedTools.Engine.Meshing;
+using PrecomputedTools.Engine.Volumes;
+
+namespace PrecomputedTools.Benchmarks;
+
+/// <summary>
+/// Meshing on the real Z-Brain labels: marching-cubes throughput per core, simplification time,
+/// triangles before and after, and the whole volume meshed and simplified on 2 cores.
+/// Arguments: [threads=2] [reductionFactor=10] [maxErrorNm=default].
+/// </summary>
+internal static class MeshBenchmark
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        int threads = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 2;
+        double reduction = args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 10;
+        double? maxError = args.Length > 2 ? double.Parse(args[2], CultureInfo.InvariantCulture) : null;
+        var load = Stopwatch.StartNew();
+        byte[] labels = ZBrainData.Load();
+        Console.WriteLine($"Z-Brain loaded: {ZBrainData.SizeX}x{ZBrainData.SizeY}x{ZBrainData.SizeZ} uint8 in {load.Elapsed.TotalSeconds:F1} s");
+        using var reader = new ByteVolumeReader(labels, new Int3(ZBrainData.SizeX, ZBrainData.SizeY, ZBrainData.SizeZ));
+        var geometry = new MeshGeometry { Resolution = new double[] { 798, 798, 2000 } };
+
+        // 1. Marching cubes only, one thread (warm-up run first).
+        var mcSettings = new SegmentMeshSettings { Geometry = geometry, Simplify = false, ThrottleLimit = 1 };
+        await SegmentMesher.RunAsync(reader, mcSettings, new CountingSink(), OperationMonitor.None, CancellationToken.None);
+        var sw = Stopwatch.StartNew();
+        var sink = new CountingSink();
+        MeshRunSummary mc = await SegmentMesher.RunAsync(reader, mcSettings, sink, OperationMonitor.None, CancellationToken.None);
+        double mcWall = sw.Elapsed.TotalSeconds;
+        double voxels = mc.Voxels;
+        Console.WriteLine($"marching cubes, 1 thread: {mc.Chunks} chunks, {voxels / 1e6:F1} Mvoxel, active cells {mc.ActiveCells / 1e6:F2} M ({100.0 * mc.ActiveCells / voxels:F1} %)");
+        Console.WriteLine($"  marching cubes only: {mc.MarchingCubesSeconds:F2} s = {voxels / 1e6 / mc.MarchingCubesSeconds:F0} Mvoxel/s per core");
+        Console.WriteLine($"  whole pass incl. read + label compaction: {mcWall:F2} s = {voxels / 1e6 / mcWall:F0} Mvoxel/s per core");
+        Console.WriteLine($"  triangles {mc.TrianglesBeforeSimplification:N0}, segments {mc.SegmentsFound.Count}, fragments {sink.Fragments}");
+
+        // 2. The whole volume meshed and simplified on N threads.
+        var settings = new SegmentMeshSettings { Geometry = geometry, Simplify = true, ReductionFactor = reduction, MaxError = maxError, ThrottleLimit = threads };
+        sw.Restart();
+        var simplifiedSink = new CountingSink();
+        MeshRunSummary full = await SegmentMesher.RunAsync(reader, settings, simplifiedSink, OperationMonitor.None, CancellationToken.None);
+        double wall = sw.Elapsed.TotalSeconds;
+        Console.WriteLine($"mesh + simplify, {threads} threads, reduction {reduction}, max error {settings.EffectiveMaxErrorForReport()} nm:");
+        Console.WriteLine($"  wall {wall:F2} s (marching cubes {full.MarchingCubesSeconds:F2} s + simplification {full.SimplificationSeconds:F2} s summed over threads)");
+        Console.WriteLine($"  triangles {full.TrianglesBeforeSimplification:N0} -> {full.TrianglesWritten:N0} (ratio 1/{(double)full.TrianglesBeforeSimplification / Math.Max(1, full.TrianglesWritten):F1})");
+        Console.WriteLine($"  targets: >= 90 Mvoxel/s per core: {(voxels / 1e6 / mc.MarchingCubesSeconds >= 90 ? "met" : "MISSED")}; <= 1/10 triangles in < 15 s: {(full.TrianglesWritten * 10 <= full.TrianglesBeforeSimplification && wall < 15 ? "met" : "MISSED")}");
+        return 0;
+    }
+
+    private static string EffectiveMaxErrorForReport(this SegmentMeshSettings s) =>
+        (s.MaxError ?? Math.Max(s.Geometry.Resolution[0], Math.Max(s.Geometry.Resolution[1], s.Geometry.Resolution[2]))).ToString(CultureInfo.InvariantCulture);
+
+    private sealed class CountingSink : IMeshFragmentSink
+    {
+        public long Fragments;
+
+        public bool IsChunkComplete(Box3 chunk) => false;
+
+        public void AddFragment(ulong segmentId, Box3 chunk, MeshData mesh) => Interlocked.Increment(ref Fragments);
+
+        public void ChunkCompleted(Box3 chunk)
+        {
+        }
+    }
+
+    private sealed class ByteVolumeReader : IVolumeReader
+    {
+        private readonly byte[] _data;
+
+        public ByteVolumeReader(byte[] data, Int3 size)
+        {
+            _data = data;
+            Size = size;
+        }
+
+        public Int3 Size { get; }
+
+        public VoxelType DataType => VoxelType.UInt8;
+
+        public Int3 ReadGranularity => new(64, 64, 64);
+
+        public Task ReadAsync(Box3 region, Memory<byte> destination, CancellationToken cancellationToken)
+        {
+            Int3 s = region.Size;
+            Span<byte> dst = destination.Span;
+            for (int z = 0; z < s.Z; z++)
+            {
+                for (int y = 0; y < s.Y; y++)
+                {
+                    long src = ((((long)(region.Begin.Z + z) * Size.Y) + region.Begin.Y + y) * Size.X) + region.Begin.X;
+                    _data.AsSpan((int)src, s.X).CopyTo(dst.Slice(((z * s.Y) + y) * s.X));
+                }
+            }
+
+            return Task.CompletedTask;
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+}
