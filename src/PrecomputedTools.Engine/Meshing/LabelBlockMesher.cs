@@ -1,4 +1,6 @@
 using System;
+using System.Numerics;
+using System.Runtime.InteropServices;
 
 namespace PrecomputedTools.Engine.Meshing;
 
@@ -54,11 +56,21 @@ internal sealed class LabelSurface
 /// </summary>
 internal sealed class LabelBlockMesher
 {
-    private int[] _xe0 = Array.Empty<int>();
-    private int[] _xe1 = Array.Empty<int>();
-    private int[] _ye0 = Array.Empty<int>();
-    private int[] _ye1 = Array.Empty<int>();
-    private int[] _ze = Array.Empty<int>();
+    private static readonly int VectorWidth = Vector<int>.Count;
+    private static readonly Vector<int> AllTrue = new(-1);
+
+    // Per edge: which cache (0/1: x-edges at z / z+1, 2/3: y-edges at z / z+1, 4: z-edges), the
+    // voxel offset of its lower end within the cell, and the doubled offset of its midpoint.
+    private static readonly int[] EdgeCache = { 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 4, 4 };
+    private static readonly int[] EdgeDx = { 0, 0, 0, 0, 0, 1, 0, 1, 0, 1, 0, 1 };
+    private static readonly int[] EdgeDy = { 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 1, 1 };
+    private static readonly int[] EdgeMx2 = { 1, 1, 1, 1, 0, 2, 0, 2, 0, 2, 0, 2 };
+    private static readonly int[] EdgeMy2 = { 0, 2, 0, 2, 1, 1, 1, 1, 0, 0, 2, 2 };
+    private static readonly int[] EdgeMz2 = { 0, 0, 2, 2, 0, 0, 2, 2, 1, 1, 1, 1 };
+
+    private readonly int[][] _caches = { Array.Empty<int>(), Array.Empty<int>(), Array.Empty<int>(), Array.Empty<int>(), Array.Empty<int>() };
+    private readonly int[] _corners = new int[8];
+    private readonly int[] _vtx = new int[12];
 
     /// <summary>Non-uniform cells seen by the last run (for diagnostics and benchmarks).</summary>
     public long ActiveCells { get; private set; }
@@ -71,6 +83,7 @@ internal sealed class LabelBlockMesher
     /// <param name="surfaces">Indexed by compact label; entries are created on demand. Index 0 is never meshed.</param>
     public void Run(ReadOnlySpan<int> labels, int nx, int ny, int nz, Int3 origin, LabelSurface?[] surfaces)
     {
+        ActiveCells = 0;
         if (nx < 2 || ny < 2 || nz < 2)
         {
             return;
@@ -78,20 +91,15 @@ internal sealed class LabelBlockMesher
 
         int plane = nx * ny;
         EnsureCache(plane * 2);
-        Array.Clear(_xe0, 0, plane * 2);
-        Array.Clear(_ye0, 0, plane * 2);
-        int ox2 = origin.X * 2, oy2 = origin.Y * 2, oz2 = origin.Z * 2;
-        Span<int> l = stackalloc int[8];
+        Array.Clear(_caches[0], 0, plane * 2);
+        Array.Clear(_caches[2], 0, plane * 2);
         long active = 0;
-        byte[] tri = MarchingCubesTable.Triangles;
-        int[] start = MarchingCubesTable.Start;
-        byte[] cornerA = MarchingCubesTable.EdgeCornerA;
-        Span<int> vtx = stackalloc int[12];
         for (int z = 0; z + 1 < nz; z++)
         {
-            Array.Clear(_xe1, 0, plane * 2);
-            Array.Clear(_ye1, 0, plane * 2);
-            Array.Clear(_ze, 0, plane * 2);
+            Array.Clear(_caches[1], 0, plane * 2);
+            Array.Clear(_caches[3], 0, plane * 2);
+            Array.Clear(_caches[4], 0, plane * 2);
+            int z2 = (2 * origin.Z) + (2 * z);
             for (int y = 0; y + 1 < ny; y++)
             {
                 int row = (z * plane) + (y * nx);
@@ -99,145 +107,145 @@ internal sealed class LabelBlockMesher
                 ReadOnlySpan<int> r10 = labels.Slice(row + nx, nx);
                 ReadOnlySpan<int> r01 = labels.Slice(row + plane, nx);
                 ReadOnlySpan<int> r11 = labels.Slice(row + plane + nx, nx);
-                int a0 = r00[0];
-                bool prevColumnUniform = r10[0] == a0 && r01[0] == a0 && r11[0] == a0;
-                for (int x = 0; x + 1 < nx; x++)
+                int x = 0;
+                while (x + 1 < nx)
                 {
-                    int b0 = r00[x + 1];
-                    bool columnUniform = r10[x + 1] == b0 && r01[x + 1] == b0 && r11[x + 1] == b0;
-                    if (prevColumnUniform && columnUniform && a0 == b0)
+                    // Fast path: skip uniform cells (all eight corners equal) a vector at a time.
+                    if (x + VectorWidth + 1 <= nx)
                     {
-                        a0 = b0;
-                        continue;
+                        Vector<int> a = Load(r00, x);
+                        Vector<int> eq = Vector.Equals(a, Load(r00, x + 1))
+                            & Vector.Equals(a, Load(r10, x)) & Vector.Equals(a, Load(r10, x + 1))
+                            & Vector.Equals(a, Load(r01, x)) & Vector.Equals(a, Load(r01, x + 1))
+                            & Vector.Equals(a, Load(r11, x)) & Vector.Equals(a, Load(r11, x + 1));
+                        if (eq == AllTrue)
+                        {
+                            x += VectorWidth;
+                            continue;
+                        }
                     }
 
-                    prevColumnUniform = columnUniform;
-                    a0 = b0;
-                    active++;
-                    l[0] = r00[x];
-                    l[1] = r00[x + 1];
-                    l[2] = r10[x];
-                    l[3] = r10[x + 1];
-                    l[4] = r01[x];
-                    l[5] = r01[x + 1];
-                    l[6] = r11[x];
-                    l[7] = r11[x + 1];
-                    for (int k = 0; k < 8; k++)
+                    int end = Math.Min(nx - 1, x + VectorWidth);
+                    for (; x < end; x++)
                     {
-                        int label = l[k];
-                        if (label == 0)
+                        int c0 = r00[x];
+                        if (r00[x + 1] == c0 && r10[x] == c0 && r10[x + 1] == c0 && r01[x] == c0 && r01[x + 1] == c0 && r11[x] == c0 && r11[x + 1] == c0)
                         {
                             continue;
                         }
 
-                        int mask = 0;
-                        bool seen = false;
-                        for (int j = 0; j < 8; j++)
-                        {
-                            if (l[j] == label)
-                            {
-                                if (j < k)
-                                {
-                                    seen = true;
-                                    break;
-                                }
-
-                                mask |= 1 << j;
-                            }
-                        }
-
-                        if (seen)
-                        {
-                            continue;
-                        }
-
-                        LabelSurface surface = surfaces[label] ??= new LabelSurface();
-                        int t0 = start[mask], t1 = start[mask + 1];
-                        vtx.Fill(-1);
-                        for (int t = t0; t < t1; t += 3)
-                        {
-                            int va = Vertex(tri[t], x, y, l, label, nx, ox2, oy2, oz2 + (2 * z), surface, vtx, cornerA);
-                            int vb = Vertex(tri[t + 1], x, y, l, label, nx, ox2, oy2, oz2 + (2 * z), surface, vtx, cornerA);
-                            int vc = Vertex(tri[t + 2], x, y, l, label, nx, ox2, oy2, oz2 + (2 * z), surface, vtx, cornerA);
-                            surface.AddTriangle(va, vb, vc);
-                        }
+                        int[] l = _corners;
+                        l[0] = c0;
+                        l[1] = r00[x + 1];
+                        l[2] = r10[x];
+                        l[3] = r10[x + 1];
+                        l[4] = r01[x];
+                        l[5] = r01[x + 1];
+                        l[6] = r11[x];
+                        l[7] = r11[x + 1];
+                        MeshCell(x, y, nx, (2 * origin.X) + (2 * x), (2 * origin.Y) + (2 * y), z2, surfaces);
+                        active++;
                     }
                 }
             }
 
-            (_xe0, _xe1) = (_xe1, _xe0);
-            (_ye0, _ye1) = (_ye1, _ye0);
+            (_caches[0], _caches[1]) = (_caches[1], _caches[0]);
+            (_caches[2], _caches[3]) = (_caches[3], _caches[2]);
         }
 
         ActiveCells = active;
     }
 
-    private int Vertex(int e, int x, int y, Span<int> l, int label, int nx, int ox2, int oy2, int oz2, LabelSurface surface, Span<int> vtx, byte[] cornerA)
+    private static Vector<int> Load(ReadOnlySpan<int> row, int x) =>
+        MemoryMarshal.Read<Vector<int>>(MemoryMarshal.AsBytes(row.Slice(x, VectorWidth)));
+
+    /// <summary>Emits the triangles of every non-zero label present at the corners of one cell.</summary>
+    private void MeshCell(int x, int y, int nx, int x2, int y2, int z2, LabelSurface?[] surfaces)
     {
-        int cached = vtx[e];
-        if (cached >= 0)
+        int[] l = _corners;
+        byte[] tri = MarchingCubesTable.Triangles;
+        int[] start = MarchingCubesTable.Start;
+        for (int k = 0; k < 8; k++)
         {
-            return cached;
+            int label = l[k];
+            if (label == 0)
+            {
+                continue;
+            }
+
+            bool seen = false;
+            for (int j = 0; j < k; j++)
+            {
+                if (l[j] == label)
+                {
+                    seen = true;
+                    break;
+                }
+            }
+
+            if (seen)
+            {
+                continue;
+            }
+
+            int mask = 1 << k;
+            for (int j = k + 1; j < 8; j++)
+            {
+                if (l[j] == label)
+                {
+                    mask |= 1 << j;
+                }
+            }
+
+            LabelSurface surface = surfaces[label] ??= new LabelSurface();
+            int[] vtx = _vtx;
+            for (int e = 0; e < 12; e++)
+            {
+                vtx[e] = -1;
+            }
+
+            for (int t = start[mask], t1 = start[mask + 1]; t < t1; t += 3)
+            {
+                int va = Vertex(tri[t], x, y, nx, x2, y2, z2, label, surface);
+                int vb = Vertex(tri[t + 1], x, y, nx, x2, y2, z2, label, surface);
+                int vc = Vertex(tri[t + 2], x, y, nx, x2, y2, z2, label, surface);
+                surface.AddTriangle(va, vb, vc);
+            }
+        }
+    }
+
+    /// <summary>The label's vertex on edge <paramref name="e"/> of the cell, created once per edge and side.</summary>
+    private int Vertex(int e, int x, int y, int nx, int x2, int y2, int z2, int label, LabelSurface surface)
+    {
+        int v = _vtx[e];
+        if (v >= 0)
+        {
+            return v;
         }
 
-        int slot = l[cornerA[e]] == label ? 0 : 1;
-        int[] cache;
-        int index;
-        int x2 = ox2 + (2 * x), y2 = oy2 + (2 * y), z2 = oz2;
-        if (e < 4)
-        {
-            int dy = e & 1;
-            int dz = e >> 1;
-            cache = dz == 0 ? _xe0 : _xe1;
-            index = (x + (nx * (y + dy))) * 2;
-            x2 += 1;
-            y2 += 2 * dy;
-            z2 += 2 * dz;
-        }
-        else if (e < 8)
-        {
-            int k = e - 4;
-            int dx = k & 1;
-            int dz = k >> 1;
-            cache = dz == 0 ? _ye0 : _ye1;
-            index = (x + dx + (nx * y)) * 2;
-            x2 += 2 * dx;
-            y2 += 1;
-            z2 += 2 * dz;
-        }
-        else
-        {
-            int k = e - 8;
-            int dx = k & 1;
-            int dy = k >> 1;
-            cache = _ze;
-            index = (x + dx + (nx * (y + dy))) * 2;
-            x2 += 2 * dx;
-            y2 += 2 * dy;
-            z2 += 1;
-        }
-
-        index += slot;
-        int v = cache[index] - 1;
+        // An edge crossing has one corner inside: slot 0 when it is the lower corner, else slot 1.
+        int slot = _corners[MarchingCubesTable.EdgeCornerA[e]] == label ? 0 : 1;
+        int[] cache = _caches[EdgeCache[e]];
+        int index = ((x + EdgeDx[e] + (nx * (y + EdgeDy[e]))) * 2) + slot;
+        v = cache[index] - 1;
         if (v < 0)
         {
-            v = surface.AddVertex(x2, y2, z2);
+            v = surface.AddVertex(x2 + EdgeMx2[e], y2 + EdgeMy2[e], z2 + EdgeMz2[e]);
             cache[index] = v + 1;
         }
 
-        vtx[e] = v;
+        _vtx[e] = v;
         return v;
     }
 
     private void EnsureCache(int length)
     {
-        if (_xe0.Length < length)
+        if (_caches[0].Length < length)
         {
-            _xe0 = new int[length];
-            _xe1 = new int[length];
-            _ye0 = new int[length];
-            _ye1 = new int[length];
-            _ze = new int[length];
+            for (int i = 0; i < _caches.Length; i++)
+            {
+                _caches[i] = new int[length];
+            }
         }
     }
 }

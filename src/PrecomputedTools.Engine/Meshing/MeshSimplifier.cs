@@ -87,7 +87,7 @@ public static class MeshSimplifier
                     break;
                 }
 
-                Array.Sort(costs, keys, 0, candidates);
+                int[] order = SortByCost(costs, candidates, ref _order, ref _bucketStart);
                 Array.Clear(_touched, 0, _n);
                 for (int i = 0; i < _n; i++)
                 {
@@ -98,15 +98,15 @@ public static class MeshSimplifier
                 int accepted = 0;
                 for (int i = 0; i < candidates && remaining > target; i++)
                 {
-                    int u = (int)(keys[i] >> 32);
-                    int v = (int)(keys[i] & 0xffffffff);
+                    long key = keys[order[i]];
+                    int u = (int)(key >> 32);
+                    int v = (int)(key & 0xffffffff);
                     if (_touched[u] || _touched[v] || !CanCollapse(u, v))
                     {
                         continue;
                     }
 
                     Touch(u);
-                    Touch(v);
                     _remap[u] = v;
                     for (int k = 0; k < 10; k++)
                     {
@@ -123,6 +123,12 @@ public static class MeshSimplifier
                 }
 
                 ApplyRemap();
+
+                // Passes that remove almost nothing cost a full sweep each: stop at the error floor.
+                if (accepted * 2 < _triCount / 200)
+                {
+                    break;
+                }
             }
 
             return Compact();
@@ -177,6 +183,43 @@ public static class MeshSimplifier
                 + (q7 * z * z) + (2 * q8 * z) + q9;
             return cost < 0 ? 0 : cost;
         }
+
+        private int[] _order = Array.Empty<int>();
+        private int[] _bucketStart = new int[Buckets + 1];
+
+        /// <summary>
+        /// Orders candidates by cost with a counting sort on the float's top bits (exponent and three
+        /// mantissa bits): linear time, and order within a factor of 1.125 is all greedy collapse needs.
+        /// </summary>
+        private static int[] SortByCost(float[] costs, int count, ref int[] order, ref int[] bucketStart)
+        {
+            if (order.Length < count)
+            {
+                order = new int[count];
+            }
+
+            Array.Clear(bucketStart, 0, bucketStart.Length);
+            for (int i = 0; i < count; i++)
+            {
+                bucketStart[Bucket(costs[i]) + 1]++;
+            }
+
+            for (int b = 0; b < Buckets; b++)
+            {
+                bucketStart[b + 1] += bucketStart[b];
+            }
+
+            for (int i = 0; i < count; i++)
+            {
+                order[bucketStart[Bucket(costs[i])]++] = i;
+            }
+
+            return order;
+        }
+
+        private const int Buckets = 1 << 12;
+
+        private static unsafe int Bucket(float cost) => (int)(*(uint*)&cost >> 20) & (Buckets - 1);
 
         private void BuildAdjacency()
         {

@@ -235,6 +235,7 @@ public static class SegmentMesher
         private int[] _block = Array.Empty<int>();
         private byte[] _slab = Array.Empty<byte>();
         private ulong[] _row = Array.Empty<ulong>();
+        private readonly int[] _lut = new int[65536];
 
         public ChunkWorker(IVolumeReader? reader, SegmentMeshSettings settings)
         {
@@ -295,8 +296,30 @@ public static class SegmentMesher
             dims = box.End + Int3.One - origin;
         }
 
+        /// <summary>Compact index of a uint8/uint16 label seen for the first time in this chunk.</summary>
+        private int MapSmall(int value, ISet<ulong>? only)
+        {
+            int index = 0;
+            if (value != 0 && (only is null || only.Contains((ulong)value)))
+            {
+                index = _ids.Count;
+                _ids.Add((ulong)value);
+            }
+
+            _lut[value] = index;
+            return index;
+        }
+
         private void ResetMap()
         {
+#if NET
+            Array.Fill(_lut, -1);
+#else
+            for (int i = 0; i < _lut.Length; i++)
+            {
+                _lut[i] = -1;
+            }
+#endif
             _map.Clear();
             _ids.Clear();
             _ids.Add(0);
@@ -336,6 +359,31 @@ public static class SegmentMesher
                     int src = ((z * s.Y) + y) * s.X;
                     int dst = (((slab.Begin.Z + z - origin.Z) * dims.Y) + (slab.Begin.Y + y - origin.Y)) * dims.X + (slab.Begin.X - origin.X);
                     Span<int> row = _block.AsSpan(dst, s.X);
+                    if (type == VoxelType.UInt8)
+                    {
+                        ReadOnlySpan<byte> narrow = data.Slice(src, s.X);
+                        for (int x = 0; x < narrow.Length; x++)
+                        {
+                            int index = _lut[narrow[x]];
+                            row[x] = index >= 0 ? index : MapSmall(narrow[x], only);
+                        }
+
+                        continue;
+                    }
+
+                    if (type == VoxelType.UInt16)
+                    {
+                        ReadOnlySpan<byte> pairs = data.Slice(src * 2, s.X * 2);
+                        for (int x = 0; x < s.X; x++)
+                        {
+                            ushort value = BinaryPrimitives.ReadUInt16LittleEndian(pairs.Slice(2 * x));
+                            int index = _lut[value];
+                            row[x] = index >= 0 ? index : MapSmall(value, only);
+                        }
+
+                        continue;
+                    }
+
                     Span<ulong> wide = _row.AsSpan(0, s.X);
                     Widen(data.Slice(src * esize, s.X * esize), type, wide);
                     for (int x = 0; x < wide.Length; x++)
