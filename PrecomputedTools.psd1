@@ -15,7 +15,8 @@
         'Import-TiffStack',
         'ConvertTo-CompressedSegmentation',
         'Invoke-MajorityDownscale',
-        'Test-PrecomputedDataset'
+        'Test-PrecomputedDataset',
+        'New-SegmentMesh'
     )
     FunctionsToExport      = @()
     AliasesToExport        = @()

@@ -11,7 +11,7 @@ using Xunit;
 namespace PrecomputedTools.Engine.Tests;
 
 /// <summary>An in-memory label volume behind the IVolumeReader interface.</summary>
-internal sealed class ArrayVolumeReader : IVolumeReader
+public sealed class ArrayVolumeReader : IVolumeReader
 {
     private readonly byte[] _data;
 
@@ -62,7 +62,7 @@ internal sealed class ArrayVolumeReader : IVolumeReader
 }
 
 /// <summary>Collects fragments in memory.</summary>
-internal sealed class MemorySink : IMeshFragmentSink
+public sealed class MemorySink : IMeshFragmentSink
 {
     public readonly Dictionary<ulong, List<(Box3 Chunk, MeshData Mesh)>> Fragments = new();
     public int ChunksCompleted;
@@ -325,4 +325,197 @@ internal static class Vol
     }
 
     public static MeshGeometry Unit(bool aligned = true) => new() { Resolution = new double[] { 1, 1, 1 }, AlignToVoxels = aligned };
+}
+
+/// <summary>The Z-Brain labels as uint8 in the guide's orientation (x = TIFF row), x fastest, loaded once.</summary>
+internal static class ZBrainLabels
+{
+    public static readonly Int3 Size = new(1406, 621, 138);
+    public static readonly double[] Resolution = { 798, 798, 2000 };
+
+    private static readonly Lazy<byte[]> s_volume = new(() =>
+    {
+        byte[] pages = new byte[Size.Volume];
+        using (var stream = File.OpenRead(TestData.ZBrainTiff))
+        {
+            stream.Position = 181;
+            stream.ReadExactly(pages);
+        }
+
+        // page[z][row = x][column = y] -> volume[z][y][x]
+        byte[] volume = new byte[pages.Length];
+        int plane = Size.X * Size.Y;
+        for (int z = 0; z < Size.Z; z++)
+        {
+            for (int x = 0; x < Size.X; x++)
+            {
+                int row = (z * plane) + (x * Size.Y);
+                for (int y = 0; y < Size.Y; y++)
+                {
+                    volume[(z * plane) + (y * Size.X) + x] = pages[row + y];
+                }
+            }
+        }
+
+        return volume;
+    });
+
+    public static byte[] Volume => s_volume.Value;
+
+    /// <summary>A copy of a box of the volume, as its own uint8 volume.</summary>
+    public static byte[] Crop(Box3 box)
+    {
+        byte[] src = Volume;
+        Int3 s = box.Size;
+        byte[] dst = new byte[s.Volume];
+        for (int z = 0; z < s.Z; z++)
+        {
+            for (int y = 0; y < s.Y; y++)
+            {
+                int from = ((((box.Begin.Z + z) * Size.Y) + box.Begin.Y + y) * Size.X) + box.Begin.X;
+                Array.Copy(src, from, dst, ((z * s.Y) + y) * s.X, s.X);
+            }
+        }
+
+        return dst;
+    }
+}
+
+/// <summary>Distance from points to a triangle mesh, through a uniform grid of triangle boxes.</summary>
+internal sealed class SurfaceDistance
+{
+    private readonly MeshData _mesh;
+    private readonly double _cell;
+    private readonly Dictionary<(int, int, int), List<int>> _grid = new();
+
+    public SurfaceDistance(MeshData mesh, double cell)
+    {
+        _mesh = mesh;
+        _cell = cell;
+        for (int t = 0; t < mesh.TriangleCount; t++)
+        {
+            double[] lo = { double.MaxValue, double.MaxValue, double.MaxValue };
+            double[] hi = { double.MinValue, double.MinValue, double.MinValue };
+            for (int k = 0; k < 3; k++)
+            {
+                int v = mesh.Indices[(3 * t) + k];
+                for (int d = 0; d < 3; d++)
+                {
+                    lo[d] = Math.Min(lo[d], mesh.Positions[(3 * v) + d]);
+                    hi[d] = Math.Max(hi[d], mesh.Positions[(3 * v) + d]);
+                }
+            }
+
+            for (int x = Cell(lo[0]); x <= Cell(hi[0]); x++)
+            {
+                for (int y = Cell(lo[1]); y <= Cell(hi[1]); y++)
+                {
+                    for (int z = Cell(lo[2]); z <= Cell(hi[2]); z++)
+                    {
+                        if (!_grid.TryGetValue((x, y, z), out var list))
+                        {
+                            _grid[(x, y, z)] = list = new List<int>();
+                        }
+
+                        list.Add(t);
+                    }
+                }
+            }
+        }
+    }
+
+    private int Cell(double c) => (int)Math.Floor(c / _cell);
+
+    /// <summary>Distance to the nearest triangle, exact when it is below the grid cell; otherwise at least the cell size.</summary>
+    public double Distance(double px, double py, double pz)
+    {
+        double best = double.MaxValue;
+        int cx = Cell(px), cy = Cell(py), cz = Cell(pz);
+        for (int x = cx - 1; x <= cx + 1; x++)
+        {
+            for (int y = cy - 1; y <= cy + 1; y++)
+            {
+                for (int z = cz - 1; z <= cz + 1; z++)
+                {
+                    if (_grid.TryGetValue((x, y, z), out var list))
+                    {
+                        foreach (int t in list)
+                        {
+                            best = Math.Min(best, PointTriangle(px, py, pz, t));
+                        }
+                    }
+                }
+            }
+        }
+
+        return Math.Sqrt(best);
+    }
+
+    /// <summary>Squared distance from p to triangle t (closest point by Voronoi regions).</summary>
+    private double PointTriangle(double px, double py, double pz, int t)
+    {
+        double[] P = _mesh.Positions;
+        int ia = 3 * _mesh.Indices[3 * t], ib = 3 * _mesh.Indices[(3 * t) + 1], ic = 3 * _mesh.Indices[(3 * t) + 2];
+        var a = (P[ia], P[ia + 1], P[ia + 2]);
+        var b = (P[ib], P[ib + 1], P[ib + 2]);
+        var c = (P[ic], P[ic + 1], P[ic + 2]);
+        var p = (px, py, pz);
+        var ab = Sub(b, a);
+        var ac = Sub(c, a);
+        var ap = Sub(p, a);
+        double d1 = Dot(ab, ap), d2 = Dot(ac, ap);
+        if (d1 <= 0 && d2 <= 0)
+        {
+            return Dot(ap, ap);
+        }
+
+        var bp = Sub(p, b);
+        double d3 = Dot(ab, bp), d4 = Dot(ac, bp);
+        if (d3 >= 0 && d4 <= d3)
+        {
+            return Dot(bp, bp);
+        }
+
+        double vc = (d1 * d4) - (d3 * d2);
+        if (vc <= 0 && d1 >= 0 && d3 <= 0)
+        {
+            double v = d1 / (d1 - d3);
+            return Sq(Sub(p, Add(a, Mul(ab, v))));
+        }
+
+        var cp = Sub(p, c);
+        double d5 = Dot(ab, cp), d6 = Dot(ac, cp);
+        if (d6 >= 0 && d5 <= d6)
+        {
+            return Dot(cp, cp);
+        }
+
+        double vb = (d5 * d2) - (d1 * d6);
+        if (vb <= 0 && d2 >= 0 && d6 <= 0)
+        {
+            double w = d2 / (d2 - d6);
+            return Sq(Sub(p, Add(a, Mul(ac, w))));
+        }
+
+        double va = (d3 * d6) - (d5 * d4);
+        if (va <= 0 && (d4 - d3) >= 0 && (d5 - d6) >= 0)
+        {
+            double w = (d4 - d3) / ((d4 - d3) + (d5 - d6));
+            return Sq(Sub(p, Add(b, Mul(Sub(c, b), w))));
+        }
+
+        double denom = 1 / (va + vb + vc);
+        double vv = vb * denom, ww = vc * denom;
+        return Sq(Sub(p, Add(a, Add(Mul(ab, vv), Mul(ac, ww)))));
+    }
+
+    private static (double, double, double) Sub((double X, double Y, double Z) a, (double X, double Y, double Z) b) => (a.X - b.X, a.Y - b.Y, a.Z - b.Z);
+
+    private static (double, double, double) Add((double X, double Y, double Z) a, (double X, double Y, double Z) b) => (a.X + b.X, a.Y + b.Y, a.Z + b.Z);
+
+    private static (double, double, double) Mul((double X, double Y, double Z) a, double s) => (a.X * s, a.Y * s, a.Z * s);
+
+    private static double Dot((double X, double Y, double Z) a, (double X, double Y, double Z) b) => (a.X * b.X) + (a.Y * b.Y) + (a.Z * b.Z);
+
+    private static double Sq((double X, double Y, double Z) a) => Dot(a, a);
 }

@@ -413,6 +413,13 @@ public static class MeshSimplifier
                     continue;
                 }
 
+                // A triangle made only of locked (chunk-border) vertices would be invisible to the
+                // neighbouring chunk, which could cover the same border patch differently.
+                if (_locked is not null && _locked[v] && _locked[a == u ? b : a] && _locked[c == u ? b : c])
+                {
+                    return false;
+                }
+
                 Normal(a, b, c, -1, 0, 0, 0, out double n0x, out double n0y, out double n0z);
                 Normal(a, b, c, u, vx, vy, vz, out double n1x, out double n1y, out double n1z);
                 double dot = (n0x * n1x) + (n0y * n1y) + (n0z * n1z);
