@@ -11,6 +11,7 @@ public static class Program
     private static readonly Dictionary<string, Func<string[], Task<int>>> s_sections = new(StringComparer.OrdinalIgnoreCase)
     {
         ["mesh"] = MeshBenchmark.RunAsync,
+        ["probe"] = Probe.RunAsync,
     };
 
     public static async Task<int> Main(string[] args)

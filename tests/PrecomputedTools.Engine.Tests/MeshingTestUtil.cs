@@ -144,104 +144,103 @@ internal sealed class MeshReport
     public static MeshReport Of(MeshData m)
     {
         var r = new MeshReport { V = m.VertexCount, F = m.TriangleCount, Volume = m.SignedVolume() };
-        var directed = new Dictionary<long, int>();
-        bool paired = true;
+        int n = m.TriangleCount * 3;
+        int[] idx = m.Indices;
+
+        // Directed edges, sorted: duplicates break pairing; every a->b needs its b->a.
+        long[] directed = new long[n];
+        // Corners: (vertex, next) -> the vertex after it, for walking each vertex's fan.
+        long[] cornerKey = new long[n];
+        int[] cornerNext = new int[n];
+        UInt128[] triKeys = new UInt128[m.TriangleCount];
         bool nondegenerate = true;
         var used = new bool[m.VertexCount];
-        var triKeys = new HashSet<(int, int, int)>();
         for (int t = 0; t < m.TriangleCount; t++)
         {
-            int a = m.Indices[3 * t], b = m.Indices[(3 * t) + 1], c = m.Indices[(3 * t) + 2];
+            int a = idx[3 * t], b = idx[(3 * t) + 1], c = idx[(3 * t) + 2];
             if (a == b || b == c || a == c || Coincident(m, a, b) || Coincident(m, b, c) || Coincident(m, a, c))
             {
                 nondegenerate = false;
             }
 
-            int[] s = { a, b, c };
-            Array.Sort(s);
-            if (!triKeys.Add((s[0], s[1], s[2])))
+            used[a] = used[b] = used[c] = true;
+            int lo = Math.Min(a, Math.Min(b, c)), hi = Math.Max(a, Math.Max(b, c)), mid = a + b + c - lo - hi;
+            triKeys[t] = ((UInt128)(uint)lo << 64) | ((UInt128)(uint)mid << 32) | (uint)hi;
+            for (int k = 0; k < 3; k++)
+            {
+                int v = idx[(3 * t) + k], p = idx[(3 * t) + ((k + 1) % 3)], q = idx[(3 * t) + ((k + 2) % 3)];
+                directed[(3 * t) + k] = ((long)v << 32) | (uint)p;
+                cornerKey[(3 * t) + k] = ((long)v << 32) | (uint)p;
+                cornerNext[(3 * t) + k] = q;
+            }
+        }
+
+        Array.Sort(triKeys);
+        for (int t = 1; t < triKeys.Length; t++)
+        {
+            if (triKeys[t] == triKeys[t - 1])
             {
                 nondegenerate = false;
             }
-
-            used[a] = used[b] = used[c] = true;
-            foreach (var (p, q) in new[] { (a, b), (b, c), (c, a) })
-            {
-                long key = ((long)p << 32) | (uint)q;
-                directed.TryGetValue(key, out int n);
-                if (n > 0)
-                {
-                    paired = false;
-                }
-
-                directed[key] = n + 1;
-            }
         }
 
-        int undirected = 0, boundary = 0;
-        foreach (var kv in directed)
+        Array.Sort(directed);
+        bool paired = true;
+        int boundary = 0;
+        for (int i = 0; i < n; i++)
         {
-            int p = (int)(kv.Key >> 32), q = (int)(kv.Key & 0xffffffff);
-            long reverse = ((long)q << 32) | (uint)p;
-            bool hasReverse = directed.ContainsKey(reverse);
-            if (!hasReverse)
+            if (i > 0 && directed[i] == directed[i - 1])
             {
-                boundary++;
-                undirected++;
                 paired = false;
             }
-            else if (p < q)
+
+            long reverse = (directed[i] << 32) | (long)((ulong)directed[i] >> 32);
+            if (Array.BinarySearch(directed, reverse) < 0)
             {
-                undirected++;
+                boundary++;
+                paired = false;
             }
         }
 
-        r.E = undirected;
+        r.E = (n + boundary) / 2;
         r.BoundaryEdges = boundary;
         r.PairedEdges = paired;
         r.NoDegenerate = nondegenerate;
         r.NoUnreferenced = Array.TrueForAll(used, u => u);
 
-        // Vertex manifoldness: the triangles around each vertex form a single fan cycle.
-        var next = new Dictionary<long, int>(); // (vertex, from) -> to, walking the link
-        var around = new int[m.VertexCount];
-        for (int t = 0; t < m.TriangleCount; t++)
-        {
-            for (int k = 0; k < 3; k++)
-            {
-                int v = m.Indices[(3 * t) + k], p = m.Indices[(3 * t) + ((k + 1) % 3)], q = m.Indices[(3 * t) + ((k + 2) % 3)];
-                next[((long)v << 32) | (uint)p] = q;
-                around[v]++;
-            }
-        }
-
+        // Vertex manifoldness: walking next-corners around each vertex visits all its corners in one cycle.
+        Array.Sort(cornerKey, cornerNext);
         bool manifold = true;
-        var seenStart = new bool[m.VertexCount];
-        foreach (var kv in next)
+        for (int start = 0; start < n && manifold;)
         {
-            int v = (int)(kv.Key >> 32);
-            if (seenStart[v])
+            long v = cornerKey[start] >> 32;
+            int end = start;
+            while (end < n && (cornerKey[end] >> 32) == v)
             {
-                continue;
+                end++;
             }
 
-            seenStart[v] = true;
-            int start = (int)(kv.Key & 0xffffffff);
-            int cur = start, steps = 0;
-            while (next.TryGetValue(((long)v << 32) | (uint)cur, out int nxt))
+            int count = end - start;
+            int first = (int)(cornerKey[start] & 0xffffffff);
+            int cur = first, steps = 0;
+            do
             {
-                cur = nxt;
-                steps++;
-                if (cur == start || steps > around[v])
+                int at = Array.BinarySearch(cornerKey, start, count, (v << 32) | (uint)cur);
+                if (at < 0)
                 {
                     break;
                 }
-            }
 
-            if (cur != start || steps != around[v])
+                cur = cornerNext[at];
+                steps++;
+            }
+            while (cur != first && steps <= count);
+            if (cur != first || steps != count)
             {
                 manifold = false;
             }
+
+            start = end;
         }
 
         r.ManifoldVertices = manifold;
@@ -266,21 +265,21 @@ internal sealed class MeshReport
 
         for (int t = 0; t < m.TriangleCount; t++)
         {
-            int a = Find(m.Indices[3 * t]), b = Find(m.Indices[(3 * t) + 1]), c = Find(m.Indices[(3 * t) + 2]);
-            parent[b] = a;
-            parent[Find(c)] = a;
+            int a = Find(idx[3 * t]);
+            parent[Find(idx[(3 * t) + 1])] = a;
+            parent[Find(idx[(3 * t) + 2])] = a;
         }
 
-        var roots = new HashSet<int>();
+        int shells = 0;
         for (int v = 0; v < m.VertexCount; v++)
         {
-            if (used[v])
+            if (used[v] && Find(v) == v)
             {
-                roots.Add(Find(v));
+                shells++;
             }
         }
 
-        r.Shells = roots.Count;
+        r.Shells = shells;
         for (int d = 0; d < 3; d++)
         {
             r.Min[d] = double.MaxValue;

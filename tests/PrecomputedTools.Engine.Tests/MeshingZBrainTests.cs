@@ -8,10 +8,10 @@ using Xunit.Abstractions;
 
 namespace PrecomputedTools.Engine.Tests;
 
-/// <summary>A Z-Brain block (real labels, 384 × 256 × 138 voxels, dozens of regions) meshed once for the tests below.</summary>
+/// <summary>A Z-Brain block (real labels, 256 × 192 × 138 voxels, dozens of regions) meshed once for the tests below.</summary>
 public sealed class ZBrainMeshFixture
 {
-    public static readonly Box3 Region = new(new Int3(512, 160, 0), new Int3(896, 416, 138));
+    public static readonly Box3 Region = new(new Int3(576, 224, 0), new Int3(832, 416, 138));
     public const double MaxError = 2000;
 
     public ZBrainMeshFixture()
@@ -171,7 +171,7 @@ public class MeshingZBrainTests : IClassFixture<ZBrainMeshFixture>
 /// <summary>Chunked meshing against single-pass meshing on a Z-Brain block.</summary>
 public class MeshingChunkTests
 {
-    private static readonly Box3 Region = new(new Int3(640, 256, 30), new Int3(840, 420, 138));
+    private static readonly Box3 Region = new(new Int3(660, 280, 40), new Int3(820, 400, 138));
 
     private static (MemorySink Single, MemorySink Chunked, ArrayVolumeReader Reader) Run(bool simplify, Int3 chunk)
     {

@@ -21,9 +21,8 @@ namespace PrecomputedTools.Engine.Meshing;
 /// on its own, so inside corners stay separate. The decision depends only on the face's four
 /// corners, so two cells sharing a face always agree and the surface is watertight. Each segment
 /// is oriented so that the polygon it bounds winds counter-clockwise seen from outside; segments
-/// chain into closed loops (every crossing edge lies on exactly two faces), and each loop is fanned
-/// from the vertex that encloses the most volume
-/// into triangles. Neighbouring cells traverse a shared segment in opposite directions, which is
+/// chain into closed loops (every crossing edge lies on exactly two faces), and each loop is
+/// triangulated without any edge inside a cube face (see <see cref="Triangulate"/>). Neighbouring cells traverse a shared segment in opposite directions, which is
 /// what makes every directed edge of the output pair up.
 /// </para>
 /// </remarks>
@@ -161,34 +160,112 @@ internal static class MarchingCubesTable
                 loop.Add(e);
             }
 
-            // A loop of more than three vertices need not be planar; fan it from the vertex that
-            // encloses the most volume (the bulging, convex-outward choice), first such vertex on ties.
-            int apex = 0;
-            double best = double.NegativeInfinity;
-            for (int s = 0; s < loop.Count; s++)
-            {
-                double volume = 0;
-                for (int k = 1; k + 1 < loop.Count; k++)
-                {
-                    volume += SignedVolume(loop[s], loop[(s + k) % loop.Count], loop[(s + k + 1) % loop.Count]);
-                }
-
-                if (volume > best + 1e-9)
-                {
-                    best = volume;
-                    apex = s;
-                }
-            }
-
-            for (int k = 1; k + 1 < loop.Count; k++)
-            {
-                triangles.Add(loop[apex]);
-                triangles.Add(loop[(apex + k) % loop.Count]);
-                triangles.Add(loop[(apex + k + 1) % loop.Count]);
-            }
+            triangles.AddRange(Triangulate(loop));
         }
 
         return triangles;
+    }
+
+    /// <summary>
+    /// Triangulates one loop. No diagonal may join two vertices on the same cube face (that only
+    /// happens on an ambiguous face the loop crosses twice): such an edge or triangle would lie in
+    /// the face the neighbouring cell also meshes, and the surface would stop being a manifold.
+    /// Among the allowed triangulations a fan is preferred, from the vertex enclosing the most
+    /// volume (loops need not be planar: the bulging, convex-outward choice); if no fan is allowed,
+    /// the allowed triangulation enclosing the most volume is used.
+    /// </summary>
+    private static List<int> Triangulate(List<int> loop)
+    {
+        int n = loop.Count;
+        bool Allowed(int i, int j) => Math.Abs(i - j) == 1 || Math.Abs(i - j) == n - 1 || !ShareFace(loop[i], loop[j]);
+        var result = new List<int>();
+        int apex = -1;
+        double best = double.NegativeInfinity;
+        for (int s = 0; s < n; s++)
+        {
+            bool ok = true;
+            double volume = 0;
+            for (int k = 1; k + 1 < n; k++)
+            {
+                ok &= Allowed(s, (s + k) % n) && Allowed(s, (s + k + 1) % n);
+                volume += SignedVolume(loop[s], loop[(s + k) % n], loop[(s + k + 1) % n]);
+            }
+
+            if (ok && volume > best + 1e-9)
+            {
+                best = volume;
+                apex = s;
+            }
+        }
+
+        if (apex >= 0)
+        {
+            for (int k = 1; k + 1 < n; k++)
+            {
+                result.Add(loop[apex]);
+                result.Add(loop[(apex + k) % n]);
+                result.Add(loop[(apex + k + 1) % n]);
+            }
+
+            return result;
+        }
+
+        // Interval dynamic programme over all triangulations: score[i, j] triangulates i..j.
+        double[,] score = new double[n, n];
+        int[,] split = new int[n, n];
+        for (int length = 2; length < n; length++)
+        {
+            for (int i = 0; i + length < n; i++)
+            {
+                int j = i + length;
+                score[i, j] = double.NegativeInfinity;
+                for (int k = i + 1; k < j; k++)
+                {
+                    if (!Allowed(i, k) || !Allowed(k, j))
+                    {
+                        continue;
+                    }
+
+                    double candidate = score[i, k] + score[k, j] + SignedVolume(loop[i], loop[k], loop[j]);
+                    if (candidate > score[i, j] + 1e-9)
+                    {
+                        score[i, j] = candidate;
+                        split[i, j] = k;
+                    }
+                }
+            }
+        }
+
+        if (double.IsNegativeInfinity(score[0, n - 1]))
+        {
+            throw new InvalidOperationException("No manifold triangulation for a marching-cubes loop of " + n + " vertices.");
+        }
+
+        void Emit(int i, int j)
+        {
+            if (j - i < 2)
+            {
+                return;
+            }
+
+            int k = split[i, j];
+            result.Add(loop[i]);
+            result.Add(loop[k]);
+            result.Add(loop[j]);
+            Emit(i, k);
+            Emit(k, j);
+        }
+
+        Emit(0, n - 1);
+        return result;
+    }
+
+    /// <summary>Whether the midpoints of two edges lie on a common cube face.</summary>
+    private static bool ShareFace(int e1, int e2)
+    {
+        var a = Mid2(e1);
+        var b = Mid2(e2);
+        return (a.X == b.X && a.X != 1) || (a.Y == b.Y && a.Y != 1) || (a.Z == b.Z && a.Z != 1);
     }
 
     private static double SignedVolume(int ea, int eb, int ec)
