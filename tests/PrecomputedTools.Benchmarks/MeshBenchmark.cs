@@ -45,7 +45,7 @@ internal static class MeshBenchmark
         var simplifiedSink = new CountingSink();
         var (full, wall, cpu) = await Measure(() => SegmentMesher.RunAsync(reader, settings, simplifiedSink, OperationMonitor.None, CancellationToken.None));
         double share = full.SimplificationSeconds / (full.SimplificationSeconds + full.MarchingCubesSeconds);
-        Console.WriteLine($"mesh + simplify, {threads} threads, reduction {reduction}, max error {settings.EffectiveMaxErrorForReport()} nm:");
+        Console.WriteLine($"mesh + simplify, {threads} threads, reduction {reduction}, max error {settings.EffectiveMaxError.ToString(CultureInfo.InvariantCulture)} nm:");
         Console.WriteLine($"  wall {wall:F2} s, CPU {cpu:F2} s; on {threads} otherwise idle cores: ~{cpu / threads:F2} s");
         Console.WriteLine($"  simplification ~{cpu * share:F2} CPU s ({100 * share:F0} % of worker time)");
         Console.WriteLine($"  triangles {full.TrianglesBeforeSimplification:N0} -> {full.TrianglesWritten:N0} (1/{(double)full.TrianglesBeforeSimplification / Math.Max(1, full.TrianglesWritten):F1})");
@@ -64,9 +64,6 @@ internal static class MeshBenchmark
         process.Refresh();
         return (summary, wall, (process.TotalProcessorTime - cpu0).TotalSeconds);
     }
-
-    private static string EffectiveMaxErrorForReport(this SegmentMeshSettings s) =>
-        (s.MaxError ?? Math.Max(s.Geometry.Resolution[0], Math.Max(s.Geometry.Resolution[1], s.Geometry.Resolution[2]))).ToString(CultureInfo.InvariantCulture);
 
     private sealed class CountingSink : IMeshFragmentSink
     {

@@ -11,7 +11,6 @@ public static class Program
     private static readonly Dictionary<string, Func<string[], Task<int>>> s_sections = new(StringComparer.OrdinalIgnoreCase)
     {
         ["mesh"] = MeshBenchmark.RunAsync,
-        ["probe"] = Probe.RunAsync,
     };
 
     public static async Task<int> Main(string[] args)

@@ -78,7 +78,10 @@ public static class MeshSimplifier
         {
             long[] keys = new long[_triCount * 3 / 2 + 8];
             float[] costs = new float[keys.Length];
-            while (_triCount > target)
+            // Collapses that cost (almost) nothing, e.g. inside flat patches, are made even past the target.
+            double freeCost = maxCost * 1e-4;
+            bool more = true;
+            while (more && _triCount > 4)
             {
                 BuildAdjacency();
                 int candidates = CollectCandidates(ref keys, ref costs, maxCost);
@@ -96,8 +99,13 @@ public static class MeshSimplifier
 
                 int remaining = _triCount;
                 int accepted = 0;
-                for (int i = 0; i < candidates && remaining > target; i++)
+                for (int i = 0; i < candidates; i++)
                 {
+                    if (remaining <= target && costs[order[i]] > freeCost)
+                    {
+                        break;
+                    }
+
                     long key = keys[order[i]];
                     int u = (int)(key >> 32);
                     int v = (int)(key & 0xffffffff);
@@ -125,10 +133,7 @@ public static class MeshSimplifier
                 ApplyRemap();
 
                 // Passes that remove almost nothing cost a full sweep each: stop at the error floor.
-                if (accepted * 2 < _triCount / 200)
-                {
-                    break;
-                }
+                more = accepted * 2 >= _triCount / 200;
             }
 
             return Compact();

@@ -42,7 +42,11 @@ public sealed class SegmentMeshSettings
     /// <summary>Aim for at most 1/ReductionFactor of the marching-cubes triangles (per fragment).</summary>
     public double ReductionFactor { get; set; } = 10;
 
-    /// <summary>Largest allowed deviation in nanometres; null = one voxel along the coarsest axis.</summary>
+    /// <summary>
+    /// Largest allowed deviation in nanometres; null = two voxels along the coarsest axis. It bounds
+    /// the summed squared distances to every original plane merged into a vertex, so the distance to
+    /// the original surface is in practice well below it.
+    /// </summary>
     public double? MaxError { get; set; }
 
     public int ThrottleLimit { get; set; } = Environment.ProcessorCount;
@@ -50,7 +54,8 @@ public sealed class SegmentMeshSettings
     /// <summary>Mesh only these ids (null: every non-zero label).</summary>
     public ISet<ulong>? SegmentIds { get; set; }
 
-    internal double EffectiveMaxError => MaxError ?? Geometry.Resolution.Max();
+    /// <summary>The error bound in use: <see cref="MaxError"/> or its default.</summary>
+    public double EffectiveMaxError => MaxError ?? 2 * Geometry.Resolution.Max();
 
     /// <summary>The chunk size actually used for a reader.</summary>
     public Int3 ResolveChunkSize(Int3 volumeSize, Int3 granularity)

@@ -66,7 +66,7 @@ public sealed class NewSegmentMeshCommand : PrecomputedCmdlet
     [ValidateRange(1.0, 1e6)]
     public double ReductionFactor { get; set; } = 10;
 
-    /// <summary>Largest deviation simplification may introduce, in nanometres (default: one voxel along the coarsest axis).</summary>
+    /// <summary>Largest deviation simplification may introduce, in nanometres (default: two voxels along the coarsest axis).</summary>
     [Parameter]
     [ValidateRange(0.0, 1e12)]
     public double? MaxError { get; set; }
