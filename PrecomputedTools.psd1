@@ -16,6 +16,19 @@
         'ConvertTo-CompressedSegmentation',
         'Invoke-MajorityDownscale',
         'Test-PrecomputedDataset',
+        'Get-BossCutout',
+        'Get-BossCollection',
+        'Get-BossExperiment',
+        'Get-BossChannel',
+        'Get-BossCoordinateFrame',
+        'Get-BossResolutionLevel',
+        'Get-BossSegmentId',
+        'Export-TiffStack',
+        'Publish-PrecomputedS3',
+        'New-PrecomputedNginxConfig',
+        'Start-PrecomputedServer',
+        'Stop-PrecomputedServer',
+        'New-NeuroglancerUrl',
         'New-SegmentMesh'
     )
     FunctionsToExport      = @()

@@ -34,6 +34,7 @@ public sealed class InvokeMajorityDownscaleCommand : PrecomputedCmdlet
 
     /// <summary>Keys of the scales to write (default: every scale below scale 0).</summary>
     [Parameter]
+    [ArgumentCompleter(typeof(Completion.ScaleKeyCompleter))]
     public string[]? Scale { get; set; }
 
     /// <summary>Overwrite lower-scale chunks that already exist.</summary>
