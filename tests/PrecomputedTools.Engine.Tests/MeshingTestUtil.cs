@@ -36,6 +36,9 @@ public sealed class ArrayVolumeReader : IVolumeReader
 
     public long BytesRead;
 
+    /// <summary>The largest single read, in voxels.</summary>
+    public long LargestRead;
+
     public Task ReadAsync(Box3 region, Memory<byte> destination, CancellationToken cancellationToken)
     {
         Assert.True(Box3.FromSize(Size).Contains(region), "read outside the volume: " + region);
@@ -53,6 +56,11 @@ public sealed class ArrayVolumeReader : IVolumeReader
         }
 
         Interlocked.Add(ref BytesRead, destination.Length);
+        lock (_data)
+        {
+            LargestRead = Math.Max(LargestRead, region.VoxelCount);
+        }
+
         return Task.CompletedTask;
     }
 

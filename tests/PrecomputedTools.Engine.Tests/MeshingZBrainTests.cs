@@ -180,6 +180,8 @@ public class MeshingChunkTests
         var geometry = new MeshGeometry { Resolution = ZBrainLabels.Resolution };
         var single = new MemorySink();
         SegmentMesher.RunAsync(reader, new SegmentMeshSettings { Geometry = geometry, Simplify = simplify, ChunkSize = size }, single, OperationMonitor.None, CancellationToken.None).GetAwaiter().GetResult();
+        reader.BytesRead = 0;
+        reader.LargestRead = 0;
         var chunked = new MemorySink();
         SegmentMesher.RunAsync(reader, new SegmentMeshSettings { Geometry = geometry, Simplify = simplify, ChunkSize = chunk, ThrottleLimit = 2 }, chunked, OperationMonitor.None, CancellationToken.None).GetAwaiter().GetResult();
         return (single, chunked, reader);
@@ -204,8 +206,10 @@ public class MeshingChunkTests
             Assert.True(r.ClosedManifold, $"segment {id}: {r}");
         }
 
-        // Bounded reading: every voxel is read about once (plus the one-voxel overlap), never the volume per chunk.
+        // Bounded reading: every voxel is read about once (plus the one-voxel overlap), never the volume
+        // per chunk, and no read is larger than one chunk plus its overlap in one granularity slab.
         Assert.True(reader.BytesRead < 3 * Region.Size.Volume, $"read {reader.BytesRead} bytes for {Region.Size.Volume} voxels");
+        Assert.True(reader.LargestRead <= 65L * 49 * 32, $"largest read {reader.LargestRead} voxels");
     }
 
     [Fact]
