@@ -28,7 +28,8 @@
         'New-PrecomputedNginxConfig',
         'Start-PrecomputedServer',
         'Stop-PrecomputedServer',
-        'New-NeuroglancerUrl'
+        'New-NeuroglancerUrl',
+        'New-SegmentMesh'
     )
     FunctionsToExport      = @()
     AliasesToExport        = @()

@@ -20,6 +20,7 @@ public static class Program
         new PipelineBench(),
         new BossBench(),
         new PublishBench(),
+        new MeshBench(),
     };
 
     public static int Main(string[] args)

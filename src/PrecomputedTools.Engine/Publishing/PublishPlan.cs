@@ -140,6 +140,13 @@ public sealed class PublishPlan
             }
 
             string relative = file.Substring(fullRoot.Length + 1).Replace('\\', '/');
+
+            // Hidden files and folders (".pt-mesh-journal/" of an interrupted meshing run) are bookkeeping, not data.
+            if (relative.StartsWith(".", StringComparison.Ordinal) || relative.Contains("/.", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
             int slash = relative.LastIndexOf('/');
             string directory = relative.Substring(0, slash + 1);
             string name = relative.Substring(slash + 1);

@@ -47,6 +47,19 @@ public class PublishPlanTests
     }
 
     [Fact]
+    public void TemporaryAndHiddenBookkeepingFilesAreNotPublished()
+    {
+        string scratch = RepoPaths.NewScratch("plan-hidden");
+        HandMadeDataset ds = HandMadeDataset.Write(scratch, "seg");
+        Directory.CreateDirectory(Path.Combine(ds.Path, ".pt-mesh-journal"));
+        File.WriteAllText(Path.Combine(ds.Path, ".pt-mesh-journal", "run.json"), "{}");
+        File.WriteAllBytes(Path.Combine(ds.Path, HandMadeDataset.ScaleKey, ".0-32_0-32_0-32.gz.1-2.pt-tmp"), new byte[] { 1 });
+        PublishPlan plan = PublishPlan.Create(ds.Path, "mesh");
+        Assert.Equal(ds.Files.Count, plan.Items.Count);
+        Assert.DoesNotContain(plan.Items, i => i.RelativeKey.Contains("pt-mesh-journal", StringComparison.Ordinal) || i.RelativeKey.Contains("pt-tmp", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void BothXAndXGzIsAnError()
     {
         string scratch = RepoPaths.NewScratch("plan-dup");

@@ -1,0 +1,529 @@
+using System;
+
+namespace PrecomputedTools.Engine.Meshing;
+
+/// <summary>
+/// Quadric-error half-edge-collapse simplification that keeps a closed surface closed.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Each vertex carries the (unweighted) sum of the plane quadrics of the triangles it has absorbed,
+/// so <c>sqrt(cost)</c> bounds the distance from a kept vertex to every original plane merged into
+/// it; a collapse whose cost exceeds <c>maxError²</c> is never made. Half-edge collapses move no
+/// vertex: the output's vertices are a subset of the input's, so the bounding box never grows.
+/// </para>
+/// <para>
+/// A collapse u → v is made only if u is not locked (chunk-border vertices are), the edge has
+/// exactly two triangles, the link condition holds (the one-rings of u and v share exactly the two
+/// opposite vertices, and the pair is not a tetrahedron), and no triangle around u flips or
+/// degenerates. These keep the surface an edge-manifold of the same genus with no new holes.
+/// </para>
+/// <para>
+/// The work goes in passes: all edge costs are computed, sorted, and the cheapest collapses are
+/// taken greedily, each one freezing the one-rings of its two vertices for the rest of the pass so
+/// that every accepted collapse was checked against the mesh it applies to. Passes repeat until the
+/// target is reached or nothing more can be collapsed within the error bound.
+/// </para>
+/// </remarks>
+public static class MeshSimplifier
+{
+    private const double MinNormalCos = 0.05;
+
+    /// <summary>Simplifies <paramref name="mesh"/> toward <paramref name="targetTriangles"/> within <paramref name="maxError"/> (same units as the positions).</summary>
+    public static MeshData Simplify(MeshData mesh, int targetTriangles, double maxError)
+    {
+        if (mesh.TriangleCount <= targetTriangles || mesh.TriangleCount < 4)
+        {
+            return mesh;
+        }
+
+        return new Worker(mesh).Run(targetTriangles, maxError * maxError);
+    }
+
+    private sealed class Worker
+    {
+        private readonly double[] _p;
+        private readonly int _n;
+        private readonly bool[]? _locked;
+        private readonly double[] _q;
+        private int[] _tris;
+        private int _triCount;
+        private int[] _adjStart = Array.Empty<int>();
+        private int[] _adj = Array.Empty<int>();
+        private readonly int[] _mark;
+        private int _stamp;
+        private readonly int[] _ring = new int[1024];
+        private readonly bool[] _touched;
+        private readonly int[] _remap;
+
+        public Worker(MeshData mesh)
+        {
+            _n = mesh.VertexCount;
+            _p = mesh.Positions;
+            _locked = mesh.Locked;
+            _triCount = mesh.TriangleCount;
+            _tris = new int[_triCount * 3];
+            Array.Copy(mesh.Indices, _tris, _triCount * 3);
+            _q = new double[_n * 10];
+            _mark = new int[_n];
+            _touched = new bool[_n];
+            _remap = new int[_n];
+            for (int t = 0; t < _triCount; t++)
+            {
+                AddPlaneQuadric(_tris[3 * t], _tris[(3 * t) + 1], _tris[(3 * t) + 2]);
+            }
+        }
+
+        public MeshData Run(int target, double maxCost)
+        {
+            long[] keys = new long[_triCount * 3 / 2 + 8];
+            float[] costs = new float[keys.Length];
+            // Collapses that cost (almost) nothing, e.g. inside flat patches, are made even past the target.
+            double freeCost = maxCost * 1e-4;
+            bool more = true;
+            while (more && _triCount > 4)
+            {
+                BuildAdjacency();
+                int candidates = CollectCandidates(ref keys, ref costs, maxCost);
+                if (candidates == 0)
+                {
+                    break;
+                }
+
+                int[] order = SortByCost(costs, candidates, ref _order, ref _bucketStart);
+                Array.Clear(_touched, 0, _n);
+                for (int i = 0; i < _n; i++)
+                {
+                    _remap[i] = i;
+                }
+
+                int remaining = _triCount;
+                int accepted = 0;
+                for (int i = 0; i < candidates; i++)
+                {
+                    if (remaining <= target && costs[order[i]] > freeCost)
+                    {
+                        break;
+                    }
+
+                    long key = keys[order[i]];
+                    int u = (int)(key >> 32);
+                    int v = (int)(key & 0xffffffff);
+                    if (_touched[u] || _touched[v] || !CanCollapse(u, v))
+                    {
+                        continue;
+                    }
+
+                    Touch(u);
+                    _remap[u] = v;
+                    for (int k = 0; k < 10; k++)
+                    {
+                        _q[(10 * v) + k] += _q[(10 * u) + k];
+                    }
+
+                    remaining -= 2;
+                    accepted++;
+                }
+
+                if (accepted == 0)
+                {
+                    break;
+                }
+
+                ApplyRemap();
+
+                // Passes that remove almost nothing cost a full sweep each: stop at the error floor.
+                more = accepted * 2 >= _triCount / 200;
+            }
+
+            return Compact();
+        }
+
+        private void AddPlaneQuadric(int a, int b, int c)
+        {
+            double ax = _p[3 * a], ay = _p[(3 * a) + 1], az = _p[(3 * a) + 2];
+            double ux = _p[3 * b] - ax, uy = _p[(3 * b) + 1] - ay, uz = _p[(3 * b) + 2] - az;
+            double vx = _p[3 * c] - ax, vy = _p[(3 * c) + 1] - ay, vz = _p[(3 * c) + 2] - az;
+            double nx = (uy * vz) - (uz * vy), ny = (uz * vx) - (ux * vz), nz = (ux * vy) - (uy * vx);
+            double len = Math.Sqrt((nx * nx) + (ny * ny) + (nz * nz));
+            if (len == 0)
+            {
+                return;
+            }
+
+            nx /= len;
+            ny /= len;
+            nz /= len;
+            double d = -((nx * ax) + (ny * ay) + (nz * az));
+            AddQuadric(a, nx, ny, nz, d);
+            AddQuadric(b, nx, ny, nz, d);
+            AddQuadric(c, nx, ny, nz, d);
+        }
+
+        private void AddQuadric(int v, double nx, double ny, double nz, double d)
+        {
+            int o = 10 * v;
+            _q[o] += nx * nx;
+            _q[o + 1] += nx * ny;
+            _q[o + 2] += nx * nz;
+            _q[o + 3] += nx * d;
+            _q[o + 4] += ny * ny;
+            _q[o + 5] += ny * nz;
+            _q[o + 6] += ny * d;
+            _q[o + 7] += nz * nz;
+            _q[o + 8] += nz * d;
+            _q[o + 9] += d * d;
+        }
+
+        /// <summary>(Q_a + Q_b) evaluated at the position of vertex p.</summary>
+        private double Cost(int a, int b, int p)
+        {
+            int oa = 10 * a, ob = 10 * b;
+            double x = _p[3 * p], y = _p[(3 * p) + 1], z = _p[(3 * p) + 2];
+            double q0 = _q[oa] + _q[ob], q1 = _q[oa + 1] + _q[ob + 1], q2 = _q[oa + 2] + _q[ob + 2], q3 = _q[oa + 3] + _q[ob + 3];
+            double q4 = _q[oa + 4] + _q[ob + 4], q5 = _q[oa + 5] + _q[ob + 5], q6 = _q[oa + 6] + _q[ob + 6];
+            double q7 = _q[oa + 7] + _q[ob + 7], q8 = _q[oa + 8] + _q[ob + 8], q9 = _q[oa + 9] + _q[ob + 9];
+            double cost = (q0 * x * x) + (2 * q1 * x * y) + (2 * q2 * x * z) + (2 * q3 * x)
+                + (q4 * y * y) + (2 * q5 * y * z) + (2 * q6 * y)
+                + (q7 * z * z) + (2 * q8 * z) + q9;
+            return cost < 0 ? 0 : cost;
+        }
+
+        private int[] _order = Array.Empty<int>();
+        private int[] _bucketStart = new int[Buckets + 1];
+
+        /// <summary>
+        /// Orders candidates by cost with a counting sort on the float's top bits (exponent and three
+        /// mantissa bits): linear time, and order within a factor of 1.125 is all greedy collapse needs.
+        /// </summary>
+        private static int[] SortByCost(float[] costs, int count, ref int[] order, ref int[] bucketStart)
+        {
+            if (order.Length < count)
+            {
+                order = new int[count];
+            }
+
+            Array.Clear(bucketStart, 0, bucketStart.Length);
+            for (int i = 0; i < count; i++)
+            {
+                bucketStart[Bucket(costs[i]) + 1]++;
+            }
+
+            for (int b = 0; b < Buckets; b++)
+            {
+                bucketStart[b + 1] += bucketStart[b];
+            }
+
+            for (int i = 0; i < count; i++)
+            {
+                order[bucketStart[Bucket(costs[i])]++] = i;
+            }
+
+            return order;
+        }
+
+        private const int Buckets = 1 << 12;
+
+        private static unsafe int Bucket(float cost) => (int)(*(uint*)&cost >> 20) & (Buckets - 1);
+
+        private void BuildAdjacency()
+        {
+            if (_adjStart.Length < _n + 1)
+            {
+                _adjStart = new int[_n + 1];
+            }
+
+            Array.Clear(_adjStart, 0, _n + 1);
+            int count = _triCount * 3;
+            for (int i = 0; i < count; i++)
+            {
+                _adjStart[_tris[i] + 1]++;
+            }
+
+            for (int v = 0; v < _n; v++)
+            {
+                _adjStart[v + 1] += _adjStart[v];
+            }
+
+            if (_adj.Length < count)
+            {
+                _adj = new int[count];
+            }
+
+            int[] fill = _remap;
+            Array.Copy(_adjStart, fill, _n);
+            for (int t = 0; t < _triCount; t++)
+            {
+                _adj[fill[_tris[3 * t]]++] = t;
+                _adj[fill[_tris[(3 * t) + 1]]++] = t;
+                _adj[fill[_tris[(3 * t) + 2]]++] = t;
+            }
+        }
+
+        private int CollectCandidates(ref long[] keys, ref float[] costs, double maxCost)
+        {
+            int count = 0;
+            if (keys.Length < _triCount * 3 / 2 + 8)
+            {
+                keys = new long[_triCount * 3 / 2 + 8];
+                costs = new float[keys.Length];
+            }
+
+            for (int t = 0; t < _triCount; t++)
+            {
+                for (int k = 0; k < 3; k++)
+                {
+                    int a = _tris[(3 * t) + k];
+                    int b = _tris[(3 * t) + ((k + 1) % 3)];
+                    if (a > b)
+                    {
+                        continue;
+                    }
+
+                    bool la = _locked is not null && _locked[a];
+                    bool lb = _locked is not null && _locked[b];
+                    if (la && lb)
+                    {
+                        continue;
+                    }
+
+                    double cab = la ? double.MaxValue : Cost(a, b, b);
+                    double cba = lb ? double.MaxValue : Cost(a, b, a);
+                    int u, v;
+                    double c;
+                    if (cab <= cba)
+                    {
+                        (u, v, c) = (a, b, cab);
+                    }
+                    else
+                    {
+                        (u, v, c) = (b, a, cba);
+                    }
+
+                    if (c > maxCost)
+                    {
+                        continue;
+                    }
+
+                    if (count == keys.Length)
+                    {
+                        Array.Resize(ref keys, count * 2);
+                        Array.Resize(ref costs, count * 2);
+                    }
+
+                    keys[count] = ((long)u << 32) | (uint)v;
+                    costs[count] = (float)c;
+                    count++;
+                }
+            }
+
+            return count;
+        }
+
+        private void Touch(int v)
+        {
+            _touched[v] = true;
+            for (int i = _adjStart[v]; i < _adjStart[v + 1]; i++)
+            {
+                int t = _adj[i];
+                _touched[_tris[3 * t]] = true;
+                _touched[_tris[(3 * t) + 1]] = true;
+                _touched[_tris[(3 * t) + 2]] = true;
+            }
+        }
+
+        private bool CanCollapse(int u, int v)
+        {
+            // One-ring of v, marked.
+            int stamp = ++_stamp;
+            int ringV = 0;
+            for (int i = _adjStart[v]; i < _adjStart[v + 1]; i++)
+            {
+                int t = 3 * _adj[i];
+                for (int k = 0; k < 3; k++)
+                {
+                    int w = _tris[t + k];
+                    if (w != v && _mark[w] != stamp)
+                    {
+                        _mark[w] = stamp;
+                        ringV++;
+                    }
+                }
+            }
+
+            // Shared triangles and ring intersection.
+            int shared = 0;
+            int opposite0 = -1, opposite1 = -1;
+            int common = 0;
+            int ringU = 0;
+            int second = ++_stamp;
+            for (int i = _adjStart[u]; i < _adjStart[u + 1]; i++)
+            {
+                int t = 3 * _adj[i];
+                int a = _tris[t], b = _tris[t + 1], c = _tris[t + 2];
+                if (a == v || b == v || c == v)
+                {
+                    shared++;
+                    int o = a != u && a != v ? a : b != u && b != v ? b : c;
+                    if (opposite0 < 0)
+                    {
+                        opposite0 = o;
+                    }
+                    else
+                    {
+                        opposite1 = o;
+                    }
+                }
+
+                for (int k = 0; k < 3; k++)
+                {
+                    int w = _tris[t + k];
+                    if (w == u || _mark[w] == second)
+                    {
+                        continue;
+                    }
+
+                    // Vertices in v's ring get the "second" stamp only through this branch.
+                    if (_mark[w] == stamp)
+                    {
+                        if (w != v)
+                        {
+                            common++;
+                        }
+                    }
+
+                    _mark[w] = second;
+                    ringU++;
+                }
+            }
+
+            if (shared != 2 || opposite0 == opposite1 || common != 2)
+            {
+                return false;
+            }
+
+            if (ringU == 3 && ringV == 3)
+            {
+                return false; // a tetrahedron would fold into a double-sided triangle
+            }
+
+            // No triangle around u may flip or degenerate when u moves onto v.
+            double vx = _p[3 * v], vy = _p[(3 * v) + 1], vz = _p[(3 * v) + 2];
+            for (int i = _adjStart[u]; i < _adjStart[u + 1]; i++)
+            {
+                int t = 3 * _adj[i];
+                int a = _tris[t], b = _tris[t + 1], c = _tris[t + 2];
+                if (a == v || b == v || c == v)
+                {
+                    continue;
+                }
+
+                // A triangle made only of locked (chunk-border) vertices would be invisible to the
+                // neighbouring chunk, which could cover the same border patch differently.
+                if (_locked is not null && _locked[v] && _locked[a == u ? b : a] && _locked[c == u ? b : c])
+                {
+                    return false;
+                }
+
+                Normal(a, b, c, -1, 0, 0, 0, out double n0x, out double n0y, out double n0z);
+                Normal(a, b, c, u, vx, vy, vz, out double n1x, out double n1y, out double n1z);
+                double dot = (n0x * n1x) + (n0y * n1y) + (n0z * n1z);
+                double l0 = (n0x * n0x) + (n0y * n0y) + (n0z * n0z);
+                double l1 = (n1x * n1x) + (n1y * n1y) + (n1z * n1z);
+                if (l1 <= 1e-12 * l0 || dot <= MinNormalCos * Math.Sqrt(l0 * l1))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        /// <summary>Normal of triangle (a, b, c), with vertex <paramref name="replace"/> moved to (rx, ry, rz).</summary>
+        private void Normal(int a, int b, int c, int replace, double rx, double ry, double rz, out double nx, out double ny, out double nz)
+        {
+            double ax = _p[3 * a], ay = _p[(3 * a) + 1], az = _p[(3 * a) + 2];
+            double bx = _p[3 * b], by = _p[(3 * b) + 1], bz = _p[(3 * b) + 2];
+            double cx = _p[3 * c], cy = _p[(3 * c) + 1], cz = _p[(3 * c) + 2];
+            if (a == replace)
+            {
+                (ax, ay, az) = (rx, ry, rz);
+            }
+            else if (b == replace)
+            {
+                (bx, by, bz) = (rx, ry, rz);
+            }
+            else if (c == replace)
+            {
+                (cx, cy, cz) = (rx, ry, rz);
+            }
+
+            double ux = bx - ax, uy = by - ay, uz = bz - az;
+            double wx = cx - ax, wy = cy - ay, wz = cz - az;
+            nx = (uy * wz) - (uz * wy);
+            ny = (uz * wx) - (ux * wz);
+            nz = (ux * wy) - (uy * wx);
+        }
+
+        private void ApplyRemap()
+        {
+            int write = 0;
+            for (int t = 0; t < _triCount; t++)
+            {
+                int a = _remap[_tris[3 * t]], b = _remap[_tris[(3 * t) + 1]], c = _remap[_tris[(3 * t) + 2]];
+                if (a == b || b == c || a == c)
+                {
+                    continue;
+                }
+
+                _tris[3 * write] = a;
+                _tris[(3 * write) + 1] = b;
+                _tris[(3 * write) + 2] = c;
+                write++;
+            }
+
+            _triCount = write;
+        }
+
+        private MeshData Compact()
+        {
+            int[] newIndex = _remap;
+            for (int i = 0; i < _n; i++)
+            {
+                newIndex[i] = -1;
+            }
+
+            int count = 0;
+            int[] tris = new int[_triCount * 3];
+            for (int i = 0; i < _triCount * 3; i++)
+            {
+                int v = _tris[i];
+                if (newIndex[v] < 0)
+                {
+                    newIndex[v] = count++;
+                }
+
+                tris[i] = newIndex[v];
+            }
+
+            double[] positions = new double[count * 3];
+            bool[]? locked = _locked is null ? null : new bool[count];
+            for (int v = 0; v < _n; v++)
+            {
+                int k = newIndex[v];
+                if (k >= 0)
+                {
+                    positions[3 * k] = _p[3 * v];
+                    positions[(3 * k) + 1] = _p[(3 * v) + 1];
+                    positions[(3 * k) + 2] = _p[(3 * v) + 2];
+                    if (locked is not null)
+                    {
+                        locked[k] = _locked![v];
+                    }
+                }
+            }
+
+            return new MeshData(positions, count, tris, _triCount, locked);
+        }
+    }
+}

@@ -1,0 +1,136 @@
+using System;
+using System.Diagnostics;
+using System.Globalization;
+using System.Threading;
+using System.Threading.Tasks;
+using PrecomputedTools.Engine;
+using PrecomputedTools.Engine.Meshing;
+using PrecomputedTools.Engine.Volumes;
+
+namespace PrecomputedTools.Benchmarks;
+
+/// <summary>
+/// Meshing on the real Z-Brain labels: marching-cubes throughput per core, simplification time,
+/// triangles before and after, and the whole volume meshed and simplified on 2 cores.
+/// Threads: --threads (default all cores); the default simplification settings are measured, then
+/// MaxError = one z voxel for comparison. Results are recorded in MeshBenchmark.results.md.
+/// </summary>
+public sealed class MeshBench : IBenchSection
+{
+    public string Name => "mesh";
+
+    public string Description => "marching cubes Mvoxel/s per core, simplification time and triangles on Z-Brain, whole Z-Brain on N cores";
+
+    public void Run(BenchContext context)
+    {
+        MeshBenchmark.RunAsync(context.ZBrain, context.Threads, 10, null).GetAwaiter().GetResult();
+        MeshBenchmark.RunAsync(context.ZBrain, context.Threads, 10, 2000, simplifyOnly: true).GetAwaiter().GetResult();
+    }
+}
+
+internal static class MeshBenchmark
+{
+    public static async Task<int> RunAsync(byte[] labels, int threads, double reduction, double? maxError, bool simplifyOnly = false)
+    {
+        using var reader = new ByteVolumeReader(labels, BenchContext.ZBrainSize);
+        var geometry = new MeshGeometry { Resolution = new double[] { 798, 798, 2000 } };
+
+        var settings = new SegmentMeshSettings { Geometry = geometry, Simplify = true, ReductionFactor = reduction, MaxError = maxError, ThrottleLimit = threads };
+        if (simplifyOnly)
+        {
+            return await MeshAndSimplify(reader, settings, threads, double.NaN).ConfigureAwait(false);
+        }
+
+        // 1. Marching cubes only, one thread (warm-up run first). The machine is shared, so CPU
+        //    time (process total) is reported beside wall time; per-core rates use CPU time.
+        var mcSettings = new SegmentMeshSettings { Geometry = geometry, Simplify = false, ThrottleLimit = 1 };
+        await SegmentMesher.RunAsync(reader, mcSettings, new CountingSink(), OperationMonitor.None, CancellationToken.None);
+        var sink = new CountingSink();
+        var (mc, mcWall, mcCpu) = await Measure(() => SegmentMesher.RunAsync(reader, mcSettings, sink, OperationMonitor.None, CancellationToken.None));
+        double voxels = mc.Voxels;
+        double mcOnlyCpu = mcCpu * (mc.MarchingCubesSeconds / mcWall);
+        Console.WriteLine($"marching cubes, 1 thread: {mc.Chunks} chunks, {voxels / 1e6:F1} Mvoxel, active (non-uniform) cells {mc.ActiveCells / 1e6:F2} M ({100.0 * mc.ActiveCells / voxels:F1} %)");
+        Console.WriteLine($"  whole pass (read + label compaction + marching cubes): wall {mcWall:F2} s, CPU {mcCpu:F2} s = {voxels / 1e6 / mcCpu:F0} Mvoxel/s per core");
+        Console.WriteLine($"  marching cubes alone ({100 * mc.MarchingCubesSeconds / mcWall:F0} % of the pass): ~{mcOnlyCpu:F2} CPU s = {voxels / 1e6 / mcOnlyCpu:F0} Mvoxel/s per core");
+        Console.WriteLine($"  triangles {mc.TrianglesBeforeSimplification:N0}, segments {mc.SegmentsFound.Count}, fragments {sink.Fragments}");
+
+        return await MeshAndSimplify(reader, settings, threads, voxels / 1e6 / mcOnlyCpu).ConfigureAwait(false);
+    }
+
+    /// <summary>2. The whole volume meshed and simplified on N threads.</summary>
+    private static async Task<int> MeshAndSimplify(IVolumeReader reader, SegmentMeshSettings settings, int threads, double mcRate)
+    {
+        double reduction = settings.ReductionFactor;
+        var simplifiedSink = new CountingSink();
+        var (full, wall, cpu) = await Measure(() => SegmentMesher.RunAsync(reader, settings, simplifiedSink, OperationMonitor.None, CancellationToken.None));
+        double share = full.SimplificationSeconds / (full.SimplificationSeconds + full.MarchingCubesSeconds);
+        Console.WriteLine($"mesh + simplify, {threads} threads, reduction {reduction}, max error {settings.EffectiveMaxError.ToString(CultureInfo.InvariantCulture)} nm:");
+        Console.WriteLine($"  wall {wall:F2} s, CPU {cpu:F2} s; on {threads} otherwise idle cores: ~{cpu / threads:F2} s");
+        Console.WriteLine($"  simplification ~{cpu * share:F2} CPU s ({100 * share:F0} % of worker time)");
+        Console.WriteLine($"  triangles {full.TrianglesBeforeSimplification:N0} -> {full.TrianglesWritten:N0} (1/{(double)full.TrianglesBeforeSimplification / Math.Max(1, full.TrianglesWritten):F1})");
+        Console.WriteLine($"  targets: marching cubes >= 90 Mvoxel/s per core: {(double.IsNaN(mcRate) ? "(not measured)" : mcRate >= 90 ? "met" : "MISSED")}; <= 1/10 triangles in < 15 s on {threads} cores: {(full.TrianglesWritten * 10 <= full.TrianglesBeforeSimplification && cpu / threads < 15 ? "met" : "MISSED")}");
+        return 0;
+    }
+
+    private static async Task<(MeshRunSummary Summary, double Wall, double Cpu)> Measure(Func<Task<MeshRunSummary>> run)
+    {
+        GC.Collect();
+        var process = Process.GetCurrentProcess();
+        TimeSpan cpu0 = process.TotalProcessorTime;
+        var sw = Stopwatch.StartNew();
+        MeshRunSummary summary = await run().ConfigureAwait(false);
+        double wall = sw.Elapsed.TotalSeconds;
+        process.Refresh();
+        return (summary, wall, (process.TotalProcessorTime - cpu0).TotalSeconds);
+    }
+
+    private sealed class CountingSink : IMeshFragmentSink
+    {
+        public long Fragments;
+
+        public bool IsChunkComplete(Box3 chunk) => false;
+
+        public void AddFragment(ulong segmentId, Box3 chunk, MeshData mesh) => Interlocked.Increment(ref Fragments);
+
+        public void ChunkCompleted(Box3 chunk)
+        {
+        }
+    }
+
+    private sealed class ByteVolumeReader : IVolumeReader
+    {
+        private readonly byte[] _data;
+
+        public ByteVolumeReader(byte[] data, Int3 size)
+        {
+            _data = data;
+            Size = size;
+        }
+
+        public Int3 Size { get; }
+
+        public VoxelType DataType => VoxelType.UInt8;
+
+        public Int3 ReadGranularity => new(64, 64, 64);
+
+        public Task ReadAsync(Box3 region, Memory<byte> destination, CancellationToken cancellationToken)
+        {
+            Int3 s = region.Size;
+            Span<byte> dst = destination.Span;
+            for (int z = 0; z < s.Z; z++)
+            {
+                for (int y = 0; y < s.Y; y++)
+                {
+                    long src = ((((long)(region.Begin.Z + z) * Size.Y) + region.Begin.Y + y) * Size.X) + region.Begin.X;
+                    _data.AsSpan((int)src, s.X).CopyTo(dst.Slice(((z * s.Y) + y) * s.X));
+                }
+            }
+
+            return Task.CompletedTask;
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+}
