@@ -65,6 +65,13 @@ public class CompletionTests : IClassFixture<CompletionTests.Session>
     }
 
     [Fact]
+    public void NewSegmentMeshCompletesScaleKeysToo()
+    {
+        Assert.Equal(new[] { "1um", "2um", "3um" }, Complete("New-SegmentMesh -InputObject $ds -Scale "));
+        Assert.Equal(new[] { "2um" }, Complete($"New-SegmentMesh -Path {Quoted(_fixture.Dataset)} -Scale 2"));
+    }
+
+    [Fact]
     public void RelativePathsResolveAgainstTheCurrentLocation()
     {
         _fixture.Value.RunOk("$ExecutionContext.SessionState.Path.SetLocation($args[0]) | Out-Null".Replace("$args[0]", Quoted(_fixture.Work)));

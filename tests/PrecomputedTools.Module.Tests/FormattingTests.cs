@@ -23,6 +23,9 @@ public class FormattingTests : IClassFixture<FormattingTests.Session>
         ["PrecomputedTools.VolumeSource"] = "Import-TiffStack -Path ([IO.Path]::Combine($Work, 'tiff')) -Resolution 798,798,2000",
         ["PrecomputedTools.DatasetValidationReport"] =
             "New-PrecomputedInfo -Size 64,64,64 -Resolution 8,8,8 -OutputPath ([IO.Path]::Combine($Work, 'report-' + [guid]::NewGuid())) | Test-PrecomputedDataset",
+        ["PrecomputedTools.SegmentMesh"] =
+            "Import-TiffStack -Path ([IO.Path]::Combine($Work, 'tiff')) -Resolution 798,798,2000 | " +
+            "ConvertTo-CompressedSegmentation -Path ([IO.Path]::Combine($Work, 'mesh-' + [guid]::NewGuid())) | New-SegmentMesh -Confirm:$false",
         ["PrecomputedTools.BossCollection"] = "Get-BossCollection lab -BaseUri $Boss -Token $BossToken",
         ["PrecomputedTools.BossExperiment"] = "Get-BossExperiment lab zbrain -BaseUri $Boss -Token $BossToken",
         ["PrecomputedTools.BossChannel"] = "Get-BossChannel lab small seg -BaseUri $Boss -Token $BossToken",

@@ -55,6 +55,7 @@ public sealed class NewSegmentMeshCommand : PrecomputedCmdlet
     /// <summary>Scale to mesh: its key (e.g. "1596_1596_2000") or its index (0 = finest, the default).</summary>
     [Parameter(ParameterSetName = InputSet)]
     [Parameter(ParameterSetName = PathSet)]
+    [ArgumentCompleter(typeof(Completion.ScaleKeyCompleter))]
     public string? Scale { get; set; }
 
     /// <summary>Mesh only these segment ids (unsigned 64-bit). Default: every non-zero label.</summary>
