@@ -11,7 +11,11 @@
     DotNetFrameworkVersion = '4.7.2'
     FormatsToProcess       = @('PrecomputedTools.Format.ps1xml')
     CmdletsToExport        = @(
-        'New-PrecomputedInfo'
+        'New-PrecomputedInfo',
+        'Import-TiffStack',
+        'ConvertTo-CompressedSegmentation',
+        'Invoke-MajorityDownscale',
+        'Test-PrecomputedDataset'
     )
     FunctionsToExport      = @()
     AliasesToExport        = @()

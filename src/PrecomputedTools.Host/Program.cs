@@ -78,6 +78,14 @@ public static class Program
         state.ThrowOnRunspaceOpenError = true;
         using Runspace runspace = RunspaceFactory.CreateRunspace(host, state);
         runspace.Open();
+        if (Console.IsOutputRedirected)
+        {
+            // Logs and pipes get plain text, not ANSI colour codes.
+            using PowerShell setup = PowerShell.Create();
+            setup.Runspace = runspace;
+            setup.AddScript("$PSStyle.OutputRendering = 'PlainText'").Invoke();
+        }
+
         using PowerShell ps = PowerShell.Create();
         ps.Runspace = runspace;
         ps.AddScript(script);

@@ -1,23 +1,572 @@
 using System;
+using System.Runtime.CompilerServices;
 
 namespace PrecomputedTools.Engine.Codecs;
 
 /// <summary>Block reductions between scales (FORMATS.md §7.1).</summary>
+/// <remarks>
+/// All methods take volumes x fastest. The output shape is ceil(sourceShape / factor) per axis; an edge
+/// block covers only the real voxels (it is never padded). The first Volume elements of the destination
+/// are written.
+/// </remarks>
 public static class Downsampling
 {
+    // Blocks of up to this many voxels are reduced in a stack buffer; larger ones use one array per call.
+    private const int StackBlockLimit = 64;
+
+    /// <summary>Output shape for <paramref name="sourceShape"/> reduced by <paramref name="factor"/>: ceil per axis.</summary>
+    public static Int3 OutputShape(Int3 sourceShape, Int3 factor)
+    {
+        CheckFactor(factor);
+        return new Int3(Int3.CeilDiv(sourceShape.X, factor.X), Int3.CeilDiv(sourceShape.Y, factor.Y), Int3.CeilDiv(sourceShape.Z, factor.Z));
+    }
+
     /// <summary>
     /// Mode of each factor-sized block of <paramref name="source"/> (x fastest); ties go to the smallest
     /// label, 0 is an ordinary label, edge blocks use only the real voxels. Destination shape is
     /// ceil(sourceShape / factor).
     /// </summary>
-    public static void Majority(ReadOnlySpan<ulong> source, Int3 sourceShape, Int3 factor, Span<ulong> destination) =>
-        throw new NotSupportedException("majority downsampling not built yet");
+    public static unsafe void Majority(ReadOnlySpan<ulong> source, Int3 sourceShape, Int3 factor, Span<ulong> destination)
+    {
+        Int3 outShape = CheckArguments(source.Length, sourceShape, factor, destination.Length);
+        fixed (ulong* src = source)
+        fixed (ulong* dst = destination)
+        {
+            MajorityCore<U64>(src, sourceShape, factor, dst, outShape);
+        }
+    }
 
-    /// <summary>Mean of each block (rounded to nearest for integer types), for image data.</summary>
-    public static void Average(ReadOnlySpan<byte> source, VoxelType type, Int3 sourceShape, Int3 factor, Span<byte> destination) =>
-        throw new NotSupportedException("average downsampling not built yet");
+    /// <summary>Majority of uint32 labels; see the uint64 overload.</summary>
+    public static unsafe void Majority(ReadOnlySpan<uint> source, Int3 sourceShape, Int3 factor, Span<uint> destination)
+    {
+        Int3 outShape = CheckArguments(source.Length, sourceShape, factor, destination.Length);
+        fixed (uint* src = source)
+        fixed (uint* dst = destination)
+        {
+            MajorityCore<U32>(src, sourceShape, factor, dst, outShape);
+        }
+    }
+
+    /// <summary>Mean of each block (rounded to nearest, halves up, for integer types), for image data.</summary>
+    public static unsafe void Average(ReadOnlySpan<byte> source, VoxelType type, Int3 sourceShape, Int3 factor, Span<byte> destination)
+    {
+        int size = VoxelTypes.SizeOf(type);
+        Int3 outShape = CheckArguments(source.Length / size, sourceShape, factor, destination.Length / size);
+        fixed (byte* src = source)
+        fixed (byte* dst = destination)
+        {
+            switch (type)
+            {
+                case VoxelType.UInt8:
+                    AverageInteger<E8>(src, sourceShape, factor, dst, outShape);
+                    break;
+                case VoxelType.UInt16:
+                    AverageInteger<E16>(src, sourceShape, factor, dst, outShape);
+                    break;
+                case VoxelType.UInt32:
+                    AverageInteger<E32>(src, sourceShape, factor, dst, outShape);
+                    break;
+                case VoxelType.UInt64:
+                    AverageInteger<E64>(src, sourceShape, factor, dst, outShape);
+                    break;
+                case VoxelType.Float32:
+                    AverageFloat((float*)src, sourceShape, factor, (float*)dst, outShape);
+                    break;
+                default:
+                    throw new ArgumentOutOfRangeException(nameof(type));
+            }
+        }
+    }
 
     /// <summary>The first voxel of each block, for image data.</summary>
-    public static void Stride(ReadOnlySpan<byte> source, VoxelType type, Int3 sourceShape, Int3 factor, Span<byte> destination) =>
-        throw new NotSupportedException("stride downsampling not built yet");
+    public static unsafe void Stride(ReadOnlySpan<byte> source, VoxelType type, Int3 sourceShape, Int3 factor, Span<byte> destination)
+    {
+        int size = VoxelTypes.SizeOf(type);
+        Int3 outShape = CheckArguments(source.Length / size, sourceShape, factor, destination.Length / size);
+        fixed (byte* src = source)
+        fixed (byte* dst = destination)
+        {
+            for (int oz = 0; oz < outShape.Z; oz++)
+            {
+                for (int oy = 0; oy < outShape.Y; oy++)
+                {
+                    long srcRow = (long)sourceShape.X * ((long)oy * factor.Y + ((long)sourceShape.Y * oz * factor.Z));
+                    long dstRow = (long)outShape.X * (oy + ((long)outShape.Y * oz));
+                    for (int ox = 0; ox < outShape.X; ox++)
+                    {
+                        Buffer.MemoryCopy(src + ((srcRow + ((long)ox * factor.X)) * size), dst + ((dstRow + ox) * size), size, size);
+                    }
+                }
+            }
+        }
+    }
+
+    private static void CheckFactor(Int3 factor)
+    {
+        if (!factor.AllPositive)
+        {
+            throw new ArgumentOutOfRangeException(nameof(factor), factor, "Downsampling factors must be at least 1 on every axis.");
+        }
+    }
+
+    private static Int3 CheckArguments(int sourceLength, Int3 sourceShape, Int3 factor, int destinationLength)
+    {
+        CheckFactor(factor);
+        if (sourceShape.X < 0 || sourceShape.Y < 0 || sourceShape.Z < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(sourceShape), sourceShape, "Source shape must not be negative.");
+        }
+
+        if (sourceShape.Volume > sourceLength)
+        {
+            throw new ArgumentException($"The source holds {sourceLength} voxels but shape {sourceShape} needs {sourceShape.Volume}.", "source");
+        }
+
+        Int3 outShape = OutputShape(sourceShape, factor);
+        if (outShape.Volume > destinationLength)
+        {
+            throw new ArgumentException($"The destination holds {destinationLength} voxels but the output shape {outShape} needs {outShape.Volume}.", "destination");
+        }
+
+        return outShape;
+    }
+
+    private static unsafe void MajorityCore<T>(void* src, Int3 s, Int3 f, void* dst, Int3 o)
+        where T : struct, IValueTraits
+    {
+        int sx = s.X, sy = s.Y, fx = f.X, fy = f.Y, fz = f.Z;
+        int maxRows = fy * fz;
+        long* rows = stackalloc long[Math.Min(maxRows, 64)];
+        long[]? heapRows = maxRows > 64 ? new long[maxRows] : null;
+        int blockMax = (int)Math.Min(f.Volume, s.Volume);
+        ulong[]? heapBlock = blockMax > StackBlockLimit ? new ulong[blockMax] : null;
+        ulong* stackBlock = stackalloc ulong[StackBlockLimit];
+
+        for (int oz = 0; oz < o.Z; oz++)
+        {
+            int z0 = oz * fz, nz = Math.Min(fz, s.Z - z0);
+            for (int oy = 0; oy < o.Y; oy++)
+            {
+                int y0 = oy * fy, ny = Math.Min(fy, sy - y0);
+                long dstRow = (long)o.X * (oy + ((long)o.Y * oz));
+                int nrows = ny * nz;
+                int r = 0;
+                for (int z = 0; z < nz; z++)
+                {
+                    for (int y = 0; y < ny; y++, r++)
+                    {
+                        long start = (long)sx * (y0 + y + ((long)sy * (z0 + z)));
+                        if (heapRows is null)
+                        {
+                            rows[r] = start;
+                        }
+                        else
+                        {
+                            heapRows[r] = start;
+                        }
+                    }
+                }
+
+                int ox = 0;
+                if (fx == 2 && heapRows is null)
+                {
+                    int fullX = sx / 2;
+                    if (nrows == 4)
+                    {
+                        ox = Majority2x4<T>(src, rows[0], rows[1], rows[2], rows[3], dst, dstRow, fullX);
+                    }
+                    else if (nrows == 2)
+                    {
+                        ox = Majority2x2<T>(src, rows[0], rows[1], dst, dstRow, fullX);
+                    }
+                    else if (nrows == 1)
+                    {
+                        PairwiseMin<T>(src, rows[0], dst, dstRow, 0, fullX);
+                        ox = fullX;
+                    }
+                }
+
+                // Everything else (other factors, the x edge): gather the block and take its mode.
+                for (; ox < o.X; ox++)
+                {
+                    int x0 = ox * fx, nx = Math.Min(fx, sx - x0);
+                    int count = 0;
+                    if (heapBlock is null)
+                    {
+                        for (int i = 0; i < nrows; i++)
+                        {
+                            long start = rows[i] + x0;
+                            for (int x = 0; x < nx; x++)
+                            {
+                                stackBlock[count++] = default(T).Load(src, start + x);
+                            }
+                        }
+
+                        default(T).Store(dst, dstRow + ox, Mode(stackBlock, count));
+                    }
+                    else
+                    {
+                        fixed (ulong* block = heapBlock)
+                        {
+                            for (int i = 0; i < nrows; i++)
+                            {
+                                long start = (heapRows is null ? rows[i] : heapRows[i]) + x0;
+                                for (int x = 0; x < nx; x++)
+                                {
+                                    block[count++] = default(T).Load(src, start + x);
+                                }
+                            }
+                        }
+
+                        default(T).Store(dst, dstRow + ox, count <= 32 ? ModeFixed(heapBlock, count) : ModeSorted(heapBlock, count));
+                    }
+                }
+            }
+        }
+    }
+
+    // Outputs per segment in the row-equality fast path (2·Segment source voxels per row).
+    private const int Segment = 16;
+
+    /// <summary>
+    /// 2x2x2 blocks (four source rows, pairs along x) for output x in [0, count). Label volumes are mostly
+    /// smooth, so first compare whole row segments: when the four rows are equal over a segment, each block
+    /// holds a pair (a, b) four times and its mode is min(a, b).
+    /// </summary>
+    private static unsafe int Majority2x4<T>(void* src, long r0, long r1, long r2, long r3, void* dst, long dstRow, int count)
+        where T : struct, IValueTraits
+    {
+        int size = default(T).Size;
+        byte* p0 = (byte*)src + (r0 * size), p1 = (byte*)src + (r1 * size), p2 = (byte*)src + (r2 * size), p3 = (byte*)src + (r3 * size);
+        ulong* buf = stackalloc ulong[8];
+        int ox = 0;
+        while (ox < count)
+        {
+            int end = Math.Min(count, ox + Segment);
+            int bytes = 2 * (end - ox) * size;
+            long offset = 2L * ox * size;
+            var s0 = new ReadOnlySpan<byte>(p0 + offset, bytes);
+            if (s0.SequenceEqual(new ReadOnlySpan<byte>(p1 + offset, bytes)) &&
+                s0.SequenceEqual(new ReadOnlySpan<byte>(p2 + offset, bytes)) &&
+                s0.SequenceEqual(new ReadOnlySpan<byte>(p3 + offset, bytes)))
+            {
+                PairwiseMin<T>(src, r0, dst, dstRow, ox, end);
+                ox = end;
+                continue;
+            }
+
+            for (; ox < end; ox++)
+            {
+                long x = 2 * ox;
+                ulong a0 = default(T).Load(src, r0 + x), a1 = default(T).Load(src, r0 + x + 1);
+                ulong b0 = default(T).Load(src, r1 + x), b1 = default(T).Load(src, r1 + x + 1);
+                ulong c0 = default(T).Load(src, r2 + x), c1 = default(T).Load(src, r2 + x + 1);
+                ulong d0 = default(T).Load(src, r3 + x), d1 = default(T).Load(src, r3 + x + 1);
+                if (((a0 ^ a1) | (a0 ^ b0) | (a0 ^ b1) | (a0 ^ c0) | (a0 ^ c1) | (a0 ^ d0) | (a0 ^ d1)) == 0)
+                {
+                    default(T).Store(dst, dstRow + ox, a0);
+                    continue;
+                }
+
+                buf[0] = a0;
+                buf[1] = a1;
+                buf[2] = b0;
+                buf[3] = b1;
+                buf[4] = c0;
+                buf[5] = c1;
+                buf[6] = d0;
+                buf[7] = d1;
+                default(T).Store(dst, dstRow + ox, Mode(buf, 8));
+            }
+        }
+
+        return count;
+    }
+
+    /// <summary>2x2x1 blocks (two source rows, pairs along x) for output x in [0, count); same row-segment fast path.</summary>
+    private static unsafe int Majority2x2<T>(void* src, long r0, long r1, void* dst, long dstRow, int count)
+        where T : struct, IValueTraits
+    {
+        int size = default(T).Size;
+        byte* p0 = (byte*)src + (r0 * size), p1 = (byte*)src + (r1 * size);
+        int ox = 0;
+        while (ox < count)
+        {
+            int end = Math.Min(count, ox + Segment);
+            int bytes = 2 * (end - ox) * size;
+            long offset = 2L * ox * size;
+            if (new ReadOnlySpan<byte>(p0 + offset, bytes).SequenceEqual(new ReadOnlySpan<byte>(p1 + offset, bytes)))
+            {
+                PairwiseMin<T>(src, r0, dst, dstRow, ox, end);
+                ox = end;
+                continue;
+            }
+
+            for (; ox < end; ox++)
+            {
+                long x = 2 * ox;
+                ulong a0 = default(T).Load(src, r0 + x), a1 = default(T).Load(src, r0 + x + 1);
+                ulong b0 = default(T).Load(src, r1 + x), b1 = default(T).Load(src, r1 + x + 1);
+                if (((a0 ^ a1) | (a0 ^ b0) | (a0 ^ b1)) == 0)
+                {
+                    default(T).Store(dst, dstRow + ox, a0);
+                    continue;
+                }
+
+                default(T).Store(dst, dstRow + ox, Mode4(a0, a1, b0, b1));
+            }
+        }
+
+        return count;
+    }
+
+    /// <summary>out[ox] = min(row[2·ox], row[2·ox + 1]) for ox in [from, to): the mode of a block made of one repeated pair.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PairwiseMin<T>(void* src, long row, void* dst, long dstRow, int from, int to)
+        where T : struct, IValueTraits
+    {
+        for (int ox = from; ox < to; ox++)
+        {
+            ulong a = default(T).Load(src, row + (2 * ox)), b = default(T).Load(src, row + (2 * ox) + 1);
+            default(T).Store(dst, dstRow + ox, a < b ? a : b);
+        }
+    }
+
+    /// <summary>Mode of four values, ties to the smallest.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Mode4(ulong a, ulong b, ulong c, ulong d)
+    {
+        // Sort with a 5-comparator network, then the longest run wins (the first, i.e. smallest, on ties).
+        Sort2(ref a, ref b);
+        Sort2(ref c, ref d);
+        Sort2(ref a, ref c);
+        Sort2(ref b, ref d);
+        Sort2(ref b, ref c);
+        // Sorted: a <= b <= c <= d. Possible run patterns.
+        if (b == c)
+        {
+            return b; // b occurs at least twice and a, d cannot both equal one other value.
+        }
+
+        if (a == b)
+        {
+            return a; // two a's; at best a tie with two d's, and a is smaller.
+        }
+
+        if (c == d)
+        {
+            return c;
+        }
+
+        return a; // all distinct
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Sort2(ref ulong a, ref ulong b)
+    {
+        if (a > b)
+        {
+            (a, b) = (b, a);
+        }
+    }
+
+    /// <summary>Mode of <paramref name="count"/> values in <paramref name="values"/> (reordered), ties to the smallest.</summary>
+    private static unsafe ulong Mode(ulong* values, int count)
+    {
+        // Insertion sort (small blocks), then the longest run; the first longest run is the smallest value.
+        for (int i = 1; i < count; i++)
+        {
+            ulong v = values[i];
+            int j = i - 1;
+            while (j >= 0 && values[j] > v)
+            {
+                values[j + 1] = values[j];
+                j--;
+            }
+
+            values[j + 1] = v;
+        }
+
+        ulong best = values[0];
+        int bestCount = 0;
+        int i0 = 0;
+        while (i0 < count)
+        {
+            int i1 = i0 + 1;
+            while (i1 < count && values[i1] == values[i0])
+            {
+                i1++;
+            }
+
+            if (i1 - i0 > bestCount)
+            {
+                bestCount = i1 - i0;
+                best = values[i0];
+            }
+
+            i0 = i1;
+        }
+
+        return best;
+    }
+
+    private static unsafe ulong ModeFixed(ulong[] values, int count)
+    {
+        fixed (ulong* p = values)
+        {
+            return Mode(p, count);
+        }
+    }
+
+    private static ulong ModeSorted(ulong[] values, int count)
+    {
+        Array.Sort(values, 0, count);
+        ulong best = values[0];
+        int bestCount = 0;
+        int i0 = 0;
+        while (i0 < count)
+        {
+            int i1 = i0 + 1;
+            while (i1 < count && values[i1] == values[i0])
+            {
+                i1++;
+            }
+
+            if (i1 - i0 > bestCount)
+            {
+                bestCount = i1 - i0;
+                best = values[i0];
+            }
+
+            i0 = i1;
+        }
+
+        return best;
+    }
+
+    private static unsafe void AverageInteger<T>(byte* src, Int3 s, Int3 f, byte* dst, Int3 o)
+        where T : struct, IElement
+    {
+        for (int oz = 0; oz < o.Z; oz++)
+        {
+            int z0 = oz * f.Z, nz = Math.Min(f.Z, s.Z - z0);
+            for (int oy = 0; oy < o.Y; oy++)
+            {
+                int y0 = oy * f.Y, ny = Math.Min(f.Y, s.Y - y0);
+                long dstRow = (long)o.X * (oy + ((long)o.Y * oz));
+                for (int ox = 0; ox < o.X; ox++)
+                {
+                    int x0 = ox * f.X, nx = Math.Min(f.X, s.X - x0);
+                    ulong lo = 0, hi = 0;
+                    for (int z = 0; z < nz; z++)
+                    {
+                        for (int y = 0; y < ny; y++)
+                        {
+                            long row = x0 + ((long)s.X * (y0 + y + ((long)s.Y * (z0 + z))));
+                            for (int x = 0; x < nx; x++)
+                            {
+                                ulong v = default(T).Load(src, row + x);
+                                lo += v;
+                                if (lo < v)
+                                {
+                                    hi++;
+                                }
+                            }
+                        }
+                    }
+
+                    ulong n = (ulong)nx * (ulong)ny * (ulong)nz;
+                    default(T).Store(dst, dstRow + ox, RoundedMean(lo, hi, n));
+                }
+            }
+        }
+    }
+
+    /// <summary>(hi:lo + n/2) / n for a 128-bit sum, rounding halves up.</summary>
+    private static ulong RoundedMean(ulong lo, ulong hi, ulong n)
+    {
+        if (hi == 0)
+        {
+            ulong q = lo / n, rem = lo % n;
+            return rem >= n - rem ? q + 1 : q;
+        }
+
+        // Only uint64 data with huge sums gets here: long division of the 128-bit sum by n.
+        decimal sum = ((decimal)hi * 18446744073709551616m) + lo;
+        decimal mean = decimal.Floor(sum / n);
+        decimal remainder = sum - (mean * n);
+        if (remainder * 2 >= n)
+        {
+            mean += 1;
+        }
+
+        return (ulong)mean;
+    }
+
+    private static unsafe void AverageFloat(float* src, Int3 s, Int3 f, float* dst, Int3 o)
+    {
+        for (int oz = 0; oz < o.Z; oz++)
+        {
+            int z0 = oz * f.Z, nz = Math.Min(f.Z, s.Z - z0);
+            for (int oy = 0; oy < o.Y; oy++)
+            {
+                int y0 = oy * f.Y, ny = Math.Min(f.Y, s.Y - y0);
+                long dstRow = (long)o.X * (oy + ((long)o.Y * oz));
+                for (int ox = 0; ox < o.X; ox++)
+                {
+                    int x0 = ox * f.X, nx = Math.Min(f.X, s.X - x0);
+                    double sum = 0;
+                    for (int z = 0; z < nz; z++)
+                    {
+                        for (int y = 0; y < ny; y++)
+                        {
+                            long row = x0 + ((long)s.X * (y0 + y + ((long)s.Y * (z0 + z))));
+                            for (int x = 0; x < nx; x++)
+                            {
+                                sum += src[row + x];
+                            }
+                        }
+                    }
+
+                    dst[dstRow + ox] = (float)(sum / ((double)nx * ny * nz));
+                }
+            }
+        }
+    }
+}
+
+/// <summary>Unsigned integer element access for image reductions.</summary>
+internal interface IElement
+{
+    unsafe ulong Load(byte* p, long i);
+
+    unsafe void Store(byte* p, long i, ulong value);
+}
+
+internal readonly struct E8 : IElement
+{
+    public unsafe ulong Load(byte* p, long i) => p[i];
+
+    public unsafe void Store(byte* p, long i, ulong value) => p[i] = (byte)value;
+}
+
+internal readonly struct E16 : IElement
+{
+    public unsafe ulong Load(byte* p, long i) => ((ushort*)p)[i];
+
+    public unsafe void Store(byte* p, long i, ulong value) => ((ushort*)p)[i] = (ushort)value;
+}
+
+internal readonly struct E32 : IElement
+{
+    public unsafe ulong Load(byte* p, long i) => ((uint*)p)[i];
+
+    public unsafe void Store(byte* p, long i, ulong value) => ((uint*)p)[i] = (uint)value;
+}
+
+internal readonly struct E64 : IElement
+{
+    public unsafe ulong Load(byte* p, long i) => ((ulong*)p)[i];
+
+    public unsafe void Store(byte* p, long i, ulong value) => ((ulong*)p)[i] = value;
 }

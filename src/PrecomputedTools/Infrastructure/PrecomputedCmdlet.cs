@@ -64,16 +64,33 @@ public abstract class PrecomputedCmdlet : PSCmdlet, IDisposable
             WaitQuietly(task, 5000);
             throw new PipelineStoppedException();
         }
-        catch (EngineException ex)
+        catch (Exception ex) when (ex is not PipelineStoppedException)
         {
             FlushMessages(monitor);
-            ThrowTerminatingError(ToErrorRecord(ex));
+            Exception failure = Unwrap(ex);
+            if (failure is OperationCanceledException && StopToken.IsCancellationRequested)
+            {
+                throw new PipelineStoppedException();
+            }
+
+            ThrowTerminatingError(ToErrorRecord(failure));
             throw; // unreachable: ThrowTerminatingError always throws
         }
         finally
         {
             progress.Complete();
         }
+    }
+
+    // Parallel loops wrap the first failure of each worker; report the first one.
+    private static Exception Unwrap(Exception ex)
+    {
+        while (ex is AggregateException aggregate && aggregate.InnerExceptions.Count > 0)
+        {
+            ex = aggregate.Flatten().InnerExceptions[0];
+        }
+
+        return ex;
     }
 
     internal void RunEngine(Func<OperationMonitor, CancellationToken, Task> work, OperationMonitor monitor, int progressId = 1, int parentProgressId = -1) =>
@@ -129,6 +146,15 @@ public abstract class PrecomputedCmdlet : PSCmdlet, IDisposable
             }
         }
     }
+
+    /// <summary>An error record for any failure: engine errors keep their id; I/O and others get generic ids.</summary>
+    internal static ErrorRecord ToErrorRecord(Exception ex) => ex switch
+    {
+        EngineException engine => ToErrorRecord(engine),
+        UnauthorizedAccessException => new ErrorRecord(ex, "AccessDenied", ErrorCategory.PermissionDenied, null),
+        System.IO.IOException => new ErrorRecord(ex, "FileSystemError", ErrorCategory.WriteError, null),
+        _ => new ErrorRecord(ex, "UnexpectedEngineError", ErrorCategory.NotSpecified, null),
+    };
 
     /// <summary>An error record for an engine failure: stable id, mapped category, target.</summary>
     internal static ErrorRecord ToErrorRecord(EngineException ex)

@@ -1,0 +1,85 @@
+using System;
+using System.Runtime.InteropServices;
+using PrecomputedTools.Engine.Codecs;
+
+namespace PrecomputedTools.Engine.Precomputed;
+
+/// <summary>Encodes and decodes one chunk of a scale according to its encoding and data type.</summary>
+public static class ChunkCodec
+{
+    /// <summary>
+    /// Encodes the voxels of a chunk (native element type, x fastest, exactly the clipped chunk
+    /// shape) into the bytes of its chunk file (before any gzip).
+    /// </summary>
+    public static byte[] Encode(VoxelType dataType, ScaleInfo scale, Int3 shape, ReadOnlySpan<byte> voxels)
+    {
+        CheckLength(dataType, shape, voxels.Length, "encode");
+        switch (scale.Encoding)
+        {
+            case ChunkEncodings.Raw:
+                return voxels.ToArray();
+            case ChunkEncodings.CompressedSegmentation:
+                Int3 block = scale.BlockSize ?? new Int3(8, 8, 8);
+                return dataType switch
+                {
+                    VoxelType.UInt64 => CompressedSegmentation.Encode(MemoryMarshal.Cast<byte, ulong>(voxels), shape, block),
+                    VoxelType.UInt32 => CompressedSegmentation.Encode(MemoryMarshal.Cast<byte, uint>(voxels), shape, block),
+                    _ => throw Unsupported(dataType, scale),
+                };
+            default:
+                throw Unsupported(dataType, scale);
+        }
+    }
+
+    /// <summary>Decodes a chunk file's bytes into native voxels of the clipped chunk shape.</summary>
+    public static void Decode(VoxelType dataType, ScaleInfo scale, Int3 shape, ReadOnlySpan<byte> encoded, Span<byte> destination, string? chunkName = null)
+    {
+        CheckLength(dataType, shape, destination.Length, "decode");
+        switch (scale.Encoding)
+        {
+            case ChunkEncodings.Raw:
+                if (encoded.Length != destination.Length)
+                {
+                    throw new EngineException(
+                        "ChunkSizeMismatch",
+                        EngineErrorKind.InvalidData,
+                        $"Raw chunk {chunkName} of scale {scale.Key} has {encoded.Length} bytes; its shape {shape} needs {destination.Length}.",
+                        chunkName);
+                }
+
+                encoded.CopyTo(destination);
+                return;
+            case ChunkEncodings.CompressedSegmentation:
+                Int3 block = scale.BlockSize ?? new Int3(8, 8, 8);
+                switch (dataType)
+                {
+                    case VoxelType.UInt64:
+                        CompressedSegmentation.Decode(encoded, shape, block, MemoryMarshal.Cast<byte, ulong>(destination));
+                        return;
+                    case VoxelType.UInt32:
+                        CompressedSegmentation.Decode(encoded, shape, block, MemoryMarshal.Cast<byte, uint>(destination));
+                        return;
+                    default:
+                        throw Unsupported(dataType, scale);
+                }
+
+            default:
+                throw Unsupported(dataType, scale);
+        }
+    }
+
+    private static void CheckLength(VoxelType dataType, Int3 shape, int length, string what)
+    {
+        long expected = shape.Volume * VoxelTypes.SizeOf(dataType);
+        if (expected != length)
+        {
+            throw new ArgumentException($"Cannot {what} a {shape} chunk of {VoxelTypes.ToInfoName(dataType)}: the buffer has {length} bytes, expected {expected}.");
+        }
+    }
+
+    private static EngineException Unsupported(VoxelType dataType, ScaleInfo scale) => new(
+        "UnsupportedEncoding",
+        EngineErrorKind.NotSupported,
+        $"Scale {scale.Key}: encoding '{scale.Encoding}' with data type {VoxelTypes.ToInfoName(dataType)} is not supported (compressed_segmentation needs uint32/uint64; raw works for every type).",
+        scale.Key);
+}

@@ -1,0 +1,230 @@
+using System;
+using System.Buffers;
+using System.Collections.Generic;
+using System.IO;
+using System.Threading;
+using System.Threading.Tasks;
+using PrecomputedTools.Engine.Storage;
+using PrecomputedTools.Engine.Volumes;
+
+namespace PrecomputedTools.Engine.Precomputed;
+
+/// <summary>
+/// Reads any region of one scale of a precomputed dataset on disk by decoding the chunks it
+/// overlaps. Absent chunks read as 0 (the viewer's fill value). A small bounded cache of decoded
+/// chunks serves overlapping reads (meshing with a halo, downscaling) without re-decoding.
+/// </summary>
+public sealed class PrecomputedVolumeReader : IVolumeReader
+{
+    private readonly DatasetDirectory _directory;
+    private readonly int _elementSize;
+    private readonly long _cacheLimitBytes;
+    private readonly object _cacheGate = new();
+    private readonly Dictionary<Int3, LinkedListNode<CachedChunk>> _cache = new();
+    private readonly LinkedList<CachedChunk> _lru = new();
+    private long _cachedBytes;
+
+    public PrecomputedVolumeReader(DatasetDirectory directory, PrecomputedInfo info, ScaleInfo scale, long cacheLimitBytes = 256L << 20)
+    {
+        _directory = directory;
+        Info = info;
+        Scale = scale;
+        _elementSize = VoxelTypes.SizeOf(info.DataType);
+        _cacheLimitBytes = cacheLimitBytes;
+    }
+
+    /// <summary>Opens scale <paramref name="scaleKey"/> (default: the finest) of the dataset at <paramref name="datasetPath"/>.</summary>
+    public static PrecomputedVolumeReader Open(string datasetPath, string? scaleKey = null, long cacheLimitBytes = 256L << 20)
+    {
+        var directory = new DatasetDirectory(datasetPath);
+        PrecomputedInfo info = directory.ReadInfo();
+        ScaleInfo scale = scaleKey is null
+            ? info.Scales[0]
+            : info.FindScale(scaleKey) ?? throw new EngineException("ScaleNotFound", EngineErrorKind.ObjectNotFound, $"The dataset '{datasetPath}' has no scale '{scaleKey}'. Its scales are: {string.Join(", ", info.Scales.ConvertAll(s => s.Key))}.", scaleKey);
+        return new PrecomputedVolumeReader(directory, info, scale, cacheLimitBytes);
+    }
+
+    public PrecomputedInfo Info { get; }
+
+    public ScaleInfo Scale { get; }
+
+    public Int3 Size => Scale.Size;
+
+    public VoxelType DataType => Info.DataType;
+
+    public Int3 ReadGranularity => Scale.ChunkSize;
+
+    public Task ReadAsync(Box3 region, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        Read(region, destination.Span, cancellationToken);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Synchronous form of <see cref="ReadAsync"/>.</summary>
+    public void Read(Box3 region, Span<byte> destination, CancellationToken cancellationToken = default)
+    {
+        if (!Box3.FromSize(Size).Contains(region) || region.IsEmpty)
+        {
+            throw new ArgumentOutOfRangeException(nameof(region), $"Region {region} is not inside the scale's {Size} voxels.");
+        }
+
+        Int3 regionSize = region.Size;
+        if (destination.Length != regionSize.Volume * _elementSize)
+        {
+            throw new ArgumentException($"The destination has {destination.Length} bytes; region {region} needs {regionSize.Volume * _elementSize}.", nameof(destination));
+        }
+
+        Int3 chunk = Scale.ChunkSize;
+        Int3 firstChunk = new(region.Begin.X / chunk.X, region.Begin.Y / chunk.Y, region.Begin.Z / chunk.Z);
+        Int3 lastChunk = new((region.End.X - 1) / chunk.X, (region.End.Y - 1) / chunk.Y, (region.End.Z - 1) / chunk.Z);
+        for (int cz = firstChunk.Z; cz <= lastChunk.Z; cz++)
+        {
+            for (int cy = firstChunk.Y; cy <= lastChunk.Y; cy++)
+            {
+                for (int cx = firstChunk.X; cx <= lastChunk.X; cx++)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    Int3 grid = new(cx, cy, cz);
+                    Box3 chunkBox = Scale.ChunkBox(grid);
+                    Box3 overlap = chunkBox.Intersect(region);
+                    byte[]? voxels = GetChunk(grid, chunkBox);
+                    CopyOverlap(voxels, chunkBox, overlap, region, destination);
+                }
+            }
+        }
+    }
+
+    /// <summary>Decodes one whole chunk into <paramref name="destination"/>; returns false when the chunk file is absent (destination zeroed).</summary>
+    public bool ReadChunk(Box3 chunkBox, Span<byte> destination)
+    {
+        byte[]? encoded = _directory.ReadChunk(Scale, chunkBox);
+        if (encoded is null)
+        {
+            destination.Clear();
+            return false;
+        }
+
+        ChunkCodec.Decode(Info.DataType, Scale, chunkBox.Size, encoded, destination, Scale.ChunkName(chunkBox));
+        return true;
+    }
+
+    private byte[]? GetChunk(Int3 grid, Box3 chunkBox)
+    {
+        lock (_cacheGate)
+        {
+            if (_cache.TryGetValue(grid, out LinkedListNode<CachedChunk>? hit))
+            {
+                _lru.Remove(hit);
+                _lru.AddFirst(hit);
+                return hit.Value.Voxels;
+            }
+        }
+
+        byte[]? voxels = null;
+        byte[]? encoded = _directory.ReadChunk(Scale, chunkBox);
+        if (encoded is not null)
+        {
+            voxels = new byte[chunkBox.Size.Volume * _elementSize];
+            ChunkCodec.Decode(Info.DataType, Scale, chunkBox.Size, encoded, voxels, Scale.ChunkName(chunkBox));
+        }
+
+        long size = voxels?.Length ?? 0;
+        if (size <= _cacheLimitBytes / 4)
+        {
+            lock (_cacheGate)
+            {
+                if (!_cache.ContainsKey(grid))
+                {
+                    LinkedListNode<CachedChunk> node = _lru.AddFirst(new CachedChunk(grid, voxels));
+                    _cache[grid] = node;
+                    _cachedBytes += size;
+                    while (_cachedBytes > _cacheLimitBytes && _lru.Last is { } oldest)
+                    {
+                        _lru.RemoveLast();
+                        _cache.Remove(oldest.Value.Grid);
+                        _cachedBytes -= oldest.Value.Voxels?.Length ?? 0;
+                    }
+                }
+            }
+        }
+
+        return voxels;
+    }
+
+    private void CopyOverlap(byte[]? chunkVoxels, Box3 chunkBox, Box3 overlap, Box3 region, Span<byte> destination)
+    {
+        Int3 chunkSize = chunkBox.Size;
+        Int3 regionSize = region.Size;
+        int rowBytes = overlap.Size.X * _elementSize;
+        for (int z = overlap.Begin.Z; z < overlap.End.Z; z++)
+        {
+            for (int y = overlap.Begin.Y; y < overlap.End.Y; y++)
+            {
+                long destinationOffset = ((long)(z - region.Begin.Z) * regionSize.Y + (y - region.Begin.Y)) * regionSize.X + (overlap.Begin.X - region.Begin.X);
+                Span<byte> target = destination.Slice(checked((int)(destinationOffset * _elementSize)), rowBytes);
+                if (chunkVoxels is null)
+                {
+                    target.Clear();
+                    continue;
+                }
+
+                long sourceOffset = ((long)(z - chunkBox.Begin.Z) * chunkSize.Y + (y - chunkBox.Begin.Y)) * chunkSize.X + (overlap.Begin.X - chunkBox.Begin.X);
+                chunkVoxels.AsSpan(checked((int)(sourceOffset * _elementSize)), rowBytes).CopyTo(target);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_cacheGate)
+        {
+            _cache.Clear();
+            _lru.Clear();
+            _cachedBytes = 0;
+        }
+    }
+
+    private sealed class CachedChunk
+    {
+        public CachedChunk(Int3 grid, byte[]? voxels)
+        {
+            Grid = grid;
+            Voxels = voxels;
+        }
+
+        public Int3 Grid { get; }
+
+        public byte[]? Voxels { get; }
+    }
+}
+
+/// <summary>A precomputed scale as a volume source (e.g. to re-encode, export or mesh it).</summary>
+public sealed class PrecomputedVolumeDescriptor : VolumeDescriptor
+{
+    private readonly string _datasetPath;
+    private readonly PrecomputedInfo _info;
+    private readonly ScaleInfo _scale;
+
+    public PrecomputedVolumeDescriptor(string datasetPath, PrecomputedInfo info, ScaleInfo scale)
+    {
+        _datasetPath = Path.GetFullPath(datasetPath);
+        _info = info;
+        _scale = scale;
+    }
+
+    public override Int3 Size => _scale.Size;
+
+    public override VoxelType DataType => _info.DataType;
+
+    public override double[]? Resolution => (double[])_scale.Resolution.Clone();
+
+    public override Int3 VoxelOffset => _scale.VoxelOffset;
+
+    public override string SourceKind => "Precomputed";
+
+    public override string Source => Path.Combine(_datasetPath, _scale.Key);
+
+    public override string Name => Path.GetFileName(_datasetPath) + "/" + _scale.Key;
+
+    public override IVolumeReader OpenReader() => new PrecomputedVolumeReader(new DatasetDirectory(_datasetPath), _info, _scale);
+}

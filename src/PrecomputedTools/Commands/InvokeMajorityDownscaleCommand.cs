@@ -1,0 +1,119 @@
+using System;
+using System.IO;
+using System.Linq;
+using System.Management.Automation;
+using PrecomputedTools.Engine;
+using PrecomputedTools.Engine.Precomputed;
+using PrecomputedTools.Engine.Storage;
+using PrecomputedTools.Infrastructure;
+
+namespace PrecomputedTools.Commands;
+
+/// <summary>
+/// <para type="synopsis">Writes every lower scale of a dataset from the one above it (majority/mode for labels).</para>
+/// </summary>
+[Cmdlet(VerbsLifecycle.Invoke, "MajorityDownscale", DefaultParameterSetName = InputSet, SupportsShouldProcess = true)]
+[OutputType(typeof(PrecomputedDataset))]
+public sealed class InvokeMajorityDownscaleCommand : PrecomputedCmdlet
+{
+    private const string InputSet = "InputObject";
+    private const string PathSet = "Path";
+
+    /// <summary>The dataset (from ConvertTo-CompressedSegmentation) whose lower scales to write.</summary>
+    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputSet)]
+    public PrecomputedDataset InputObject { get; set; } = null!;
+
+    /// <summary>Folder of the dataset, instead of -InputObject.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = PathSet)]
+    public string Path { get; set; } = "";
+
+    /// <summary>Majority (labels; default for segmentation), Average or Stride (images; Average is the default for images).</summary>
+    [Parameter]
+    [ValidateSet("Majority", "Average", "Stride", IgnoreCase = true)]
+    public string? Method { get; set; }
+
+    /// <summary>Keys of the scales to write (default: every scale below scale 0).</summary>
+    [Parameter]
+    [ArgumentCompleter(typeof(Completion.ScaleKeyCompleter))]
+    public string[]? Scale { get; set; }
+
+    /// <summary>Overwrite lower-scale chunks that already exist.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    /// <summary>Keep lower-scale chunks already written and valid; write the rest.</summary>
+    [Parameter]
+    public SwitchParameter Resume { get; set; }
+
+    /// <summary>Chunks computed in parallel (default: all cores).</summary>
+    [Parameter]
+    [ValidateRange(1, 1024)]
+    public int ThrottleLimit { get; set; } = Environment.ProcessorCount;
+
+    protected override void ProcessRecord()
+    {
+        try
+        {
+            PrecomputedDataset dataset = ParameterSetName == PathSet ? PrecomputedDataset.Load(ResolveExistingPath(Path, literal: false)) : InputObject;
+            var directory = new DatasetDirectory(dataset.Path);
+            PrecomputedInfo info = directory.ReadInfo();
+            DownscaleMethod method = Method is null
+                ? (info.IsSegmentation ? DownscaleMethod.Majority : DownscaleMethod.Average)
+                : (DownscaleMethod)Enum.Parse(typeof(DownscaleMethod), Method, ignoreCase: true);
+            int[] targets = Enumerable.Range(1, info.Scales.Count - 1)
+                .Where(i => Scale is null || Scale.Contains(info.Scales[i].Key, StringComparer.Ordinal))
+                .ToArray();
+            if (Scale is not null)
+            {
+                foreach (string key in Scale.Where(k => info.FindScale(k) is null || info.Scales[0].Key == k))
+                {
+                    throw new EngineException("ScaleNotFound", EngineErrorKind.ObjectNotFound, $"'{key}' is not a lower scale of '{dataset.Path}'. Lower scales: {string.Join(", ", info.Scales.Skip(1).Select(s => s.Key))}.", key);
+                }
+            }
+
+            if (targets.Length == 0)
+            {
+                WriteWarning($"'{dataset.Path}' has a single scale; nothing to downscale. Use New-PrecomputedInfo -TargetChunkSize to plan more scales.");
+                WriteObject(new PrecomputedDataset(directory.RootPath, info));
+                return;
+            }
+
+            if (!Force && !Resume)
+            {
+                foreach (int i in targets)
+                {
+                    string folder = directory.ScalePath(info.Scales[i]);
+                    if (Directory.Exists(folder) && Directory.EnumerateFileSystemEntries(folder).Any())
+                    {
+                        ThrowTerminatingError(OutputExistsError(folder));
+                    }
+                }
+            }
+
+            long chunks = targets.Sum(i => info.Scales[i].ChunkCount);
+            if (!ShouldProcess($"{directory.RootPath} (scales {string.Join(", ", targets.Select(i => info.Scales[i].Key))}; {chunks} chunks)", $"Write downscaled scales ({method})"))
+            {
+                return;
+            }
+
+            AtomicFile.CleanTemporaryFiles(directory.RootPath);
+            var options = new ChunkWriteOptions { Resume = Resume, ThrottleLimit = ThrottleLimit };
+            var monitor = new OperationMonitor("Downscaling " + dataset.Name, "chunks");
+            RunEngine(
+                async (m, ct) =>
+                {
+                    // Each scale is computed from the one above, so the scales run in order.
+                    foreach (int i in targets)
+                    {
+                        await ScaleWriter.DownscaleAsync(directory, info, i, method, options, m, ct).ConfigureAwait(false);
+                    }
+                },
+                monitor);
+            WriteObject(new PrecomputedDataset(directory.RootPath, info));
+        }
+        catch (EngineException ex)
+        {
+            ThrowTerminatingError(ToErrorRecord(ex));
+        }
+    }
+}

@@ -1,0 +1,61 @@
+using System;
+using System.Management.Automation;
+using PrecomputedTools.Engine;
+using PrecomputedTools.Engine.Precomputed;
+using PrecomputedTools.Infrastructure;
+
+namespace PrecomputedTools.Commands;
+
+/// <summary>
+/// <para type="synopsis">Checks a precomputed dataset: info, every chunk present, decodable and of the right shape.</para>
+/// </summary>
+[Cmdlet(VerbsDiagnostic.Test, "PrecomputedDataset", DefaultParameterSetName = InputSet)]
+[OutputType(typeof(DatasetValidationReport), typeof(bool))]
+public sealed class TestPrecomputedDatasetCommand : PrecomputedCmdlet
+{
+    private const string InputSet = "InputObject";
+    private const string PathSet = "Path";
+
+    /// <summary>The dataset to check.</summary>
+    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputSet)]
+    public PrecomputedDataset InputObject { get; set; } = null!;
+
+    /// <summary>Folder of the dataset, instead of -InputObject.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = PathSet)]
+    public string Path { get; set; } = "";
+
+    /// <summary>Also write each problem as a warning (the report always lists them in Problems).</summary>
+    [Parameter]
+    public SwitchParameter Detailed { get; set; }
+
+    /// <summary>Return only $true or $false.</summary>
+    [Parameter]
+    public SwitchParameter Quiet { get; set; }
+
+    /// <summary>Chunks checked in parallel (default: all cores).</summary>
+    [Parameter]
+    [ValidateRange(1, 1024)]
+    public int ThrottleLimit { get; set; } = Environment.ProcessorCount;
+
+    protected override void ProcessRecord()
+    {
+        string path = ParameterSetName == PathSet ? ResolveExistingPath(Path, literal: false) : InputObject.Path;
+        var monitor = new OperationMonitor("Checking " + System.IO.Path.GetFileName(path), "chunks");
+        DatasetValidation validation = RunEngine((m, ct) => DatasetValidator.ValidateAsync(path, ThrottleLimit, m, ct), monitor);
+        if (Detailed)
+        {
+            foreach (string problem in validation.Problems)
+            {
+                WriteWarning(problem);
+            }
+        }
+
+        if (Quiet)
+        {
+            WriteObject(validation.IsValid);
+            return;
+        }
+
+        WriteObject(new DatasetValidationReport(validation));
+    }
+}

@@ -1,0 +1,78 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using PrecomputedTools.Engine;
+using PrecomputedTools.Engine.Codecs;
+
+namespace PrecomputedTools.Benchmarks;
+
+/// <summary>Majority downsampling throughput (Mvoxel of input per second) on Z-Brain chunks (uint64).</summary>
+public sealed class MajorityBench : IBenchSection
+{
+    /// <summary>Per-core target for 2x2x2: a tuned C++ mode pooling on these machines.</summary>
+    public const double TargetMvoxPerSecond = 900;
+
+    public string Name => "majority";
+
+    public string Description => "majority downsampling 2x2x1 and 2x2x2 (uint64 Z-Brain, 256x256x128 chunks)";
+
+    public void Run(BenchContext context)
+    {
+        List<(Box3 Box, ulong[] Voxels)> scale0 = context.ZBrainChunks64(new Int3(256, 256, 128));
+        long voxels = scale0.Sum(c => (long)c.Voxels.Length);
+
+        // Memory-read baseline: summing the same uint64 input bounds what any pass over it can reach.
+        ulong sink = 0;
+        var t = context.Time(() =>
+        {
+            ulong sum = 0;
+            foreach ((Box3 _, ulong[] v) in scale0)
+            {
+                foreach (ulong x in v)
+                {
+                    sum += x;
+                }
+            }
+
+            sink += sum;
+        });
+        context.Report("baseline: read every input voxel (sum)", 1, t, voxels / 1e6, "Mvox/s", 0);
+        GC.KeepAlive(sink);
+
+        Measure(context, "2x2x1 on scale 0", scale0, new Int3(2, 2, 1), out List<(Box3, ulong[])> scale1);
+        Measure(context, "2x2x2 on scale 0", scale0, new Int3(2, 2, 2), out _);
+        Measure(context, "2x2x2 on scale 1 (2x2x1 output)", scale1, new Int3(2, 2, 2), out _);
+
+        // Cache-resident pieces (256x256x8 slabs of the same data, 4 MiB): what a slab-wise pipeline sees.
+        List<(Box3 Box, ulong[] Voxels)> slabs = context.ZBrainChunks64(new Int3(256, 256, 8));
+        Measure(context, "2x2x1 on 256x256x8 slabs", slabs, new Int3(2, 2, 1), out _);
+        Measure(context, "2x2x2 on 256x256x8 slabs", slabs, new Int3(2, 2, 2), out _);
+    }
+
+    private static void Measure(BenchContext context, string what, List<(Box3 Box, ulong[] Voxels)> chunks, Int3 factor, out List<(Box3, ulong[])> outputs)
+    {
+        long voxels = chunks.Sum(c => (long)c.Voxels.Length);
+        outputs = chunks.Select(c =>
+        {
+            Int3 o = Downsampling.OutputShape(c.Box.Size, factor);
+            return (new Box3(Int3.Zero, o), new ulong[o.Volume]);
+        }).ToList();
+        List<(Box3 Box, ulong[] Voxels)> dst = outputs;
+        double target = factor.Z == 2 ? TargetMvoxPerSecond : 0;
+
+        var t = context.Time(() =>
+        {
+            for (int i = 0; i < chunks.Count; i++)
+            {
+                Downsampling.Majority(chunks[i].Voxels, chunks[i].Box.Size, factor, dst[i].Voxels);
+            }
+        });
+        context.Report($"majority {what}", 1, t, voxels / 1e6, "Mvox/s", target);
+
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = context.Threads };
+        t = context.Time(() => Parallel.For(0, chunks.Count, parallel, i => Downsampling.Majority(chunks[i].Voxels, chunks[i].Box.Size, factor, dst[i].Voxels)));
+        context.Report($"majority {what}", context.Threads, t, voxels / 1e6, "Mvox/s", target);
+    }
+}

@@ -1,0 +1,176 @@
+using System;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using PrecomputedTools.Engine;
+using PrecomputedTools.Engine.Precomputed;
+using PrecomputedTools.Engine.Storage;
+using PrecomputedTools.Engine.Tiff;
+using PrecomputedTools.Engine.Volumes;
+
+namespace PrecomputedTools.Benchmarks;
+
+/// <summary>
+/// The guide's whole pipeline (read the Z-Brain TIFF, write scale 0 as compressed_segmentation,
+/// all lower scales by majority) in a child process, reporting wall time and peak memory (VmHWM);
+/// then the same on a synthetic volume 4x deeper, to show peak memory does not grow with depth.
+/// </summary>
+public sealed class PipelineBench : IBenchSection
+{
+    public const string ChildFlag = "--child-pipeline";
+    private const double WallTargetSeconds = 10;
+    private const double PeakTargetMb = 600;
+
+    public string Name => "pipeline";
+
+    public string Description => "whole guide pipeline on Z-Brain (TIFF -> scale 0 -> all scales), wall time and peak RSS in a child process; 4x deeper synthetic volume";
+
+    public void Run(BenchContext context)
+    {
+        string tif = context.ZBrainTiffPath;
+        (double wall1, double peak1) = RunChild(tif, 1, context.Threads);
+        Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "  {0,-42} {1} thr  wall {2,6:F2} s   ({3:F2}x target {4} s)   peak RSS {5,6:F0} MB ({6:F2}x target {7} MB)", "Z-Brain 1406x621x138, chunk 256", context.Threads, wall1, WallTargetSeconds / wall1, WallTargetSeconds, peak1, PeakTargetMb / peak1, PeakTargetMb));
+        (double wall4, double peak4) = RunChild(tif, 4, context.Threads);
+        Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "  {0,-42} {1} thr  wall {2,6:F2} s   peak RSS {3,6:F0} MB   peak ratio 4x-deep / 1x = {4:F2}", "synthetic 1406x621x552 (Z-Brain x4 in z)", context.Threads, wall4, peak4, peak4 / peak1));
+    }
+
+    private static (double WallSeconds, double PeakMb) RunChild(string tif, int depthRepeat, int threads)
+    {
+        string output = Path.Combine(Path.GetTempPath(), "pt-bench", "pipeline-" + depthRepeat + "-" + Guid.NewGuid().ToString("N").Substring(0, 6));
+        var start = new ProcessStartInfo(Environment.ProcessPath!)
+        {
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        if (string.Equals(Path.GetFileNameWithoutExtension(Environment.ProcessPath), "dotnet", StringComparison.OrdinalIgnoreCase))
+        {
+            start.ArgumentList.Add(typeof(PipelineBench).Assembly.Location);
+        }
+
+        start.ArgumentList.Add(ChildFlag);
+        start.ArgumentList.Add(tif);
+        start.ArgumentList.Add(output);
+        start.ArgumentList.Add(depthRepeat.ToString(CultureInfo.InvariantCulture));
+        start.ArgumentList.Add(threads.ToString(CultureInfo.InvariantCulture));
+        using Process child = Process.Start(start)!;
+        string text = child.StandardOutput.ReadToEnd();
+        child.WaitForExit();
+        try
+        {
+            Directory.Delete(output, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Leftovers in the temp folder do not affect the numbers.
+        }
+
+        if (child.ExitCode != 0)
+        {
+            throw new InvalidOperationException("pipeline child failed: " + text);
+        }
+
+        string[] parts = text.Trim().Split(' ');
+        return (double.Parse(parts[0], CultureInfo.InvariantCulture), double.Parse(parts[1], CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>Child process: runs the pipeline once and prints "wallSeconds peakMb".</summary>
+    public static int RunChild(string[] args)
+    {
+        string tif = args[1];
+        string output = args[2];
+        int repeat = int.Parse(args[3], CultureInfo.InvariantCulture);
+        int threads = int.Parse(args[4], CultureInfo.InvariantCulture);
+        var clock = Stopwatch.StartNew();
+        VolumeDescriptor volume = TiffStackDescriptor.Open(tif, swapXY: true);
+        if (repeat > 1)
+        {
+            volume = new RepeatedDepthVolume(volume, repeat);
+        }
+
+        var info = new PrecomputedInfo { Type = "segmentation", DataType = VoxelType.UInt64 };
+        info.Scales.AddRange(ScalePyramid.Generate(volume.Size, new double[] { 798, 798, 2000 }, Int3.Zero, 256, ChunkEncodings.CompressedSegmentation, null));
+        var directory = new DatasetDirectory(output);
+        directory.WriteInfo(info);
+        var options = new ChunkWriteOptions { ThrottleLimit = threads };
+        using (IVolumeReader reader = volume.OpenReader())
+        {
+            ScaleWriter.WriteFromVolumeAsync(reader, directory, info, options, OperationMonitor.None, CancellationToken.None).GetAwaiter().GetResult();
+        }
+
+        for (int i = 1; i < info.Scales.Count; i++)
+        {
+            ScaleWriter.DownscaleAsync(directory, info, i, DownscaleMethod.Majority, options, OperationMonitor.None, CancellationToken.None).GetAwaiter().GetResult();
+        }
+
+        double wall = clock.Elapsed.TotalSeconds;
+        Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0:F3} {1:F1}", wall, PeakResidentMegabytes()));
+        return 0;
+    }
+
+    private static double PeakResidentMegabytes()
+    {
+        string? line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        if (line is null)
+        {
+            return Process.GetCurrentProcess().PeakWorkingSet64 / 1e6;
+        }
+
+        return double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024 / 1e6;
+    }
+
+    /// <summary>A volume made deeper by repeating the source along z; reads stream from the source.</summary>
+    private sealed class RepeatedDepthVolume : VolumeDescriptor
+    {
+        private readonly VolumeDescriptor _inner;
+        private readonly int _repeat;
+
+        public RepeatedDepthVolume(VolumeDescriptor inner, int repeat)
+        {
+            _inner = inner;
+            _repeat = repeat;
+        }
+
+        public override Int3 Size => new(_inner.Size.X, _inner.Size.Y, _inner.Size.Z * _repeat);
+
+        public override VoxelType DataType => _inner.DataType;
+
+        public override string SourceKind => "Synthetic";
+
+        public override string Source => _inner.Source + " x" + _repeat;
+
+        public override IVolumeReader OpenReader() => new Reader(_inner.OpenReader(), Size);
+
+        private sealed class Reader : IVolumeReader
+        {
+            private readonly IVolumeReader _inner;
+
+            public Reader(IVolumeReader inner, Int3 size)
+            {
+                _inner = inner;
+                Size = size;
+            }
+
+            public Int3 Size { get; }
+
+            public VoxelType DataType => _inner.DataType;
+
+            public Int3 ReadGranularity => _inner.ReadGranularity;
+
+            public async Task ReadAsync(Box3 region, Memory<byte> destination, CancellationToken cancellationToken)
+            {
+                int depth = _inner.Size.Z;
+                long slice = (long)region.Size.X * region.Size.Y * VoxelTypes.SizeOf(DataType);
+                for (int z = region.Begin.Z; z < region.End.Z; z++)
+                {
+                    var one = new Box3(new Int3(region.Begin.X, region.Begin.Y, z % depth), new Int3(region.End.X, region.End.Y, z % depth + 1));
+                    await _inner.ReadAsync(one, destination.Slice((int)((z - region.Begin.Z) * slice), (int)slice), cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            public void Dispose() => _inner.Dispose();
+        }
+    }
+}

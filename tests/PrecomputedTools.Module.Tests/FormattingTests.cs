@@ -1,0 +1,157 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Xml.Linq;
+using Xunit;
+
+namespace PrecomputedTools.Module.Tests;
+
+/// <summary>
+/// Every type a cmdlet emits ([OutputType]) has a table and a list view in the shipped
+/// PrecomputedTools.Format.ps1xml, and prints through Out-Default as one short table row.
+/// </summary>
+public class FormattingTests : IClassFixture<FormattingTests.Session>
+{
+    // One script per pipeline type that produces a real instance of it ($Work is a scratch folder
+    // holding a tiny TIFF stack in $Work/tiff). A cmdlet that starts emitting a new type makes
+    // EveryOutputTypeRendersAsOneShortTableRow fail until the type gets a sample here.
+    private static readonly Dictionary<string, string> s_samples = new()
+    {
+        ["PrecomputedTools.PrecomputedDataset"] = "New-PrecomputedInfo -Size 1406,621,138 -Resolution 798,798,2000 -TargetChunkSize 256",
+        ["PrecomputedTools.PrecomputedScale"] = "(New-PrecomputedInfo -Size 1406,621,138 -Resolution 798,798,2000 -TargetChunkSize 256).Scales[0]",
+        ["PrecomputedTools.VolumeSource"] = "Import-TiffStack -Path ([IO.Path]::Combine($Work, 'tiff')) -Resolution 798,798,2000",
+        ["PrecomputedTools.DatasetValidationReport"] =
+            "New-PrecomputedInfo -Size 64,64,64 -Resolution 8,8,8 -OutputPath ([IO.Path]::Combine($Work, 'report-' + [guid]::NewGuid())) | Test-PrecomputedDataset",
+    };
+
+    private readonly Session _fixture;
+
+    public FormattingTests(Session fixture) => _fixture = fixture;
+
+    public sealed class Session : IDisposable
+    {
+        public Session()
+        {
+            Work = Paths.NewScratch("formatting");
+            TinyTiff.WriteStack(Path.Combine(Work, "tiff"), 40, 24, 6);
+            Value = new ModuleSession();
+            Value.Runspace.SessionStateProxy.SetVariable("Work", Work);
+        }
+
+        public ModuleSession Value { get; }
+
+        public string Work { get; }
+
+        public void Dispose()
+        {
+            Value.Dispose();
+            Directory.Delete(Work, recursive: true);
+        }
+    }
+
+    private static XDocument FormatFile() =>
+        XDocument.Load(Path.Combine(Paths.RepoRoot, "module", "PrecomputedTools", "PrecomputedTools.Format.ps1xml"));
+
+    private List<string> OutputTypes() => _fixture.Value.RunOk("""
+            Get-Command -Module PrecomputedTools -CommandType Cmdlet |
+                ForEach-Object { $_.OutputType } | ForEach-Object { $_.Name } |
+                Where-Object { -not $_.StartsWith('System.') }
+            """).Select(o => o.ToString()).Distinct().OrderBy(n => n, StringComparer.Ordinal).ToList();
+
+    private static List<string> Labels(XElement view) =>
+        view.Descendants("TableColumnHeader").Select(h => (string?)h.Element("Label") ?? "").ToList();
+
+    [Fact]
+    public void EveryOutputTypeHasATableAndAListView()
+    {
+        var views = FormatFile().Descendants("View").ToList();
+        var missing = new List<string>();
+        foreach (string type in OutputTypes())
+        {
+            var mine = views.Where(v => v.Element("ViewSelectedBy")?.Elements("TypeName").Any(t => t.Value == type) == true).ToList();
+            if (!mine.Exists(v => v.Element("TableControl") is not null))
+            {
+                missing.Add(type + ": no TableControl view");
+            }
+
+            if (!mine.Exists(v => v.Element("ListControl") is not null))
+            {
+                missing.Add(type + ": no ListControl view");
+            }
+        }
+
+        Assert.True(missing.Count == 0, "src/PrecomputedTools/PrecomputedTools.Format.ps1xml lacks:\n  " + string.Join("\n  ", missing));
+    }
+
+    [Fact]
+    public void EveryOutputTypeRendersAsOneShortTableRow()
+    {
+        var types = OutputTypes().Union(s_samples.Keys).ToList();
+        var problems = new List<string>();
+        var views = FormatFile().Descendants("View").ToList();
+        foreach (string type in types)
+        {
+            if (!s_samples.TryGetValue(type, out string? sample))
+            {
+                problems.Add($"{type}: no sample script in FormattingTests.s_samples");
+                continue;
+            }
+
+            var produced = _fixture.Value.RunOk($"@({sample})[0]");
+            if (produced.Count != 1 || produced[0].BaseObject.GetType().FullName != type)
+            {
+                problems.Add($"{type}: the sample produced {string.Join(", ", produced.Select(p => p.BaseObject.GetType().FullName))}");
+                continue;
+            }
+
+            _fixture.Value.TakeHostText();
+            _fixture.Value.Runspace.SessionStateProxy.SetVariable("sample", produced[0]);
+            _fixture.Value.RunOk("$sample | Out-Default");
+            string text = _fixture.Value.TakeHostText();
+            var lines = text.Split('\n').Select(l => l.TrimEnd('\r', ' ')).Where(l => l.Length > 0).ToList();
+            string? firstLabel = views
+                .Where(v => v.Element("ViewSelectedBy")?.Elements("TypeName").Any(t => t.Value == type) == true && v.Element("TableControl") is not null)
+                .Select(v => Labels(v).FirstOrDefault())
+                .FirstOrDefault();
+            if (lines.Count != 3 || !lines[1].TrimStart().StartsWith("-", StringComparison.Ordinal))
+            {
+                problems.Add($"{type}: expected a header, a rule and one row, got {lines.Count} lines:\n{text}");
+            }
+            else if (firstLabel is null || !lines[0].TrimStart().StartsWith(firstLabel, StringComparison.Ordinal))
+            {
+                problems.Add($"{type}: the header '{lines[0]}' is not the table view's (first column '{firstLabel}')");
+            }
+            else if (lines[2].Length > 160)
+            {
+                problems.Add($"{type}: the row is {lines[2].Length} characters wide");
+            }
+        }
+
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+    }
+
+    [Fact]
+    public void AVolumePrintsItsGeometryOnOneLineNeverItsVoxels()
+    {
+        _fixture.Value.TakeHostText();
+        _fixture.Value.RunOk("Import-TiffStack -Path ([IO.Path]::Combine($Work, 'tiff')) -Resolution 798,798,2000 | Out-Default");
+        var lines = _fixture.Value.TakeHostText().Split('\n').Where(l => l.Trim().Length > 0).ToList();
+        Assert.Equal(3, lines.Count);
+        Assert.Contains("40x24x6", lines[2]);
+        Assert.Contains("uint8", lines[2]);
+        Assert.Contains("798x798x2000", lines[2]);
+    }
+
+    [Fact]
+    public void DatasetScalesPrintAsATableOfKeysSizesAndChunkCounts()
+    {
+        _fixture.Value.TakeHostText();
+        _fixture.Value.RunOk("(New-PrecomputedInfo -Size 1406,621,138 -Resolution 798,798,2000 -TargetChunkSize 256).Scales | Out-Default");
+        var lines = _fixture.Value.TakeHostText().Split('\n').Select(l => l.TrimEnd()).Where(l => l.Length > 0).ToList();
+        Assert.Equal(5, lines.Count);
+        Assert.Matches(@"^Index\s+Key\s+Size\s+Resolution\s+ChunkSize\s+Chunks\s+Encoding$", lines[0]);
+        Assert.Matches(@"^0\s+1um\s+1406x621x138\s+798x798x2000\s+256x256x128\s+36\s+compressed_segmentation$", lines[2]);
+        Assert.Matches(@"^2\s+3um\s+352x156x69\s+", lines[4]);
+    }
+}
