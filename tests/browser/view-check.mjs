@@ -229,15 +229,28 @@ async function main() {
       }
       const cx = panel.x + panel.width / 2;
       const cy = panel.y + panel.height / 2;
+      // The viewer resolves the mouse position on its next frame (slow with SwiftShader): poll until the
+      // hovered voxel is the probe, re-moving the mouse now and then.
       await page.mouse.move(cx - 7, cy - 5);
       await page.mouse.move(cx, cy);
-      await page.waitForTimeout(150);
-      const seen = await page.evaluate((layerName) => {
-        const v = window.viewer;
-        const pos = v.mouseState.active ? Array.from(v.mouseState.position) : null;
-        const json = JSON.parse(JSON.stringify(v.layerSelectedValues.toJSON(), (k, x) => (typeof x === "bigint" ? x.toString() : x)));
-        return { pos, value: json[layerName] ?? null };
-      }, layerState.name);
+      let seen = null;
+      const until = Date.now() + 20000;
+      for (let attempt = 0; ; attempt++) {
+        await page.waitForTimeout(200);
+        seen = await page.evaluate((layerName) => {
+          const v = window.viewer;
+          const pos = v.mouseState.active ? Array.from(v.mouseState.position) : null;
+          const json = JSON.parse(JSON.stringify(v.layerSelectedValues.toJSON(), (k, x) => (typeof x === "bigint" ? x.toString() : x)));
+          return { pos, value: json[layerName] ?? null };
+        }, layerState.name);
+        const at = seen.pos ? seen.pos.map((c, a) => Math.floor(c) - o[a]) : null;
+        if (at && at.every((c, a) => c === probe.voxel[a]) && seen.value !== null) break;
+        if (Date.now() > until) break;
+        if (attempt % 10 === 9) {
+          await page.mouse.move(cx + 1, cy);
+          await page.mouse.move(cx, cy);
+        }
+      }
       const label = selectedId(seen.value);
       const voxel = seen.pos ? seen.pos.map((c, a) => Math.floor(c) - o[a]) : null;
       probeResults.push({ voxel: probe.voxel, expected: probe.label, seen: label, mouseVoxel: voxel });
