@@ -1,0 +1,128 @@
+#if HOSTS
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Management.Automation;
+using System.Security;
+using PrecomputedTools.Module.Tests;
+using PrecomputedTools.TestServers;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace PrecomputedTools.Browser.Tests;
+
+/// <summary>
+/// The module's output on the three hosts the module sets up, opened with the URL New-NeuroglancerUrl
+/// prints: Start-PrecomputedServer; nginx with the New-PrecomputedNginxConfig server block; s3rver
+/// after Publish-PrecomputedS3 -SetCors. (Compiled when tests/PrecomputedTools.TestServers exists:
+/// it starts nginx and s3rver, installed by .ci/install-publish.sh.)
+/// </summary>
+public sealed class HostedViewTests : IClassFixture<ModuleDatasets>
+{
+    private readonly ModuleDatasets _datasets;
+    private readonly ITestOutputHelper _log;
+
+    public HostedViewTests(ModuleDatasets datasets, ITestOutputHelper log)
+    {
+        _datasets = datasets;
+        _log = log;
+    }
+
+    public static IEnumerable<object[]> Cases() =>
+        from host in new[] { "local", "nginx", "s3" }
+        from dataset in new[] { "sample", "zbrain" }
+        select new object[] { host, dataset };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void ViewCheck_ModuleOutputOnEachHost(string host, string dataset)
+    {
+        ModuleDataset ds = dataset == "sample" ? _datasets.Sample : _datasets.ZBrain;
+        using var session = new ModuleSession();
+        var vars = new Dictionary<string, object?>
+        {
+            ["ds"] = ds.Path,
+            ["ids"] = ds.Segments.Select(ulong.Parse).ToArray(),
+        };
+        string url;
+        var cleanup = new List<IDisposable>();
+        try
+        {
+            switch (host)
+            {
+                case "local":
+                    url = Link(session, "$global:srv = Start-PrecomputedServer -Path $ds -Port 0; $global:srv | New-NeuroglancerUrl -SegmentId $ids", vars);
+                    cleanup.Add(new Disposer(() => session.RunOk("$global:srv | Stop-PrecomputedServer")));
+                    break;
+                case "nginx":
+                {
+                    int port = Ports.GetFree();
+                    vars["port"] = port;
+                    vars["location"] = "/data/" + ds.Name;
+                    PSObject config = Assert.Single(session.RunOk(
+                        "New-PrecomputedNginxConfig -Path $ds -ServerName localhost -ListenAddress 127.0.0.1 -Port $port -Location $location", vars));
+                    cleanup.Add(NginxInstance.Start((string)config.Properties["Text"].Value, port));
+                    vars["config"] = config;
+                    url = Link(session, "New-NeuroglancerUrl -Source $config.Source -SegmentId $ids", vars);
+                    break;
+                }
+
+                case "s3":
+                {
+                    S3rverInstance s3 = S3rverInstance.Start();
+                    cleanup.Add(s3);
+                    vars["endpoint"] = s3.Url;
+                    vars["bucket"] = "browser-" + ds.Name;
+                    vars["cred"] = S3rverCredential();
+                    url = Link(session,
+                        "Publish-PrecomputedS3 -Path $ds -BucketName $bucket -KeyPrefix ('v1/' + [IO.Path]::GetFileName($ds)) -EndpointUrl $endpoint -Credential $cred -SetCors -Confirm:$false | New-NeuroglancerUrl -SegmentId $ids", vars);
+                    break;
+                }
+
+                default:
+                    throw new ArgumentOutOfRangeException(nameof(host));
+            }
+
+            NodeResult r = Checks.ViewUrl($"{ds.Name}-{host}", url, ds.Path, ds.Probes, Array.Empty<string>(), _log);
+            Checks.AssertOk(r, "VIEW-CHECK");
+            foreach (Probe p in ds.Probes)
+            {
+                Assert.Contains($"\"expected\":\"{p.Label}\",\"seen\":\"{p.Label}\"", r.Stdout);
+            }
+        }
+        finally
+        {
+            foreach (IDisposable d in Enumerable.Reverse(cleanup))
+            {
+                d.Dispose();
+            }
+        }
+    }
+
+    private static string Link(ModuleSession session, string script, Dictionary<string, object?> vars)
+    {
+        PSObject link = Assert.Single(session.RunOk(script, vars));
+        string url = (string)link.Properties["Url"].Value;
+        Assert.Contains("#!", url);
+        return url;
+    }
+
+    private static PSCredential S3rverCredential()
+    {
+        var secret = new SecureString();
+        foreach (char c in S3rverInstance.SecretKey)
+        {
+            secret.AppendChar(c);
+        }
+
+        secret.MakeReadOnly();
+        return new PSCredential(S3rverInstance.AccessKey, secret);
+    }
+
+    private sealed class Disposer(Action action) : IDisposable
+    {
+        public void Dispose() => action();
+    }
+}
+#endif
