@@ -18,7 +18,8 @@ namespace PrecomputedTools.Browser.Tests;
 /// after Publish-PrecomputedS3 -SetCors. (Compiled when tests/PrecomputedTools.TestServers exists:
 /// it starts nginx and s3rver, installed by .ci/install-publish.sh.)
 /// </summary>
-public sealed class HostedViewTests : IClassFixture<ModuleDatasets>
+[Collection(ModuleDatasetsCollection.Name)]
+public sealed class HostedViewTests
 {
     private readonly ModuleDatasets _datasets;
     private readonly ITestOutputHelper _log;

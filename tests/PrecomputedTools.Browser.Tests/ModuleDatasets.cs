@@ -15,7 +15,7 @@ namespace PrecomputedTools.Browser.Tests;
 /// </summary>
 public sealed record ModuleDataset(
     string Name, string Root, string Path, string Raw, string RawType, string RawAxes, long RawOffset,
-    IReadOnlyList<Probe> Probes)
+    IReadOnlyList<Probe> Probes, bool Meshed)
 {
     /// <summary>The non-zero labels at the probes: the segments selected in the viewer.</summary>
     public IReadOnlyList<string> Segments => Probes.Where(p => p.Label != "0").Select(p => p.Label).Distinct().ToList();
@@ -24,22 +24,27 @@ public sealed record ModuleDataset(
 /// <summary>
 /// Runs the module through the hosted runspace, once per test run, on the bundled sample and on the
 /// Z-Brain atlas: Import-TiffStack | ConvertTo-CompressedSegmentation | Invoke-MajorityDownscale
-/// (| New-SegmentMesh once it is in the module; see <see cref="MeshStep"/>).
+/// | New-SegmentMesh (the last step as soon as the module exports it: the checks then require a mesh
+/// for every selected segment and a non-blank 3-D panel).
 /// </summary>
 public sealed class ModuleDatasets : IDisposable
 {
-    /// <summary>The pipeline tail that meshes the dataset; empty until New-SegmentMesh is part of the module.</summary>
-    public const string MeshStep = "";
-
     private readonly string _scratch;
 
     public ModuleDatasets()
     {
         _scratch = Paths.NewScratch("browser-module");
         using var session = new ModuleSession();
+        Meshed = (bool)session.RunOk("[bool](Get-Command New-SegmentMesh -Module PrecomputedTools -ErrorAction SilentlyContinue)")[0].BaseObject;
+        MeshStep = Meshed ? " | New-SegmentMesh" : "";
         Sample = MakeSample(session);
         ZBrain = MakeZBrain(session);
     }
+
+    /// <summary>Whether the module exports New-SegmentMesh, so the datasets carry legacy meshes.</summary>
+    public bool Meshed { get; }
+
+    private string MeshStep { get; }
 
     public ModuleDataset Sample { get; }
 
@@ -62,7 +67,7 @@ public sealed class ModuleDatasets : IDisposable
         File.WriteAllBytes(raw, bytes);
         int[] size = { SampleVolume.SizeX, SampleVolume.SizeY, SampleVolume.SizeZ };
         IReadOnlyList<Probe> probes = PickProbes(size, (x, y, z) => labels[x + size[0] * (y + size[1] * z)], 4);
-        return new ModuleDataset("sample", root, path, raw, "uint16", "xyz", 0, probes);
+        return new ModuleDataset("sample", root, path, raw, "uint16", "xyz", 0, probes, Meshed);
     }
 
     private ModuleDataset MakeZBrain(ModuleSession session)
@@ -93,7 +98,7 @@ public sealed class ModuleDatasets : IDisposable
         }
 
         IReadOnlyList<Probe> probes = PickProbes(size, (x, y, z) => ReadVoxel(x, y, z), 4);
-        return new ModuleDataset("zbrain", root, path, tif, "uint8", "yxz", pixelOffset, probes);
+        return new ModuleDataset("zbrain", root, path, tif, "uint8", "yxz", pixelOffset, probes, Meshed);
     }
 
     /// <summary>
@@ -135,4 +140,11 @@ public sealed class ModuleDatasets : IDisposable
     }
 
     public void Dispose() => Directory.Delete(_scratch, recursive: true);
+}
+
+/// <summary>The module runs once per test run for all classes that view or decode its output.</summary>
+[CollectionDefinition(Name)]
+public sealed class ModuleDatasetsCollection : ICollectionFixture<ModuleDatasets>
+{
+    public const string Name = "module datasets";
 }

@@ -6,7 +6,8 @@ using Xunit.Abstractions;
 namespace PrecomputedTools.Browser.Tests;
 
 /// <summary>What the module writes, read by neuroglancer's own code: in Node, and in the viewer.</summary>
-public sealed class ModuleOutputTests : IClassFixture<ModuleDatasets>
+[Collection(ModuleDatasetsCollection.Name)]
+public sealed class ModuleOutputTests
 {
     private readonly ModuleDatasets _datasets;
     private readonly ITestOutputHelper _log;
@@ -31,12 +32,16 @@ public sealed class ModuleOutputTests : IClassFixture<ModuleDatasets>
     public void DecodeCheck_ModuleOutputEqualsTheSource(string name)
     {
         ModuleDataset ds = Get(name);
-        NodeResult r = Checks.Decode(ds.Path, ds.Raw, ds.RawType, ds.RawAxes, ds.RawOffset, Array.Empty<string>(), _log);
+        NodeResult r = Checks.Decode(ds.Path, ds.Raw, ds.RawType, ds.RawAxes, ds.RawOffset, ds.Meshed ? ds.Segments : Array.Empty<string>(), _log);
         Checks.AssertOk(r, "DECODE-CHECK");
         Assert.DoesNotContain("\"voxelsCompared\":0", r.Stdout);
     }
 
-    /// <summary>The module's output in the viewer, served by the driver's reference server (nginx gzip_static semantics).</summary>
+#if !HOSTS
+    /// <summary>
+    /// The module's output in the viewer, served by the driver's reference server (nginx gzip_static
+    /// semantics). Superseded by <c>HostedViewTests</c> (the module's own hosts) once they compile.
+    /// </summary>
     [Theory]
     [InlineData("sample")]
     [InlineData("zbrain")]
@@ -50,4 +55,5 @@ public sealed class ModuleOutputTests : IClassFixture<ModuleDatasets>
             Assert.Contains($"\"expected\":\"{p.Label}\",\"seen\":\"{p.Label}\"", r.Stdout);
         }
     }
+#endif
 }

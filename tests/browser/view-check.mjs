@@ -165,9 +165,11 @@ async function main() {
   notes.push(`WebGL2: ${gl}`);
 
   let notReady = false;
+  const timings = [];
   const settle = async (what) => {
     const deadline = Date.now() + timeoutMs;
-    await page.waitForTimeout(1000);
+    const began = Date.now();
+    await page.waitForTimeout(400);
     for (;;) {
       const ready = await page.evaluate(() => {
         const v = window.viewer;
@@ -177,7 +179,10 @@ async function main() {
       });
       if (ready === "error") return;
       const idle = pending.size === 0 ? Date.now() - lastDataActivity : 0;
-      if (ready === "ready" && idle > 1500) return;
+      if (ready === "ready" && idle > 1000) {
+        timings.push(`${what}: ${Date.now() - began} ms`);
+        return;
+      }
       if (idle > 5000) {
         // Nothing left in flight, yet the viewer still waits: chunks that failed to load stay "not ready".
         if (!notReady) fail(`VIEWER NOT READY: while loading ${what}, every data request had finished but the viewer still reported chunks as not loaded (failed chunks; see the causes below)`);
@@ -293,7 +298,7 @@ async function main() {
 
   await Promise.all(headerJobs);
   diagnose({ info, datasetDir, base, responses, failed, consoleLines, pageErrors, segments, noMesh });
-  return { pageUrl, dataBase: base, layer: layerState, probes: probeResults, meshPixels, requests: responses.length, failedRequests: failed.length, notes };
+  return { pageUrl, dataBase: base, layer: layerState, probes: probeResults, meshPixels, requests: responses.length, failedRequests: failed.length, notes, timings };
 }
 
 // ---- diagnosis: turn the recorded traffic into named causes (HOSTING.md 2.6, 5.4) ----------------
