@@ -15,7 +15,15 @@
         'Import-TiffStack',
         'ConvertTo-CompressedSegmentation',
         'Invoke-MajorityDownscale',
-        'Test-PrecomputedDataset'
+        'Test-PrecomputedDataset',
+        'Get-BossCutout',
+        'Get-BossCollection',
+        'Get-BossExperiment',
+        'Get-BossChannel',
+        'Get-BossCoordinateFrame',
+        'Get-BossResolutionLevel',
+        'Get-BossSegmentId',
+        'Export-TiffStack'
     )
     FunctionsToExport      = @()
     AliasesToExport        = @()

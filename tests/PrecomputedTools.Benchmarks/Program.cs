@@ -18,6 +18,7 @@ public static class Program
         new CodecBench(),
         new MajorityBench(),
         new PipelineBench(),
+        new BossBench(),
     };
 
     public static int Main(string[] args)
@@ -106,8 +107,18 @@ public interface IBenchSection
 public sealed class BenchOptions
 {
     /// <summary>Minimum time spent on each measurement (after a warm-up pass).</summary>
-    public double SecondsPerMeasurement { get; set; } = 1.5;
+    public double SecondsPerMeasurement { get; set; } = 1.0;
 
     /// <summary>Threads for the "all cores" measurements (default: all logical cores).</summary>
     public int Threads { get; set; } = Environment.ProcessorCount;
+}
+
+/// <summary>The BOSS download and blosc decode measurements (see BossBenchmarks).</summary>
+public sealed class BossBench : IBenchSection
+{
+    public string Name => "boss";
+
+    public string Description => "loopback BOSS download vs plain HTTP GET; managed blosc decode vs native libblosc";
+
+    public void Run(BenchContext context) => BossBenchmarks.RunAsync().GetAwaiter().GetResult();
 }

@@ -222,6 +222,56 @@ public class CompressedSegmentationTests
     }
 
     [Fact]
+    public void RegionsOfALargerVolumeEncodeAndDecodeWithoutCopies()
+    {
+        var rng = new Random(5);
+        Int3 volumeShape = new(45, 38, 21);
+        ulong[] volume = new ulong[volumeShape.Volume];
+        for (int i = 0; i < volume.Length; i++)
+        {
+            volume[i] = i > 0 && rng.Next(6) != 0 ? volume[i - 1] : RandomLabel(rng);
+        }
+
+        uint[] volume32 = volume.Select(v => (uint)v).ToArray();
+        var encoder = new CompressedSegmentationEncoder();
+        var reassembled = new ulong[volume.Length];
+        var reassembled32 = new uint[volume.Length];
+        Int3 chunk = new(16, 16, 8);
+        for (int z0 = 0; z0 < volumeShape.Z; z0 += chunk.Z)
+        {
+            for (int y0 = 0; y0 < volumeShape.Y; y0 += chunk.Y)
+            {
+                for (int x0 = 0; x0 < volumeShape.X; x0 += chunk.X)
+                {
+                    var region = new Box3(new Int3(x0, y0, z0), Int3.Min(new Int3(x0, y0, z0) + chunk, volumeShape));
+                    Int3 size = region.Size;
+                    var copy = new ulong[size.Volume];
+                    for (int z = 0; z < size.Z; z++)
+                    {
+                        for (int y = 0; y < size.Y; y++)
+                        {
+                            Array.Copy(volume, x0 + (volumeShape.X * (y0 + y + (volumeShape.Y * (z0 + z)))), copy, size.X * (y + (size.Y * z)), size.X);
+                        }
+                    }
+
+                    byte[] expected = CompressedSegmentation.Encode(copy, size, B8);
+                    Assert.Equal(expected, encoder.EncodeToBuffer(volume, volumeShape, region, B8).ToArray());
+                    CompressedSegmentation.Decode(expected, size, B8, reassembled, volumeShape, region.Begin);
+
+                    byte[] expected32 = CompressedSegmentation.Encode(copy.Select(v => (uint)v).ToArray(), size, B8);
+                    Assert.Equal(expected32, encoder.EncodeToBuffer(volume32, volumeShape, region, B8).ToArray());
+                    CompressedSegmentation.Decode(expected32, size, B8, reassembled32, volumeShape, region.Begin);
+                }
+            }
+        }
+
+        Assert.Equal(volume, reassembled);
+        Assert.Equal(volume.Select(v => (uint)v), reassembled32);
+        Assert.Throws<ArgumentOutOfRangeException>(() => encoder.EncodeToBuffer(volume, volumeShape, new Box3(new Int3(40, 0, 0), new Int3(46, 8, 8)), B8).ToArray());
+        Assert.Throws<ArgumentOutOfRangeException>(() => CompressedSegmentation.Decode(new byte[] { 1, 0, 0, 0 }, new Int3(8, 8, 8), B8, reassembled, volumeShape, new Int3(40, 0, 0)));
+    }
+
+    [Fact]
     public void DecoderAcceptsNonReferenceLayouts()
     {
         // neuroglancer-scripts style: table before values, padding with another value, 0-bit blocks past the table.

@@ -102,6 +102,137 @@ public class DownsamplingTests
         Assert.Equal(expected32.Select(v => (uint)v), dst32);
     }
 
+    [Theory]
+    [InlineData(1, 2, 2, 2)]
+    [InlineData(2, 2, 2, 1)]
+    [InlineData(3, 2, 1, 1)]
+    [InlineData(4, 2, 2, 2)]
+    [InlineData(5, 2, 2, 1)]
+    public void MatchesPlainReferenceOnSmoothVolumes(int seed, int fx, int fy, int fz)
+    {
+        // Long identical rows (the row-segment and vector fast paths) with sparse perturbations (the fallbacks).
+        var rng = new Random(seed);
+        Int3 shape = new(131 + rng.Next(2), 9, 7), factor = new(fx, fy, fz);
+        ulong[] labels = { 0, 3, 1UL << 63, ulong.MaxValue, 17 };
+        var src = new ulong[shape.Volume];
+        for (int z = 0; z < shape.Z; z++)
+        {
+            for (int y = 0; y < shape.Y; y++)
+            {
+                for (int x = 0; x < shape.X; x++)
+                {
+                    ulong v = labels[(x / (5 + seed)) % labels.Length];
+                    if (rng.Next(50) == 0)
+                    {
+                        v = labels[rng.Next(labels.Length)];
+                    }
+
+                    src[x + (shape.X * (y + (shape.Y * z)))] = v;
+                }
+            }
+        }
+
+        Assert.Equal(ReferenceMajority(src, shape, factor), Majority(src, shape, factor));
+        uint[] src32 = src.Select(v => (uint)(v % 1000)).ToArray();
+        ulong[] expected32 = ReferenceMajority(src32.Select(v => (ulong)v).ToArray(), shape, factor);
+        var dst32 = new uint[expected32.Length];
+        Downsampling.Majority(src32, shape, factor, dst32);
+        Assert.Equal(expected32.Select(v => (uint)v), dst32);
+    }
+
+    [Fact]
+    public void AssemblingAnOutputChunkFromEightSourceChunksEqualsOneBigMajority()
+    {
+        // FORMATS.md §7.3: an output chunk is assembled from up to 2x2x2 source chunks, each reduced in place.
+        var rng = new Random(11);
+        Int3 whole = new(37, 30, 21), piece = new(20, 16, 12), factor = new(2, 2, 2);
+        ulong[] src = new ulong[whole.Volume];
+        for (int i = 0; i < src.Length; i++)
+        {
+            src[i] = i > 0 && rng.Next(5) != 0 ? src[i - 1] : (ulong)rng.Next(4) << 62;
+        }
+
+        Int3 outShape = Downsampling.OutputShape(whole, factor);
+        ulong[] assembled = Enumerable.Repeat(ulong.MaxValue - 1, (int)outShape.Volume).ToArray();
+        for (int z0 = 0; z0 < whole.Z; z0 += piece.Z)
+        {
+            for (int y0 = 0; y0 < whole.Y; y0 += piece.Y)
+            {
+                for (int x0 = 0; x0 < whole.X; x0 += piece.X)
+                {
+                    Int3 size = Int3.Min(piece, whole - new Int3(x0, y0, z0));
+                    var part = new ulong[size.Volume];
+                    for (int z = 0; z < size.Z; z++)
+                    {
+                        for (int y = 0; y < size.Y; y++)
+                        {
+                            Array.Copy(src, x0 + (whole.X * (y0 + y + (whole.Y * (z0 + z)))), part, size.X * (y + (size.Y * z)), size.X);
+                        }
+                    }
+
+                    Downsampling.Majority(part, size, factor, assembled, outShape, new Int3(x0 / 2, y0 / 2, z0 / 2));
+                }
+            }
+        }
+
+        Assert.Equal(ReferenceMajority(src, whole, factor), assembled);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Downsampling.Majority(new ulong[8], new Int3(2, 2, 2), factor, assembled, outShape, new Int3(outShape.X, 0, 0)));
+    }
+
+    [Theory]
+    [InlineData(2, 3)]
+    [InlineData(1, 4)]
+    public void EveryBlockOverAFewLabels(int fz, int labelCount)
+    {
+        // Every possible 2x2xfz block over the labels, side by side along x: all tie and count cases.
+        ulong[] labels = { ulong.MaxValue, 0, 1UL << 63, 5 };
+        int perBlock = 4 * fz;
+        int blocks = (int)Math.Pow(labelCount, perBlock);
+        Int3 shape = new(2 * blocks, 2, fz), factor = new(2, 2, fz);
+        var src = new ulong[shape.Volume];
+        for (int b = 0; b < blocks; b++)
+        {
+            int code = b;
+            for (int z = 0; z < fz; z++)
+            {
+                for (int y = 0; y < 2; y++)
+                {
+                    for (int x = 0; x < 2; x++)
+                    {
+                        src[(2 * b) + x + (shape.X * (y + (2 * z)))] = labels[code % labelCount];
+                        code /= labelCount;
+                    }
+                }
+            }
+        }
+
+        Assert.Equal(ReferenceMajority(src, shape, factor), Majority(src, shape, factor));
+    }
+
+    [Fact]
+    public void PortablePathsMatchTheReferenceToo()
+    {
+        // The AVX2 kernels handle uint64 2x2x2 / 2x2x1 on this hardware; the portable ones run on the
+        // netstandard2.0 build and other CPUs. The flag only selects a path, so a concurrent test is unaffected.
+        try
+        {
+            Downsampling.DisableVectorPaths = true;
+            EveryBlockOverAFewLabels(2, 3);
+            EveryBlockOverAFewLabels(1, 4);
+            for (int seed = 0; seed < 12; seed++)
+            {
+                MatchesPlainReferenceOnRandomVolumes(seed);
+            }
+
+            MatchesPlainReferenceOnSmoothVolumes(1, 2, 2, 2);
+            MatchesPlainReferenceOnSmoothVolumes(2, 2, 2, 1);
+        }
+        finally
+        {
+            Downsampling.DisableVectorPaths = false;
+        }
+    }
+
     [Fact]
     public void LargeBlocksUseTheHeapPath()
     {

@@ -18,9 +18,9 @@ public static class CompressedSegmentation
     public const int MaxOffsetWords = (1 << 24) - 1;
 
     [ThreadStatic]
-    private static CompressedSegmentationEncoder? t_encoder;
+    private static CompressedSegmentationEncoder? s_threadEncoder;
 
-    private static CompressedSegmentationEncoder ThreadEncoder => t_encoder ??= new CompressedSegmentationEncoder();
+    private static CompressedSegmentationEncoder ThreadEncoder => s_threadEncoder ??= new CompressedSegmentationEncoder();
 
     /// <summary>Encodes a uint64 chunk of <paramref name="shape"/> (x fastest) into a complete chunk file (with the channel-offset word).</summary>
     public static byte[] Encode(ReadOnlySpan<ulong> voxels, Int3 shape, Int3 blockSize)
@@ -51,7 +51,33 @@ public static class CompressedSegmentation
         CheckShapes(shape, blockSize, destination.Length, nameof(destination));
         fixed (ulong* dst = destination)
         {
-            DecodeCore<U64>(encoded, shape, blockSize, dst);
+            DecodeCore<U64>(encoded, shape, blockSize, dst, shape.X, (long)shape.X * shape.Y);
+        }
+    }
+
+    /// <summary>
+    /// Decodes a uint64 chunk of <paramref name="shape"/> into a region of a larger volume: its voxels land at
+    /// <paramref name="destinationOffset"/> inside <paramref name="destination"/>, a volume of
+    /// <paramref name="destinationShape"/> (x fastest). Voxels outside the region are left alone.
+    /// </summary>
+    /// <exception cref="EngineException">ErrorId <c>CompressedSegmentationCorrupt</c> when the data is not a valid chunk of this shape.</exception>
+    public static unsafe void Decode(ReadOnlySpan<byte> encoded, Int3 shape, Int3 blockSize, Span<ulong> destination, Int3 destinationShape, Int3 destinationOffset)
+    {
+        long start = CheckRegion(destinationShape, new Box3(destinationOffset, destinationOffset + shape), blockSize, destination.Length, nameof(destination));
+        fixed (ulong* dst = destination)
+        {
+            DecodeCore<U64>(encoded, shape, blockSize, dst + start, destinationShape.X, (long)destinationShape.X * destinationShape.Y);
+        }
+    }
+
+    /// <summary>Decodes a uint32 chunk into a region of a larger volume; see the uint64 overload.</summary>
+    /// <exception cref="EngineException">ErrorId <c>CompressedSegmentationCorrupt</c> when the data is not a valid chunk of this shape.</exception>
+    public static unsafe void Decode(ReadOnlySpan<byte> encoded, Int3 shape, Int3 blockSize, Span<uint> destination, Int3 destinationShape, Int3 destinationOffset)
+    {
+        long start = CheckRegion(destinationShape, new Box3(destinationOffset, destinationOffset + shape), blockSize, destination.Length, nameof(destination));
+        fixed (uint* dst = destination)
+        {
+            DecodeCore<U32>(encoded, shape, blockSize, dst + start, destinationShape.X, (long)destinationShape.X * destinationShape.Y);
         }
     }
 
@@ -62,7 +88,46 @@ public static class CompressedSegmentation
         CheckShapes(shape, blockSize, destination.Length, nameof(destination));
         fixed (uint* dst = destination)
         {
-            DecodeCore<U32>(encoded, shape, blockSize, dst);
+            DecodeCore<U32>(encoded, shape, blockSize, dst, shape.X, (long)shape.X * shape.Y);
+        }
+    }
+
+    /// <summary>
+    /// Decodes only z planes [<paramref name="planeBegin"/>, <paramref name="planeEnd"/>) of a uint64 chunk, so a
+    /// reader can stream a chunk block layer by block layer. <paramref name="planeBegin"/> must be a multiple of
+    /// the block depth and <paramref name="planeEnd"/> a multiple of it or the chunk depth;
+    /// <paramref name="destination"/> holds exactly those planes (x fastest).
+    /// </summary>
+    public static unsafe void DecodePlanes(ReadOnlySpan<byte> encoded, Int3 shape, Int3 blockSize, int planeBegin, int planeEnd, Span<ulong> destination)
+    {
+        CheckPlanes(shape, blockSize, planeBegin, planeEnd, destination.Length);
+        fixed (ulong* dst = destination)
+        {
+            DecodeCore<U64>(encoded, shape, blockSize, dst, shape.X, (long)shape.X * shape.Y, planeBegin, planeEnd);
+        }
+    }
+
+    /// <summary>uint32 form of <see cref="DecodePlanes(ReadOnlySpan{byte}, Int3, Int3, int, int, Span{ulong})"/>.</summary>
+    public static unsafe void DecodePlanes(ReadOnlySpan<byte> encoded, Int3 shape, Int3 blockSize, int planeBegin, int planeEnd, Span<uint> destination)
+    {
+        CheckPlanes(shape, blockSize, planeBegin, planeEnd, destination.Length);
+        fixed (uint* dst = destination)
+        {
+            DecodeCore<U32>(encoded, shape, blockSize, dst, shape.X, (long)shape.X * shape.Y, planeBegin, planeEnd);
+        }
+    }
+
+    private static void CheckPlanes(Int3 shape, Int3 blockSize, int planeBegin, int planeEnd, int length)
+    {
+        if (!blockSize.AllPositive || planeBegin < 0 || planeBegin % blockSize.Z != 0 || planeEnd <= planeBegin || planeEnd > shape.Z || (planeEnd % blockSize.Z != 0 && planeEnd != shape.Z))
+        {
+            throw new ArgumentException($"Planes [{planeBegin}, {planeEnd}) of a {shape} chunk must start on a block layer ({blockSize.Z}) and end on one or at the chunk's depth.");
+        }
+
+        long expected = (long)shape.X * shape.Y * (planeEnd - planeBegin);
+        if (length < expected)
+        {
+            throw new ArgumentException($"The destination holds {length} voxels; planes [{planeBegin}, {planeEnd}) need {expected}.");
         }
     }
 
@@ -89,10 +154,27 @@ public static class CompressedSegmentation
         }
     }
 
+    /// <summary>Checks that <paramref name="region"/> lies inside a volume of <paramref name="volumeShape"/>; returns the index of its first voxel.</summary>
+    internal static long CheckRegion(Int3 volumeShape, Box3 region, Int3 blockSize, int length, string paramName)
+    {
+        CheckShapes(volumeShape, blockSize, length, paramName);
+        Int3 b = region.Begin, e = region.End;
+        if (b.X < 0 || b.Y < 0 || b.Z < 0 || e.X < b.X || e.Y < b.Y || e.Z < b.Z || e.X > volumeShape.X || e.Y > volumeShape.Y || e.Z > volumeShape.Z)
+        {
+            throw new ArgumentOutOfRangeException(nameof(region), region, $"The region {region} is not inside the {volumeShape} volume.");
+        }
+
+        return region.IsEmpty ? 0 : b.X + ((long)volumeShape.X * (b.Y + ((long)volumeShape.Y * b.Z)));
+    }
+
     private static EngineException Corrupt(string detail) =>
         new("CompressedSegmentationCorrupt", EngineErrorKind.InvalidData, "The compressed_segmentation chunk is corrupt: " + detail + ".");
 
-    private static unsafe void DecodeCore<T>(ReadOnlySpan<byte> encoded, Int3 shape, Int3 blockSize, void* dst)
+    /// <summary>
+    /// Decodes into the chunk whose voxel (x, y, z) is dst[x + y·strideY + (z - planeBegin)·strideZ], for the block
+    /// layers covering planes [planeBegin, planeEnd) only.
+    /// </summary>
+    private static unsafe void DecodeCore<T>(ReadOnlySpan<byte> encoded, Int3 shape, Int3 blockSize, void* dst, long strideY, long strideZ, int planeBegin = 0, int planeEnd = int.MaxValue)
         where T : struct, IValueTraits
     {
         long volume = shape.Volume;
@@ -132,19 +214,30 @@ public static class CompressedSegmentation
         }
 
         long blockVolume = blockSize.Volume;
-        Span<ulong> lut = stackalloc ulong[256];
+
+        // Blocks are decoded one block row (fixed y and z block index) at a time, writing whole voxel rows
+        // across the blocks: sequential writes instead of one stream per block row and plane.
+        BlockInfo[]? heapInfo = gx > 256 ? new BlockInfo[gx] : null;
+        BlockInfo* stackInfo = stackalloc BlockInfo[heapInfo is null ? gx : 1];
         fixed (uint* ch = channel)
+        fixed (BlockInfo* heapPtr = heapInfo)
         {
-            long blockIndex = 0;
-            for (int gzI = 0; gzI < gz; gzI++)
+            BlockInfo* info = heapInfo is null ? stackInfo : heapPtr;
+            // Only the block layers covering [planeBegin, planeEnd); dst starts at planeBegin.
+            int layerFrom = planeBegin / bz;
+            int layerTo = Math.Min(gz, Int3.CeilDiv(Math.Min(planeEnd, sz), bz));
+            int zBase = layerFrom * bz;
+            long blockIndex = (long)layerFrom * gx * gy;
+            for (int gzI = layerFrom; gzI < layerTo; gzI++)
             {
                 int z0 = gzI * bz, az = Math.Min(bz, sz - z0);
                 for (int gyI = 0; gyI < gy; gyI++)
                 {
                     int y0 = gyI * by, ay = Math.Min(by, sy - y0);
+
+                    // Validate the headers of this block row.
                     for (int gxI = 0; gxI < gx; gxI++, blockIndex++)
                     {
-                        int x0 = gxI * bx, ax = Math.Min(bx, sx - x0);
                         uint h0 = ch[2 * blockIndex];
                         long tableOffset = h0 & 0xFFFFFF;
                         int bits = (int)(h0 >> 24);
@@ -154,82 +247,60 @@ public static class CompressedSegmentation
                             throw Corrupt($"block {blockIndex} has its lookup table at word {tableOffset}, outside the channel of {channelWords} words");
                         }
 
-                        long tableCount = (channelWords - tableOffset) / wpv;
-                        long dstBase = x0 + ((long)sx * (y0 + ((long)sy * z0)));
-                        uint* table = ch + tableOffset;
-                        if (bits == 0)
-                        {
-                            ulong value = default(T).LoadTable(table, 0);
-                            for (int z = 0; z < az; z++)
-                            {
-                                for (int y = 0; y < ay; y++)
-                                {
-                                    long row = dstBase + ((long)sx * (y + ((long)sy * z)));
-                                    default(T).Fill(dst, row, ax, value);
-                                }
-                            }
-
-                            continue;
-                        }
-
-                        if (bits != 1 && bits != 2 && bits != 4 && bits != 8 && bits != 16 && bits != 32)
+                        if (bits != 0 && bits != 1 && bits != 2 && bits != 4 && bits != 8 && bits != 16 && bits != 32)
                         {
                             throw Corrupt($"block {blockIndex} has an encoded bit width of {bits}, not one of 0, 1, 2, 4, 8, 16, 32");
                         }
 
                         long valueWords = ((bits * blockVolume) + 31) / 32;
-                        if (valuesOffset + valueWords > channelWords)
+                        if (bits != 0 && valuesOffset + valueWords > channelWords)
                         {
                             throw Corrupt($"block {blockIndex} has its {valueWords} value words at word {valuesOffset}, outside the channel of {channelWords} words");
                         }
 
-                        uint* values = ch + valuesOffset;
-                        uint mask = bits == 32 ? uint.MaxValue : (1u << bits) - 1;
-                        if (bits <= 8)
+                        info[gxI] = new BlockInfo
                         {
-                            int lutCount = (int)Math.Min(1L << bits, tableCount);
-                            for (int i = 0; i < lutCount; i++)
-                            {
-                                lut[i] = default(T).LoadTable(table, i);
-                            }
+                            Table = ch + tableOffset,
+                            TableCount = (channelWords - tableOffset) / wpv,
+                            Values = ch + valuesOffset,
+                            Bits = bits,
+                            Mask = bits == 32 ? uint.MaxValue : (1u << bits) - 1,
+                            First = default(T).LoadTable(ch + tableOffset, 0),
+                        };
+                    }
 
-                            for (int z = 0; z < az; z++)
+                    for (int z = 0; z < az; z++)
+                    {
+                        for (int y = 0; y < ay; y++)
+                        {
+                            long row = ((y0 + y) * strideY) + ((z0 - zBase + z) * strideZ);
+                            long local = bx * (y + ((long)by * z));
+                            for (int gxI = 0; gxI < gx; gxI++)
                             {
-                                for (int y = 0; y < ay; y++)
+                                int x0 = gxI * bx, ax = Math.Min(bx, sx - x0);
+                                BlockInfo* bi = info + gxI;
+                                int bits = bi->Bits;
+                                if (bits == 0)
                                 {
-                                    long row = dstBase + ((long)sx * (y + ((long)sy * z)));
-                                    long bitPos = (long)bits * (bx * (y + ((long)by * z)));
-                                    for (int x = 0; x < ax; x++, bitPos += bits)
-                                    {
-                                        uint index = (values[bitPos >> 5] >> (int)(bitPos & 31)) & mask;
-                                        if (index >= (uint)lutCount)
-                                        {
-                                            throw Corrupt($"block {blockIndex} uses table entry {index}, past the end of the channel");
-                                        }
-
-                                        default(T).Store(dst, row + x, lut[(int)index]);
-                                    }
+                                    default(T).Fill(dst, row + x0, ax, bi->First);
+                                    continue;
                                 }
-                            }
-                        }
-                        else
-                        {
-                            for (int z = 0; z < az; z++)
-                            {
-                                for (int y = 0; y < ay; y++)
-                                {
-                                    long row = dstBase + ((long)sx * (y + ((long)sy * z)));
-                                    long bitPos = (long)bits * (bx * (y + ((long)by * z)));
-                                    for (int x = 0; x < ax; x++, bitPos += bits)
-                                    {
-                                        uint index = (values[bitPos >> 5] >> (int)(bitPos & 31)) & mask;
-                                        if (index >= tableCount)
-                                        {
-                                            throw Corrupt($"block {blockIndex} uses table entry {index}, past the end of the channel");
-                                        }
 
-                                        default(T).Store(dst, row + x, default(T).LoadTable(table, index));
+                                uint* values = bi->Values;
+                                uint* table = bi->Table;
+                                uint mask = bi->Mask;
+                                long tableCount = bi->TableCount;
+                                long bitPos = bits * local;
+                                long d = row + x0;
+                                for (int x = 0; x < ax; x++, bitPos += bits)
+                                {
+                                    uint index = (values[bitPos >> 5] >> (int)(bitPos & 31)) & mask;
+                                    if (index >= tableCount)
+                                    {
+                                        throw Corrupt($"a block uses table entry {index}, past the end of the channel");
                                     }
+
+                                    default(T).Store(dst, d + x, default(T).LoadTable(table, index));
                                 }
                             }
                         }
@@ -237,6 +308,16 @@ public static class CompressedSegmentation
                 }
             }
         }
+    }
+
+    private unsafe struct BlockInfo
+    {
+        public uint* Table;
+        public long TableCount;
+        public uint* Values;
+        public int Bits;
+        public uint Mask;
+        public ulong First;
     }
 }
 

@@ -38,6 +38,90 @@ public sealed class CompressedSegmentationEncoder
     private int _tableGeneration;
     private int _tableUsed;
 
+    // Streaming state: the chunk being encoded block layer by block layer.
+    private Int3 _streamShape;
+    private Int3 _streamBlock;
+    private int _streamHeader;
+    private int _streamLayer = -1;
+    private long _streamStrideY;
+    private long _streamStrideZ;
+
+    /// <summary>
+    /// Starts encoding a chunk of <paramref name="shape"/> one block layer at a time, so a caller
+    /// never needs the whole chunk in memory. Feed every layer with <see cref="AppendLayers(ReadOnlySpan{ulong}, int)"/>
+    /// (or the uint32 overload) in z order, then call <see cref="FinishStream"/>. The output is
+    /// byte-identical to <see cref="EncodeToBuffer(ReadOnlySpan{ulong}, Int3, Int3)"/>.
+    /// </summary>
+    public void BeginStream(Int3 shape, Int3 blockSize)
+    {
+        if (!shape.AllPositive && shape.Volume != 0)
+        {
+            throw new ArgumentException($"Invalid chunk shape {shape}.", nameof(shape));
+        }
+
+        if (!blockSize.AllPositive)
+        {
+            throw new ArgumentException($"Invalid block size {blockSize}.", nameof(blockSize));
+        }
+
+        BeginCore(shape, blockSize);
+        _streamStrideY = shape.X;
+        _streamStrideZ = (long)shape.X * shape.Y;
+    }
+
+    /// <summary>Number of z planes the next <paramref name="layerCount"/> block layers cover (the last layer may be partial).</summary>
+    public int PlanesFor(int layerCount) => Math.Max(0, Math.Min(_streamShape.Z, (_streamLayer + layerCount) * _streamBlock.Z) - (_streamLayer * _streamBlock.Z));
+
+    /// <summary>The next z plane the stream expects.</summary>
+    public int NextPlane => Math.Max(0, _streamLayer) * _streamBlock.Z;
+
+    /// <summary>Encodes the next <paramref name="layerCount"/> block layers; <paramref name="planes"/> holds exactly <see cref="PlanesFor"/> z planes (x fastest).</summary>
+    public unsafe void AppendLayers(ReadOnlySpan<ulong> planes, int layerCount)
+    {
+        CheckLayers(planes.Length, layerCount);
+        fixed (ulong* p = planes)
+        {
+            EncodeLayersCore<U64>(p, layerCount);
+        }
+    }
+
+    /// <summary>uint32 form of <see cref="AppendLayers(ReadOnlySpan{ulong}, int)"/>.</summary>
+    public unsafe void AppendLayers(ReadOnlySpan<uint> planes, int layerCount)
+    {
+        CheckLayers(planes.Length, layerCount);
+        fixed (uint* p = planes)
+        {
+            EncodeLayersCore<U32>(p, layerCount);
+        }
+    }
+
+    /// <summary>Ends the stream and returns the complete chunk file (valid until the next call on this instance).</summary>
+    public ReadOnlySpan<byte> FinishStream()
+    {
+        int gz = _streamBlock.Z > 0 ? Int3.CeilDiv(_streamShape.Z, _streamBlock.Z) : 0;
+        if (_streamShape.Volume != 0 && _streamLayer != gz)
+        {
+            throw new InvalidOperationException($"The stream has {_streamLayer} of {gz} block layers.");
+        }
+
+        _streamLayer = -1;
+        return MemoryMarshal.AsBytes(new ReadOnlySpan<uint>(_out, 0, _len));
+    }
+
+    private void CheckLayers(int length, int layerCount)
+    {
+        if (_streamLayer < 0)
+        {
+            throw new InvalidOperationException("Call BeginStream first.");
+        }
+
+        long expected = (long)_streamShape.X * _streamShape.Y * PlanesFor(layerCount);
+        if (layerCount < 1 || length != expected)
+        {
+            throw new ArgumentException($"Expected {expected} voxels ({PlanesFor(layerCount)} planes of {_streamShape.X}x{_streamShape.Y}), got {length}.");
+        }
+    }
+
     /// <summary>Bytes of the last encoded chunk (the view returned by the last EncodeToBuffer call).</summary>
     public int EncodedLength => _len * 4;
 
@@ -51,7 +135,35 @@ public sealed class CompressedSegmentationEncoder
         CompressedSegmentation.CheckShapes(shape, blockSize, voxels.Length, nameof(voxels));
         fixed (ulong* p = voxels)
         {
-            EncodeCore<U64>(p, shape, blockSize);
+            EncodeCore<U64>(p, shape, blockSize, shape.X, (long)shape.X * shape.Y);
+        }
+
+        return MemoryMarshal.AsBytes(new ReadOnlySpan<uint>(_out, 0, _len));
+    }
+
+    /// <summary>
+    /// Encodes the chunk <paramref name="region"/> of a larger uint64 <paramref name="volume"/> of
+    /// <paramref name="volumeShape"/> (x fastest) without copying it out first; otherwise as
+    /// <see cref="EncodeToBuffer(ReadOnlySpan{ulong}, Int3, Int3)"/>.
+    /// </summary>
+    public unsafe ReadOnlySpan<byte> EncodeToBuffer(ReadOnlySpan<ulong> volume, Int3 volumeShape, Box3 region, Int3 blockSize)
+    {
+        long start = CompressedSegmentation.CheckRegion(volumeShape, region, blockSize, volume.Length, nameof(volume));
+        fixed (ulong* p = volume)
+        {
+            EncodeCore<U64>(p + start, region.Size, blockSize, volumeShape.X, (long)volumeShape.X * volumeShape.Y);
+        }
+
+        return MemoryMarshal.AsBytes(new ReadOnlySpan<uint>(_out, 0, _len));
+    }
+
+    /// <summary>Encodes a region of a larger uint32 volume; see the uint64 overload.</summary>
+    public unsafe ReadOnlySpan<byte> EncodeToBuffer(ReadOnlySpan<uint> volume, Int3 volumeShape, Box3 region, Int3 blockSize)
+    {
+        long start = CompressedSegmentation.CheckRegion(volumeShape, region, blockSize, volume.Length, nameof(volume));
+        fixed (uint* p = volume)
+        {
+            EncodeCore<U32>(p + start, region.Size, blockSize, volumeShape.X, (long)volumeShape.X * volumeShape.Y);
         }
 
         return MemoryMarshal.AsBytes(new ReadOnlySpan<uint>(_out, 0, _len));
@@ -63,7 +175,7 @@ public sealed class CompressedSegmentationEncoder
         CompressedSegmentation.CheckShapes(shape, blockSize, voxels.Length, nameof(voxels));
         fixed (uint* p = voxels)
         {
-            EncodeCore<U32>(p, shape, blockSize);
+            EncodeCore<U32>(p, shape, blockSize, shape.X, (long)shape.X * shape.Y);
         }
 
         return MemoryMarshal.AsBytes(new ReadOnlySpan<uint>(_out, 0, _len));
@@ -95,8 +207,17 @@ public sealed class CompressedSegmentationEncoder
         }
     }
 
-    private unsafe void EncodeCore<T>(void* voxels, Int3 shape, Int3 blockSize)
+    /// <summary>Encodes the chunk of <paramref name="shape"/> whose voxel (x, y, z) is voxels[x + y·strideY + z·strideZ].</summary>
+    private unsafe void EncodeCore<T>(void* voxels, Int3 shape, Int3 blockSize, long strideY, long strideZ)
         where T : struct, IValueTraits
+    {
+        BeginCore(shape, blockSize);
+        _streamStrideY = strideY;
+        _streamStrideZ = strideZ;
+        EncodeLayersCore<T>(voxels, int.MaxValue);
+    }
+
+    private void BeginCore(Int3 shape, Int3 blockSize)
     {
         if (!BitConverter.IsLittleEndian)
         {
@@ -106,12 +227,15 @@ public sealed class CompressedSegmentationEncoder
         int sx = shape.X, sy = shape.Y, sz = shape.Z;
         int bx = blockSize.X, by = blockSize.Y, bz = blockSize.Z;
         int blockVolume = bx * by * bz;
-        int wpv = default(T).WordsPerValue;
         _len = 0;
         if (shape.Volume == 0)
         {
             EnsureCapacity(1);
             _out[_len++] = 1;
+            _streamShape = shape;
+            _streamBlock = blockSize;
+            _streamHeader = 1;
+            _streamLayer = 0;
             return;
         }
 
@@ -132,10 +256,35 @@ public sealed class CompressedSegmentationEncoder
         EnsureCapacity(1 + headerWords + 64);
         _out[0] = 1;
         _len = 1 + headerWords;
-        int header = 1;
-        int[] voxelIndex = _voxelIndex;
+        _streamShape = shape;
+        _streamBlock = blockSize;
+        _streamHeader = 1;
+        _streamLayer = 0;
+    }
 
-        for (int gzI = 0; gzI < gz; gzI++)
+    // Encodes the next block layers (z rows of blocks) of the chunk begun by BeginCore. voxels
+    // points at the first z plane of those layers; the x/y strides are the chunk's.
+    private unsafe void EncodeLayersCore<T>(void* voxels, int layerCount)
+        where T : struct, IValueTraits
+    {
+        Int3 shape = _streamShape;
+        Int3 blockSize = _streamBlock;
+        if (shape.Volume == 0)
+        {
+            return;
+        }
+
+        int sx = shape.X, sy = shape.Y, sz = shape.Z;
+        int bx = blockSize.X, by = blockSize.Y, bz = blockSize.Z;
+        int blockVolume = bx * by * bz;
+        int wpv = default(T).WordsPerValue;
+        int gx = Int3.CeilDiv(sx, bx), gy = Int3.CeilDiv(sy, by), gz = Int3.CeilDiv(sz, bz);
+        int header = _streamHeader;
+        int[] voxelIndex = _voxelIndex;
+        long strideY = _streamStrideY, strideZ = _streamStrideZ;
+        int zBase = _streamLayer * bz;
+        int layerEnd = Math.Min(gz, _streamLayer + layerCount);
+        for (int gzI = _streamLayer; gzI < layerEnd; gzI++)
         {
             int z0 = gzI * bz, az = Math.Min(bz, sz - z0);
             for (int gyI = 0; gyI < gy; gyI++)
@@ -144,7 +293,7 @@ public sealed class CompressedSegmentationEncoder
                 for (int gxI = 0; gxI < gx; gxI++, header += 2)
                 {
                     int x0 = gxI * bx, ax = Math.Min(bx, sx - x0);
-                    long origin = x0 + ((long)sx * (y0 + ((long)sy * z0)));
+                    long origin = x0 + (y0 * strideY) + ((z0 - zBase) * strideZ);
 
                     // Pass 1: is the block one value? (The common case on label data.)
                     ulong first = default(T).Load(voxels, origin);
@@ -153,7 +302,7 @@ public sealed class CompressedSegmentationEncoder
                     {
                         for (int y = 0; y < ay; y++)
                         {
-                            long row = origin + ((long)sx * (y + ((long)sy * z)));
+                            long row = origin + (y * strideY) + (z * strideZ);
                             int x = 0;
                             while (x < ax && default(T).Load(voxels, row + x) == first)
                             {
@@ -185,7 +334,7 @@ public sealed class CompressedSegmentationEncoder
                     {
                         for (int y = 0; y < ay; y++)
                         {
-                            long row = origin + ((long)sx * (y + ((long)sy * z)));
+                            long row = origin + (y * strideY) + (z * strideZ);
                             int local = bx * (y + (by * z));
                             for (int x = 0; x < ax; x++)
                             {
@@ -265,6 +414,9 @@ public sealed class CompressedSegmentationEncoder
                 }
             }
         }
+    
+        _streamHeader = header;
+        _streamLayer = layerEnd;
     }
 
     private static int BitsFor(int n)

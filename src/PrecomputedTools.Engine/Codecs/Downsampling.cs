@@ -1,5 +1,9 @@
 using System;
 using System.Runtime.CompilerServices;
+#if NET
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+#endif
 
 namespace PrecomputedTools.Engine.Codecs;
 
@@ -11,6 +15,9 @@ namespace PrecomputedTools.Engine.Codecs;
 /// </remarks>
 public static class Downsampling
 {
+    /// <summary>Tests set this to run the portable paths on hardware that has the vector ones (results are identical).</summary>
+    internal static bool DisableVectorPaths { get; set; }
+
     // Blocks of up to this many voxels are reduced in a stack buffer; larger ones use one array per call.
     private const int StackBlockLimit = 64;
 
@@ -32,7 +39,7 @@ public static class Downsampling
         fixed (ulong* src = source)
         fixed (ulong* dst = destination)
         {
-            MajorityCore<U64>(src, sourceShape, factor, dst, outShape);
+            MajorityCore<U64>(src, sourceShape, factor, dst, outShape, outShape, Int3.Zero);
         }
     }
 
@@ -43,7 +50,34 @@ public static class Downsampling
         fixed (uint* src = source)
         fixed (uint* dst = destination)
         {
-            MajorityCore<U32>(src, sourceShape, factor, dst, outShape);
+            MajorityCore<U32>(src, sourceShape, factor, dst, outShape, outShape, Int3.Zero);
+        }
+    }
+
+    /// <summary>
+    /// Majority into a region of a larger volume: the ceil(sourceShape / factor) result is written at
+    /// <paramref name="destinationOffset"/> inside <paramref name="destination"/>, a volume of
+    /// <paramref name="destinationShape"/> (x fastest); voxels outside that region are left alone. This lets an
+    /// output chunk be assembled from several source chunks without a copy (FORMATS.md §7.3).
+    /// </summary>
+    public static unsafe void Majority(ReadOnlySpan<ulong> source, Int3 sourceShape, Int3 factor, Span<ulong> destination, Int3 destinationShape, Int3 destinationOffset)
+    {
+        Int3 outShape = CheckRegion(source.Length, sourceShape, factor, destination.Length, destinationShape, destinationOffset);
+        fixed (ulong* src = source)
+        fixed (ulong* dst = destination)
+        {
+            MajorityCore<U64>(src, sourceShape, factor, dst, outShape, destinationShape, destinationOffset);
+        }
+    }
+
+    /// <summary>Majority of uint32 labels into a region of a larger volume; see the uint64 overload.</summary>
+    public static unsafe void Majority(ReadOnlySpan<uint> source, Int3 sourceShape, Int3 factor, Span<uint> destination, Int3 destinationShape, Int3 destinationOffset)
+    {
+        Int3 outShape = CheckRegion(source.Length, sourceShape, factor, destination.Length, destinationShape, destinationOffset);
+        fixed (uint* src = source)
+        fixed (uint* dst = destination)
+        {
+            MajorityCore<U32>(src, sourceShape, factor, dst, outShape, destinationShape, destinationOffset);
         }
     }
 
@@ -131,7 +165,24 @@ public static class Downsampling
         return outShape;
     }
 
-    private static unsafe void MajorityCore<T>(void* src, Int3 s, Int3 f, void* dst, Int3 o)
+    private static Int3 CheckRegion(int sourceLength, Int3 sourceShape, Int3 factor, int destinationLength, Int3 destinationShape, Int3 destinationOffset)
+    {
+        Int3 outShape = CheckArguments(sourceLength, sourceShape, factor, int.MaxValue);
+        if (destinationShape.X < 0 || destinationShape.Y < 0 || destinationShape.Z < 0 || destinationShape.Volume > destinationLength)
+        {
+            throw new ArgumentException($"The destination holds {destinationLength} voxels but its shape {destinationShape} needs {destinationShape.Volume}.", "destination");
+        }
+
+        Int3 end = destinationOffset + outShape;
+        if (destinationOffset.X < 0 || destinationOffset.Y < 0 || destinationOffset.Z < 0 || end.X > destinationShape.X || end.Y > destinationShape.Y || end.Z > destinationShape.Z)
+        {
+            throw new ArgumentOutOfRangeException(nameof(destinationOffset), destinationOffset, $"The {outShape} result at {destinationOffset} does not fit in the {destinationShape} destination.");
+        }
+
+        return outShape;
+    }
+
+    private static unsafe void MajorityCore<T>(void* src, Int3 s, Int3 f, void* dst, Int3 o, Int3 dstShape, Int3 dstOffset)
         where T : struct, IValueTraits
     {
         int sx = s.X, sy = s.Y, fx = f.X, fy = f.Y, fz = f.Z;
@@ -148,7 +199,7 @@ public static class Downsampling
             for (int oy = 0; oy < o.Y; oy++)
             {
                 int y0 = oy * fy, ny = Math.Min(fy, sy - y0);
-                long dstRow = (long)o.X * (oy + ((long)o.Y * oz));
+                long dstRow = dstOffset.X + ((long)dstShape.X * (dstOffset.Y + oy + ((long)dstShape.Y * (dstOffset.Z + oz))));
                 int nrows = ny * nz;
                 int r = 0;
                 for (int z = 0; z < nz; z++)
@@ -173,11 +224,23 @@ public static class Downsampling
                     int fullX = sx / 2;
                     if (nrows == 4)
                     {
-                        ox = Majority2x4<T>(src, rows[0], rows[1], rows[2], rows[3], dst, dstRow, fullX);
+#if NET
+                        if (typeof(T) == typeof(U64) && Avx2.IsSupported && !DisableVectorPaths)
+                        {
+                            ox = Majority2x4Avx2((ulong*)src, rows[0], rows[1], rows[2], rows[3], (ulong*)dst + dstRow, fullX);
+                        }
+#endif
+                        ox = Majority2x4<T>(src, rows[0], rows[1], rows[2], rows[3], dst, dstRow, ox, fullX);
                     }
                     else if (nrows == 2)
                     {
-                        ox = Majority2x2<T>(src, rows[0], rows[1], dst, dstRow, fullX);
+#if NET
+                        if (typeof(T) == typeof(U64) && Avx2.IsSupported && !DisableVectorPaths)
+                        {
+                            ox = Majority2x2Avx2((ulong*)src, rows[0], rows[1], (ulong*)dst + dstRow, fullX);
+                        }
+#endif
+                        ox = Majority2x2<T>(src, rows[0], rows[1], dst, dstRow, ox, fullX);
                     }
                     else if (nrows == 1)
                     {
@@ -233,13 +296,12 @@ public static class Downsampling
     /// smooth, so first compare whole row segments: when the four rows are equal over a segment, each block
     /// holds a pair (a, b) four times and its mode is min(a, b).
     /// </summary>
-    private static unsafe int Majority2x4<T>(void* src, long r0, long r1, long r2, long r3, void* dst, long dstRow, int count)
+    private static unsafe int Majority2x4<T>(void* src, long r0, long r1, long r2, long r3, void* dst, long dstRow, int ox, int count)
         where T : struct, IValueTraits
     {
         int size = default(T).Size;
         byte* p0 = (byte*)src + (r0 * size), p1 = (byte*)src + (r1 * size), p2 = (byte*)src + (r2 * size), p3 = (byte*)src + (r3 * size);
         ulong* buf = stackalloc ulong[8];
-        int ox = 0;
         while (ox < count)
         {
             int end = Math.Min(count, ox + Segment);
@@ -276,7 +338,7 @@ public static class Downsampling
                 buf[5] = c1;
                 buf[6] = d0;
                 buf[7] = d1;
-                default(T).Store(dst, dstRow + ox, Mode(buf, 8));
+                default(T).Store(dst, dstRow + ox, Mode8(buf));
             }
         }
 
@@ -284,12 +346,11 @@ public static class Downsampling
     }
 
     /// <summary>2x2x1 blocks (two source rows, pairs along x) for output x in [0, count); same row-segment fast path.</summary>
-    private static unsafe int Majority2x2<T>(void* src, long r0, long r1, void* dst, long dstRow, int count)
+    private static unsafe int Majority2x2<T>(void* src, long r0, long r1, void* dst, long dstRow, int ox, int count)
         where T : struct, IValueTraits
     {
         int size = default(T).Size;
         byte* p0 = (byte*)src + (r0 * size), p1 = (byte*)src + (r1 * size);
-        int ox = 0;
         while (ox < count)
         {
             int end = Math.Min(count, ox + Segment);
@@ -320,6 +381,90 @@ public static class Downsampling
         return count;
     }
 
+#if NET
+    /// <summary>
+    /// uint64 2x2x2 with AVX2: four output voxels per step. Two 256-bit loads per source row hold the four
+    /// blocks; a block is uniform when its lanes in every row equal the first row's and the first row's
+    /// pair is equal. Four uniform blocks are packed and stored at once; mixed blocks take the scalar
+    /// mode. Returns the next output x to process.
+    /// </summary>
+    private static unsafe int Majority2x4Avx2(ulong* src, long r0, long r1, long r2, long r3, ulong* dst, int count)
+    {
+        ulong* p0 = src + r0, p1 = src + r1, p2 = src + r2, p3 = src + r3;
+        ulong* buf = stackalloc ulong[8];
+        int ox = 0;
+        for (; ox + 4 <= count; ox += 4)
+        {
+            int x = 2 * ox;
+            Vector256<ulong> a = Avx.LoadVector256(p0 + x);
+            Vector256<ulong> a2 = Avx.LoadVector256(p0 + x + 4);
+            Vector256<ulong> same = Avx2.CompareEqual(a, Avx.LoadVector256(p1 + x))
+                & Avx2.CompareEqual(a, Avx.LoadVector256(p2 + x))
+                & Avx2.CompareEqual(a, Avx.LoadVector256(p3 + x))
+                & Avx2.CompareEqual(a, Avx2.Permute4x64(a, 0xB1));
+            Vector256<ulong> same2 = Avx2.CompareEqual(a2, Avx.LoadVector256(p1 + x + 4))
+                & Avx2.CompareEqual(a2, Avx.LoadVector256(p2 + x + 4))
+                & Avx2.CompareEqual(a2, Avx.LoadVector256(p3 + x + 4))
+                & Avx2.CompareEqual(a2, Avx2.Permute4x64(a2, 0xB1));
+            uint mask = (uint)Avx.MoveMask(same.AsDouble()) | ((uint)Avx.MoveMask(same2.AsDouble()) << 4);
+            if (mask == 0xFF)
+            {
+                // Lanes 0 and 2 of each vector are the four block values: [a0, a2, a'0, a'2].
+                Avx.Store(dst + ox, Avx2.Permute4x64(Avx2.UnpackLow(a, a2), 0xD8));
+                continue;
+            }
+
+            for (int k = 0; k < 4; k++)
+            {
+                int xx = x + (2 * k);
+                if (((mask >> (2 * k)) & 3) == 3)
+                {
+                    dst[ox + k] = p0[xx];
+                    continue;
+                }
+
+                buf[0] = p0[xx];
+                buf[1] = p0[xx + 1];
+                buf[2] = p1[xx];
+                buf[3] = p1[xx + 1];
+                buf[4] = p2[xx];
+                buf[5] = p2[xx + 1];
+                buf[6] = p3[xx];
+                buf[7] = p3[xx + 1];
+                dst[ox + k] = Mode8(buf);
+            }
+        }
+
+        return ox;
+    }
+
+    /// <summary>uint64 2x2x1 with AVX2: two output voxels per step; see <see cref="Majority2x4Avx2"/>.</summary>
+    private static unsafe int Majority2x2Avx2(ulong* src, long r0, long r1, ulong* dst, int count)
+    {
+        ulong* p0 = src + r0, p1 = src + r1;
+        int ox = 0;
+        for (; ox + 2 <= count; ox += 2)
+        {
+            int x = 2 * ox;
+            Vector256<ulong> a = Avx.LoadVector256(p0 + x);
+            Vector256<ulong> b = Avx.LoadVector256(p1 + x);
+            if (a.Equals(b))
+            {
+                // Both rows equal: each block is one pair twice, so its mode is the smaller of the pair.
+                ulong a0 = p0[x], a1 = p0[x + 1], a2 = p0[x + 2], a3 = p0[x + 3];
+                dst[ox] = a0 < a1 ? a0 : a1;
+                dst[ox + 1] = a2 < a3 ? a2 : a3;
+                continue;
+            }
+
+            dst[ox] = Mode4(p0[x], p0[x + 1], p1[x], p1[x + 1]);
+            dst[ox + 1] = Mode4(p0[x + 2], p0[x + 3], p1[x + 2], p1[x + 3]);
+        }
+
+        return ox;
+    }
+#endif
+
     /// <summary>out[ox] = min(row[2·ox], row[2·ox + 1]) for ox in [from, to): the mode of a block made of one repeated pair.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void PairwiseMin<T>(void* src, long row, void* dst, long dstRow, int from, int to)
@@ -332,6 +477,56 @@ public static class Downsampling
         }
     }
 
+    /// <summary>
+    /// Mode of the eight values of a 2x2x2 block, ties to the smallest. Mixed blocks of label data mostly
+    /// hold two labels, which counting settles without sorting.
+    /// </summary>
+    private static unsafe ulong Mode8(ulong* b)
+    {
+        ulong v0 = b[0];
+        int c0 = 0;
+        for (int i = 0; i < 8; i++)
+        {
+            c0 += b[i] == v0 ? 1 : 0;
+        }
+
+        if (c0 > 4)
+        {
+            return v0;
+        }
+
+        int k = 1;
+        while (b[k] == v0)
+        {
+            k++;
+        }
+
+        ulong v1 = b[k];
+        int c1 = 0;
+        for (int i = k; i < 8; i++)
+        {
+            c1 += b[i] == v1 ? 1 : 0;
+        }
+
+        if (c0 + c1 == 8)
+        {
+            return c0 > c1 ? v0 : c1 > c0 ? v1 : (v0 < v1 ? v0 : v1);
+        }
+
+        // Three or more labels: a label seen four times beats the at most three others.
+        if (c0 == 4)
+        {
+            return v0;
+        }
+
+        if (c1 >= 4)
+        {
+            return v1;
+        }
+
+        return Mode(b, 8);
+    }
+
     /// <summary>Mode of four values, ties to the smallest.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong Mode4(ulong a, ulong b, ulong c, ulong d)
@@ -342,15 +537,16 @@ public static class Downsampling
         Sort2(ref a, ref c);
         Sort2(ref b, ref d);
         Sort2(ref b, ref c);
-        // Sorted: a <= b <= c <= d. Possible run patterns.
+        // Now a <= b <= c <= d. If b == c, b occurs at least twice and no other value can occur more often.
         if (b == c)
         {
-            return b; // b occurs at least twice and a, d cannot both equal one other value.
+            return b;
         }
 
+        // Two a's can at best tie with two c's (c == d), and a is the smaller.
         if (a == b)
         {
-            return a; // two a's; at best a tie with two d's, and a is smaller.
+            return a;
         }
 
         if (c == d)
@@ -358,7 +554,8 @@ public static class Downsampling
             return c;
         }
 
-        return a; // all distinct
+        // All four differ: a four-way tie.
+        return a;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

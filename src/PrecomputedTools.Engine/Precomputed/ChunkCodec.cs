@@ -68,6 +68,53 @@ public static class ChunkCodec
         }
     }
 
+    /// <summary>
+    /// Checks that a chunk file decodes to <paramref name="shape"/> (throws the decoder's error if not),
+    /// one block layer at a time so that large chunks need little memory.
+    /// </summary>
+    public static void Verify(VoxelType dataType, ScaleInfo scale, Int3 shape, ReadOnlySpan<byte> encoded, string? chunkName = null)
+    {
+        int element = VoxelTypes.SizeOf(dataType);
+        if (scale.Encoding == ChunkEncodings.Raw)
+        {
+            if (encoded.Length != shape.Volume * element)
+            {
+                throw new EngineException("ChunkSizeMismatch", EngineErrorKind.InvalidData, $"Raw chunk {chunkName} of scale {scale.Key} has {encoded.Length} bytes; its shape {shape} needs {shape.Volume * element}.", chunkName);
+            }
+
+            return;
+        }
+
+        if (scale.Encoding != ChunkEncodings.CompressedSegmentation || !VoxelTypes.IsLabelType(dataType))
+        {
+            throw Unsupported(dataType, scale);
+        }
+
+        Int3 block = scale.BlockSize ?? new Int3(8, 8, 8);
+        int planeVoxels = shape.X * shape.Y;
+        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(planeVoxels * block.Z * element);
+        try
+        {
+            for (int z = 0; z < shape.Z; z += block.Z)
+            {
+                int end = Math.Min(shape.Z, z + block.Z);
+                Span<byte> layer = buffer.AsSpan(0, planeVoxels * (end - z) * element);
+                if (dataType == VoxelType.UInt64)
+                {
+                    CompressedSegmentation.DecodePlanes(encoded, shape, block, z, end, MemoryMarshal.Cast<byte, ulong>(layer));
+                }
+                else
+                {
+                    CompressedSegmentation.DecodePlanes(encoded, shape, block, z, end, MemoryMarshal.Cast<byte, uint>(layer));
+                }
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
     private static void CheckLength(VoxelType dataType, Int3 shape, int length, string what)
     {
         long expected = shape.Volume * VoxelTypes.SizeOf(dataType);

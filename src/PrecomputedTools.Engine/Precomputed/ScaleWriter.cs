@@ -45,8 +45,10 @@ public sealed class ChunkWriteOptions
 public static class ScaleWriter
 {
     /// <summary>
-    /// Streams <paramref name="source"/> into scale 0 of the dataset: slab by slab (one row of
-    /// chunks, or part of one, at a time), chunks encoded in parallel.
+    /// Streams <paramref name="source"/> into scale 0 of the dataset. A row of chunks is produced
+    /// together, a few z planes (one block layer) at a time, so memory holds one thin slab of the
+    /// source plus one layer per chunk being encoded: it does not grow with the volume's depth or
+    /// the chunk size.
     /// </summary>
     public static async Task WriteFromVolumeAsync(IVolumeReader source, DatasetDirectory directory, PrecomputedInfo info, ChunkWriteOptions options, OperationMonitor monitor, CancellationToken cancellationToken)
     {
@@ -60,10 +62,15 @@ public static class ScaleWriter
         Int3 chunk = scale.ChunkSize;
         int sourceElement = VoxelTypes.SizeOf(source.DataType);
         int targetElement = VoxelTypes.SizeOf(info.DataType);
-        long chunkSourceBytes = (long)chunk.X * Math.Min(chunk.Y, scale.Size.Y) * Math.Min(chunk.Z, scale.Size.Z) * sourceElement;
-        int chunksPerSlab = (int)Math.Max(1, Math.Min(grid.X, options.SlabBudgetBytes / Math.Max(1, chunkSourceBytes)));
+
+        // Planes per step: whole block layers, and whole source read units when those are thin (BOSS cuboids are 16 deep).
+        int step = ChunkSink.PlaneStep(scale);
+        int granularity = Math.Min(Math.Max(1, source.ReadGranularity.Z), 64);
+        int planesPerStep = Int3.CeilDiv(Math.Max(step, granularity), step) * step;
+        long bytesPerChunkStep = (long)chunk.X * Math.Min(chunk.Y, scale.Size.Y) * planesPerStep * Math.Max(sourceElement, targetElement);
+        int chunksPerSlab = (int)Math.Max(1, Math.Min(grid.X, options.SlabBudgetBytes / Math.Max(1, bytesPerChunkStep)));
         monitor.AddWork(scale.ChunkCount, scale.Size.Volume * targetElement);
-        monitor.Verbose($"Writing scale {scale.Key}: {scale.ChunkCount} chunks of {chunk} ({scale.Encoding}), slabs of up to {chunksPerSlab} chunks.");
+        monitor.Verbose($"Writing scale {scale.Key}: {scale.ChunkCount} chunks of {chunk} ({scale.Encoding}), {chunksPerSlab} chunk(s) side by side, {planesPerStep} planes at a time.");
 
         var parallel = new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = Math.Max(1, options.ThrottleLimit) };
         string context = "scale " + scale.Key;
@@ -88,67 +95,93 @@ public static class ScaleWriter
                         }
                     }
 
-                    if (pending.Count == 0)
+                    if (pending.Count > 0)
                     {
-                        continue;
+                        await WriteChunkRowAsync(source, directory, info, scale, pending, planesPerStep, parallel, monitor, context, cancellationToken).ConfigureAwait(false);
                     }
+                }
+            }
+        }
+    }
 
-                    var slab = new Box3(
-                        new Int3(pending[0].Begin.X, pending[0].Begin.Y, pending[0].Begin.Z),
-                        new Int3(pending[pending.Count - 1].End.X, pending[0].End.Y, pending[0].End.Z));
-                    int slabBytes = checked((int)(slab.VoxelCount * sourceElement));
-                    byte[] slabBuffer = ArrayPool<byte>.Shared.Rent(slabBytes);
+    private static async Task WriteChunkRowAsync(IVolumeReader source, DatasetDirectory directory, PrecomputedInfo info, ScaleInfo scale, List<Box3> pending, int planesPerStep, ParallelOptions parallel, OperationMonitor monitor, string context, CancellationToken cancellationToken)
+    {
+        int sourceElement = VoxelTypes.SizeOf(source.DataType);
+        int targetElement = VoxelTypes.SizeOf(info.DataType);
+        Box3 first = pending[0];
+        int xBegin = first.Begin.X, xEnd = pending[pending.Count - 1].End.X;
+        int yBegin = first.Begin.Y, yEnd = first.End.Y;
+        int slabWidth = xEnd - xBegin, slabHeight = yEnd - yBegin;
+        int slabBytes = checked(slabWidth * slabHeight * planesPerStep * sourceElement);
+        var sinks = new ChunkSink[pending.Count];
+        byte[] slab = ArrayPool<byte>.Shared.Rent(slabBytes);
+        try
+        {
+            for (int i = 0; i < sinks.Length; i++)
+            {
+                sinks[i] = new ChunkSink(directory, info, scale, pending[i]);
+            }
+
+            for (int z = first.Begin.Z; z < first.End.Z; z += planesPerStep)
+            {
+                int planes = Math.Min(planesPerStep, first.End.Z - z);
+                var region = new Box3(new Int3(xBegin, yBegin, z), new Int3(xEnd, yEnd, z + planes));
+                int regionBytes = checked((int)(region.VoxelCount * sourceElement));
+                await source.ReadAsync(region, slab.AsMemory(0, regionBytes), cancellationToken).ConfigureAwait(false);
+                Parallel.For(0, sinks.Length, parallel, i =>
+                {
+                    ChunkSink sink = sinks[i];
+                    Box3 box = sink.Box;
+                    int width = box.Size.X, height = box.Size.Y;
+                    int layerBytes = checked(width * height * planes * targetElement);
+                    byte[] layer = ArrayPool<byte>.Shared.Rent(layerBytes);
                     try
                     {
-                        await source.ReadAsync(slab, slabBuffer.AsMemory(0, slabBytes), cancellationToken).ConfigureAwait(false);
-                        Parallel.ForEach(pending, parallel, box =>
+                        int rowSource = width * sourceElement, rowTarget = width * targetElement;
+                        for (int dz = 0; dz < planes; dz++)
                         {
-                            WriteChunkFromSlab(directory, info, scale, box, slab, slabBuffer, source.DataType, context);
-                            monitor.ReportDone(1, box.VoxelCount * targetElement);
-                        });
+                            for (int y = 0; y < height; y++)
+                            {
+                                long from = ((long)dz * slabHeight + (box.Begin.Y - yBegin + y)) * slabWidth + (box.Begin.X - xBegin);
+                                VoxelConversion.Convert(
+                                    slab.AsSpan((int)(from * sourceElement), rowSource),
+                                    source.DataType,
+                                    layer.AsSpan(((dz * height) + y) * rowTarget, rowTarget),
+                                    info.DataType,
+                                    context);
+                            }
+                        }
+
+                        sink.Append(layer.AsSpan(0, layerBytes), planes);
                     }
                     finally
                     {
-                        ArrayPool<byte>.Shared.Return(slabBuffer);
+                        ArrayPool<byte>.Shared.Return(layer);
                     }
-                }
+                });
             }
-        }
-    }
 
-    private static void WriteChunkFromSlab(DatasetDirectory directory, PrecomputedInfo info, ScaleInfo scale, Box3 box, Box3 slab, byte[] slabBuffer, VoxelType sourceType, string context)
-    {
-        int sourceElement = VoxelTypes.SizeOf(sourceType);
-        int targetElement = VoxelTypes.SizeOf(info.DataType);
-        Int3 shape = box.Size;
-        Int3 slabSize = slab.Size;
-        int chunkBytes = checked((int)(shape.Volume * targetElement));
-        byte[] chunkBuffer = ArrayPool<byte>.Shared.Rent(chunkBytes);
-        try
-        {
-            Span<byte> voxels = chunkBuffer.AsSpan(0, chunkBytes);
-            int rowSourceBytes = shape.X * sourceElement;
-            int rowTargetBytes = shape.X * targetElement;
-            for (int z = 0; z < shape.Z; z++)
+            Parallel.For(0, sinks.Length, parallel, i =>
             {
-                for (int y = 0; y < shape.Y; y++)
-                {
-                    long sourceIndex = ((long)(box.Begin.Z - slab.Begin.Z + z) * slabSize.Y + (box.Begin.Y - slab.Begin.Y + y)) * slabSize.X + (box.Begin.X - slab.Begin.X);
-                    ReadOnlySpan<byte> row = slabBuffer.AsSpan((int)(sourceIndex * sourceElement), rowSourceBytes);
-                    VoxelConversion.Convert(row, sourceType, voxels.Slice(((z * shape.Y) + y) * rowTargetBytes, rowTargetBytes), info.DataType, context);
-                }
-            }
-
-            byte[] encoded = ChunkCodec.Encode(info.DataType, scale, shape, voxels);
-            directory.WriteChunk(scale, box, encoded);
+                sinks[i].Complete();
+                monitor.ReportDone(1, sinks[i].Box.VoxelCount * targetElement);
+            });
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(chunkBuffer);
+            foreach (ChunkSink? sink in sinks)
+            {
+                sink?.Dispose();
+            }
+
+            ArrayPool<byte>.Shared.Return(slab);
         }
     }
 
-    /// <summary>Computes scale <paramref name="targetIndex"/> from the scale above it, output chunk by output chunk.</summary>
+    /// <summary>
+    /// Computes scale <paramref name="targetIndex"/> from the scale above it, output chunk by output
+    /// chunk (in parallel), each one block layer at a time from the matching source planes.
+    /// </summary>
     public static Task DownscaleAsync(DatasetDirectory directory, PrecomputedInfo info, int targetIndex, DownscaleMethod method, ChunkWriteOptions options, OperationMonitor monitor, CancellationToken cancellationToken)
     {
         if (targetIndex < 1 || targetIndex >= info.Scales.Count)
@@ -169,7 +202,6 @@ public static class ScaleWriter
         monitor.AddWork(target.ChunkCount, target.Size.Volume * element);
         monitor.Phase = $"Scale {targetIndex} ({target.Key}) from {source.Key}, factor {factor}";
         monitor.Verbose($"Writing scale {target.Key} from {source.Key} ({method}, factor {factor}): {target.ChunkCount} chunks.");
-        var reader = new PrecomputedVolumeReader(directory, info, source, cacheLimitBytes: 0);
         var parallel = new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = Math.Max(1, options.ThrottleLimit) };
         int missingSources = 0;
         return Task.Run(
@@ -179,7 +211,7 @@ public static class ScaleWriter
                 {
                     if (!(options.Resume && IsChunkComplete(directory, info, target, box)))
                     {
-                        Interlocked.Add(ref missingSources, WriteDownscaledChunk(directory, info, reader, source, target, box, factor, method, cancellationToken));
+                        Interlocked.Add(ref missingSources, WriteDownscaledChunk(directory, info, source, target, box, factor, method, cancellationToken));
                     }
 
                     monitor.ReportDone(1, box.VoxelCount * element);
@@ -209,90 +241,47 @@ public static class ScaleWriter
             {
                 throw new EngineException("InvalidVolumeGeometry", EngineErrorKind.InvalidData, $"Scale {target.Key} is {target.Size} voxels; {source.Key} ({source.Size}) downscaled by {factor} gives {Int3.CeilDiv(source.Size, factor)}.", datasetPath);
             }
-
-            if (source.ChunkSize[d] % factor[d] != 0)
-            {
-                throw new EngineException("UnsupportedScaleFactor", EngineErrorKind.NotSupported, $"Scale {source.Key} has chunk size {source.ChunkSize}, not a multiple of the factor {factor}.", datasetPath);
-            }
         }
     }
 
-    // Each source chunk maps onto a whole-block-aligned part of the output chunk (blocks never
-    // straddle source chunks), so chunks are decoded and reduced one at a time.
-    private static int WriteDownscaledChunk(DatasetDirectory directory, PrecomputedInfo info, PrecomputedVolumeReader reader, ScaleInfo source, ScaleInfo target, Box3 box, Int3 factor, DownscaleMethod method, CancellationToken cancellationToken)
+    // Output planes are produced one block layer at a time from the source planes they cover;
+    // majority blocks start on multiples of the factor, so they never straddle two steps.
+    private static int WriteDownscaledChunk(DatasetDirectory directory, PrecomputedInfo info, ScaleInfo source, ScaleInfo target, Box3 box, Int3 factor, DownscaleMethod method, CancellationToken cancellationToken)
     {
         int element = VoxelTypes.SizeOf(info.DataType);
         Int3 shape = box.Size;
-        int outputBytes = checked((int)(shape.Volume * element));
-        byte[] output = ArrayPool<byte>.Shared.Rent(outputBytes);
-        int missing = 0;
+        var sourceRegion = new Box3(box.Begin * factor, Int3.Min(box.End * factor, source.Size));
+        var planes = new SourcePlanes(directory, info, source, sourceRegion);
+        int step = ChunkSink.PlaneStep(target);
+        Int3 regionSize = sourceRegion.Size;
+        int sourceStepBytes = checked(regionSize.X * regionSize.Y * step * factor.Z * element);
+        int outputStepBytes = checked(shape.X * shape.Y * step * element);
+        byte[] sourceBuffer = ArrayPool<byte>.Shared.Rent(sourceStepBytes);
+        byte[] outputBuffer = ArrayPool<byte>.Shared.Rent(outputStepBytes);
+        using var sink = new ChunkSink(directory, info, target, box);
         try
         {
-            var sourceRegion = new Box3(box.Begin * factor, Int3.Min(box.End * factor, source.Size));
-            Int3 chunk = source.ChunkSize;
-            for (int cz = sourceRegion.Begin.Z / chunk.Z; cz * chunk.Z < sourceRegion.End.Z; cz++)
+            for (int z = 0; z < shape.Z; z += step)
             {
-                for (int cy = sourceRegion.Begin.Y / chunk.Y; cy * chunk.Y < sourceRegion.End.Y; cy++)
-                {
-                    for (int cx = sourceRegion.Begin.X / chunk.X; cx * chunk.X < sourceRegion.End.X; cx++)
-                    {
-                        cancellationToken.ThrowIfCancellationRequested();
-                        Box3 sourceChunk = source.ChunkBox(new Int3(cx, cy, cz));
-                        if (!ReduceSourceChunk(reader, sourceChunk, factor, method, info.DataType, box, output.AsSpan(0, outputBytes)))
-                        {
-                            missing++;
-                        }
-                    }
-                }
+                cancellationToken.ThrowIfCancellationRequested();
+                int outPlanes = Math.Min(step, shape.Z - z);
+                int zBegin = (box.Begin.Z + z) * factor.Z;
+                int zEnd = Math.Min((box.Begin.Z + z + outPlanes) * factor.Z, source.Size.Z);
+                var sourceShape = new Int3(regionSize.X, regionSize.Y, zEnd - zBegin);
+                Span<byte> sourceVoxels = sourceBuffer.AsSpan(0, checked((int)(sourceShape.Volume * element)));
+                Span<byte> output = outputBuffer.AsSpan(0, shape.X * shape.Y * outPlanes * element);
+                planes.Read(zBegin, zEnd, sourceVoxels);
+                Reduce(sourceVoxels, info.DataType, sourceShape, factor, method, output);
+                sink.Append(output, outPlanes);
             }
 
-            byte[] encoded = ChunkCodec.Encode(info.DataType, target, shape, output.AsSpan(0, outputBytes));
-            directory.WriteChunk(target, box, encoded);
-            return missing;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(output);
-        }
-    }
-
-    private static bool ReduceSourceChunk(PrecomputedVolumeReader reader, Box3 sourceChunk, Int3 factor, DownscaleMethod method, VoxelType type, Box3 outputBox, Span<byte> output)
-    {
-        int element = VoxelTypes.SizeOf(type);
-        Int3 sourceShape = sourceChunk.Size;
-        Int3 reducedShape = Int3.CeilDiv(sourceShape, factor);
-        int sourceBytes = checked((int)(sourceShape.Volume * element));
-        int reducedBytes = checked((int)(reducedShape.Volume * element));
-        byte[] sourceBuffer = ArrayPool<byte>.Shared.Rent(sourceBytes);
-        byte[] reducedBuffer = ArrayPool<byte>.Shared.Rent(reducedBytes);
-        try
-        {
-            Span<byte> sourceVoxels = sourceBuffer.AsSpan(0, sourceBytes);
-            Span<byte> reduced = reducedBuffer.AsSpan(0, reducedBytes);
-            bool present = reader.ReadChunk(sourceChunk, sourceVoxels);
-            Reduce(sourceVoxels, type, sourceShape, factor, method, reduced);
-
-            // Place the reduced block into the output chunk (both in the target scale's local grid).
-            Int3 reducedBegin = new(sourceChunk.Begin.X / factor.X, sourceChunk.Begin.Y / factor.Y, sourceChunk.Begin.Z / factor.Z);
-            Box3 placed = new Box3(reducedBegin, reducedBegin + reducedShape).Intersect(outputBox);
-            Int3 outputShape = outputBox.Size;
-            int rowBytes = placed.Size.X * element;
-            for (int z = placed.Begin.Z; z < placed.End.Z; z++)
-            {
-                for (int y = placed.Begin.Y; y < placed.End.Y; y++)
-                {
-                    long from = ((long)(z - reducedBegin.Z) * reducedShape.Y + (y - reducedBegin.Y)) * reducedShape.X + (placed.Begin.X - reducedBegin.X);
-                    long to = ((long)(z - outputBox.Begin.Z) * outputShape.Y + (y - outputBox.Begin.Y)) * outputShape.X + (placed.Begin.X - outputBox.Begin.X);
-                    reduced.Slice((int)(from * element), rowBytes).CopyTo(output.Slice((int)(to * element), rowBytes));
-                }
-            }
-
-            return present;
+            sink.Complete();
+            return planes.MissingChunks;
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(sourceBuffer);
-            ArrayPool<byte>.Shared.Return(reducedBuffer);
+            ArrayPool<byte>.Shared.Return(outputBuffer);
         }
     }
 
@@ -336,7 +325,7 @@ public static class ScaleWriter
         }
     }
 
-    /// <summary>True when the chunk's file exists and decodes to the right shape.</summary>
+    /// <summary>True when the chunk's file exists and decodes to the right shape (checked a block layer at a time).</summary>
     public static bool IsChunkComplete(DatasetDirectory directory, PrecomputedInfo info, ScaleInfo scale, Box3 box)
     {
         string? file = directory.FindChunkFile(scale, box);
@@ -348,16 +337,7 @@ public static class ScaleWriter
         try
         {
             byte[] encoded = DatasetDirectory.ReadMaybeGzip(file);
-            byte[] voxels = ArrayPool<byte>.Shared.Rent(checked((int)(box.VoxelCount * VoxelTypes.SizeOf(info.DataType))));
-            try
-            {
-                ChunkCodec.Decode(info.DataType, scale, box.Size, encoded, voxels.AsSpan(0, (int)(box.VoxelCount * VoxelTypes.SizeOf(info.DataType))), scale.ChunkName(box));
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(voxels);
-            }
-
+            ChunkCodec.Verify(info.DataType, scale, box.Size, encoded, scale.ChunkName(box));
             return true;
         }
         catch (Exception ex) when (ex is EngineException or System.IO.IOException or System.IO.InvalidDataException)

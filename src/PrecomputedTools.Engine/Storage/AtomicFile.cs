@@ -45,6 +45,14 @@ public static class AtomicFile
         }
     }
 
+    /// <summary>
+    /// Opens a temporary file for a streamed write; <see cref="AtomicWriter.Commit"/> renames it over
+    /// <paramref name="path"/>, disposing without committing deletes it.
+    /// </summary>
+    public static AtomicWriter Create(string path, bool gzip = false) => new(path, TempPathFor(path), gzip);
+
+    internal static void CommitTemp(string temp, string path) => Replace(temp, path);
+
     public static void WriteText(string path, string text) => Write(path, System.Text.Encoding.UTF8.GetBytes(text));
 
     /// <summary>Deletes temporary files left by an interrupted run under <paramref name="directory"/>.</summary>
@@ -110,6 +118,8 @@ public static class AtomicFile
 #endif
     }
 
+    internal static void WriteTo(Stream stream, ReadOnlySpan<byte> data) => WriteSpan(stream, data);
+
     internal static bool TryDelete(string path)
     {
         try
@@ -124,6 +134,49 @@ public static class AtomicFile
         catch (UnauthorizedAccessException)
         {
             return false;
+        }
+    }
+}
+
+/// <summary>A file being written under a temporary name; see <see cref="AtomicFile.Create"/>.</summary>
+public sealed class AtomicWriter : IDisposable
+{
+    private readonly string _path;
+    private readonly string _temp;
+    private readonly FileStream _file;
+    private readonly Stream _stream;
+    private bool _committed;
+
+    internal AtomicWriter(string path, string temp, bool gzip)
+    {
+        _path = path;
+        _temp = temp;
+        _file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
+        _stream = gzip ? new GZipStream(_file, CompressionLevel.Optimal, leaveOpen: true) : _file;
+    }
+
+    public void Write(ReadOnlySpan<byte> data) => AtomicFile.WriteTo(_stream, data);
+
+    /// <summary>Closes the file and renames it over the target.</summary>
+    public void Commit()
+    {
+        if (!ReferenceEquals(_stream, _file))
+        {
+            _stream.Dispose();
+        }
+
+        _file.Dispose();
+        AtomicFile.CommitTemp(_temp, _path);
+        _committed = true;
+    }
+
+    public void Dispose()
+    {
+        if (!_committed)
+        {
+            _stream.Dispose();
+            _file.Dispose();
+            AtomicFile.TryDelete(_temp);
         }
     }
 }

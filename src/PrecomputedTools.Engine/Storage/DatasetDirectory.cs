@@ -123,6 +123,31 @@ public sealed class DatasetDirectory
         }
     }
 
+    /// <summary>Opens a streamed, atomic write of a chunk (for chunks produced layer by layer).</summary>
+    public AtomicWriter CreateChunk(ScaleInfo scale, Box3 localBox)
+    {
+        string plain = ChunkPath(scale, localBox, Layout);
+        string target = Gzip ? plain + ".gz" : plain;
+        string? directory = Path.GetDirectoryName(target);
+        if (directory is not null)
+        {
+            Directory.CreateDirectory(directory);
+        }
+
+        return AtomicFile.Create(target, Gzip);
+    }
+
+    /// <summary>Removes the other form (.gz vs plain) of a chunk just written, keeping exactly one.</summary>
+    public void RemoveOtherForm(ScaleInfo scale, Box3 localBox)
+    {
+        string plain = ChunkPath(scale, localBox, Layout);
+        string other = Gzip ? plain : plain + ".gz";
+        if (File.Exists(other))
+        {
+            AtomicFile.TryDelete(other);
+        }
+    }
+
     public static byte[] ReadMaybeGzip(string file)
     {
         byte[] bytes = File.ReadAllBytes(file);

@@ -1,0 +1,671 @@
+using System;
+using System.Buffers;
+using System.Globalization;
+using System.IO;
+using System.Net;
+using System.Net.Http;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace PrecomputedTools.Engine.Boss;
+
+/// <summary>Tunables of a <see cref="BossClient"/>; the defaults follow BOSS.md §11.</summary>
+public sealed class BossClientOptions
+{
+    /// <summary>Requests in flight at once (1-16).</summary>
+    public int ThrottleLimit { get; set; } = 4;
+
+    /// <summary>Time allowed until the response headers arrive.</summary>
+    public TimeSpan HeaderTimeout { get; set; } = TimeSpan.FromSeconds(90);
+
+    /// <summary>Longest pause allowed between two reads of a response body.</summary>
+    public TimeSpan StallTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Attempts per request for gateway errors, resets, timeouts and truncation.</summary>
+    public int MaxAttempts { get; set; } = 6;
+
+    /// <summary>Attempts per request that may end in a plain 500 (usually deterministic).</summary>
+    public int MaxServerErrorAttempts { get; set; } = 3;
+
+    /// <summary>Attempts per request that may end in a 429 without "throttled" in its message.</summary>
+    public int MaxThrottleAttempts { get; set; } = 3;
+
+    /// <summary>Attempts per request that may end in a corrupt payload (a truncated body without Content-Length looks like one).</summary>
+    public int MaxCorruptAttempts { get; set; } = 3;
+
+    public string UserAgent { get; set; } = "PrecomputedTools/0.1";
+}
+
+/// <summary>
+/// The BOSS REST client (BOSS.md §4-§11): metadata, downsample extents, ids and cutouts with
+/// retries, timeouts and payload verification. The HttpClient comes from an IHttpClientFactory;
+/// the token goes only into the Authorization header and never into any message.
+/// </summary>
+public sealed class BossClient : IDisposable
+{
+    public const string HttpClientName = "PrecomputedTools.Boss";
+    private static readonly Regex s_name = new("^[A-Za-z0-9_-]+$", RegexOptions.CultureInvariant);
+    private static readonly Lazy<ServiceProvider> s_services = new(BuildServices, LazyThreadSafetyMode.ExecutionAndPublication);
+    private static readonly Regex s_tags = new("<[^>]*>", RegexOptions.CultureInvariant);
+    private readonly HttpClient _http;
+    private readonly SemaphoreSlim _slots;
+    private readonly Random _jitter = new();
+    private long _successes;
+
+    public BossClient(BossConnection connection, BossClientOptions? options = null, OperationMonitor? monitor = null)
+    {
+        Connection = connection;
+        Options = options ?? new BossClientOptions();
+        if (Options.ThrottleLimit < 1 || Options.ThrottleLimit > 64)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), "ThrottleLimit must be 1-64.");
+        }
+
+        Monitor = monitor ?? OperationMonitor.None;
+        _http = s_services.Value.GetRequiredService<IHttpClientFactory>().CreateClient(HttpClientName);
+        _slots = new SemaphoreSlim(Options.ThrottleLimit, Options.ThrottleLimit);
+    }
+
+    public BossConnection Connection { get; }
+
+    public BossClientOptions Options { get; }
+
+    public OperationMonitor Monitor { get; set; }
+
+    /// <summary>Requests sent (every attempt), for statistics.</summary>
+    public long RequestCount => Interlocked.Read(ref _requests);
+
+    private long _requests;
+
+    private static ServiceProvider BuildServices()
+    {
+        var services = new ServiceCollection();
+        services.AddHttpClient(HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(CreateHandler)
+            .SetHandlerLifetime(TimeSpan.FromMinutes(10));
+        return services.BuildServiceProvider();
+    }
+
+    private static HttpMessageHandler CreateHandler()
+    {
+#if NET
+        return new SocketsHttpHandler
+        {
+            AllowAutoRedirect = false,
+            AutomaticDecompression = DecompressionMethods.None,
+            ConnectTimeout = TimeSpan.FromSeconds(15),
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            MaxConnectionsPerServer = 64,
+            UseCookies = false,
+        };
+#else
+        return new HttpClientHandler
+        {
+            AllowAutoRedirect = false,
+            AutomaticDecompression = DecompressionMethods.None,
+            MaxConnectionsPerServer = 64,
+            UseCookies = false,
+        };
+#endif
+    }
+
+    public void Dispose() => _slots.Dispose();
+
+    /// <summary>Rejects names the API cannot carry (letters, digits, '_' and '-' only).</summary>
+    public static void ValidateName(string kind, string name)
+    {
+        if (string.IsNullOrEmpty(name) || !s_name.IsMatch(name))
+        {
+            throw new EngineException("BossInvalidName", EngineErrorKind.InvalidArgument, $"'{name}' is not a valid BOSS {kind} name: use letters, digits, '_' and '-' only.", name);
+        }
+    }
+
+    public async Task<string[]> ListCollectionsAsync(CancellationToken ct) =>
+        BossCollectionInfo.Strings(await GetJsonAsync("v1/collection/", "collections", ct).ConfigureAwait(false), "collections");
+
+    public async Task<string[]> ListExperimentsAsync(string collection, CancellationToken ct)
+    {
+        ValidateName("collection", collection);
+        return BossCollectionInfo.Strings(await GetJsonAsync($"v1/collection/{collection}/experiment/", collection, ct).ConfigureAwait(false), "experiments");
+    }
+
+    public async Task<string[]> ListChannelsAsync(string collection, string experiment, CancellationToken ct)
+    {
+        ValidateName("collection", collection);
+        ValidateName("experiment", experiment);
+        return BossCollectionInfo.Strings(await GetJsonAsync($"v1/collection/{collection}/experiment/{experiment}/channel/", collection + "/" + experiment, ct).ConfigureAwait(false), "channels");
+    }
+
+    public async Task<BossCollectionInfo> GetCollectionAsync(string collection, CancellationToken ct)
+    {
+        ValidateName("collection", collection);
+        return BossCollectionInfo.Parse(await GetJsonAsync($"v1/collection/{collection}/", collection, ct).ConfigureAwait(false));
+    }
+
+    public async Task<BossExperimentInfo> GetExperimentAsync(string collection, string experiment, CancellationToken ct)
+    {
+        ValidateName("collection", collection);
+        ValidateName("experiment", experiment);
+        return BossExperimentInfo.Parse(await GetJsonAsync($"v1/collection/{collection}/experiment/{experiment}/", collection + "/" + experiment, ct).ConfigureAwait(false));
+    }
+
+    public async Task<BossChannelInfo> GetChannelAsync(string collection, string experiment, string channel, CancellationToken ct)
+    {
+        ValidateName("collection", collection);
+        ValidateName("experiment", experiment);
+        ValidateName("channel", channel);
+        return BossChannelInfo.Parse(await GetJsonAsync($"v1/collection/{collection}/experiment/{experiment}/channel/{channel}/", collection + "/" + experiment + "/" + channel, ct).ConfigureAwait(false));
+    }
+
+    public async Task<BossCoordinateFrameInfo> GetCoordinateFrameAsync(string name, CancellationToken ct)
+    {
+        ValidateName("coordinate frame", name);
+        return BossCoordinateFrameInfo.Parse(await GetJsonAsync($"v1/coord/{name}/", name, ct).ConfigureAwait(false));
+    }
+
+    public async Task<BossDownsampleInfo> GetDownsampleAsync(string collection, string experiment, string channel, bool iso, CancellationToken ct)
+    {
+        ValidateName("collection", collection);
+        ValidateName("experiment", experiment);
+        ValidateName("channel", channel);
+        string path = $"v1/downsample/{collection}/{experiment}/{channel}/" + (iso ? "?iso=true" : "");
+        return BossDownsampleInfo.Parse(await GetJsonAsync(path, collection + "/" + experiment + "/" + channel, ct).ConfigureAwait(false), iso);
+    }
+
+    /// <summary>The distinct non-zero ids in a box of an annotation channel (/v1/ids/).</summary>
+    public async Task<ulong[]> GetIdsAsync(string collection, string experiment, string channel, int resolution, Box3 box, int? time, CancellationToken ct)
+    {
+        string path = $"v1/ids/{collection}/{experiment}/{channel}/{resolution}/{Ranges(box)}/" + (time is int t ? $"{t}:{t + 1}/" : "");
+        JsonElement json = await GetJsonAsync(path, collection + "/" + experiment + "/" + channel, ct).ConfigureAwait(false);
+        string[] ids = BossCollectionInfo.Strings(json, "ids");
+        var result = new ulong[ids.Length];
+        for (int k = 0; k < ids.Length; k++)
+        {
+            if (!ulong.TryParse(ids[k], NumberStyles.None, CultureInfo.InvariantCulture, out result[k]))
+            {
+                throw new EngineException("BossPayloadCorrupt", EngineErrorKind.InvalidData, $"The BOSS ids answer holds '{ids[k]}', which is not a uint64.", path);
+            }
+        }
+
+        Array.Sort(result);
+        return result;
+    }
+
+    internal static string Ranges(Box3 box) => string.Format(
+        CultureInfo.InvariantCulture,
+        "{0}:{1}/{2}:{3}/{4}:{5}",
+        box.Begin.X,
+        box.End.X,
+        box.Begin.Y,
+        box.End.Y,
+        box.Begin.Z,
+        box.End.Z);
+
+    /// <summary>"x 0:512, y 0:512, z 0:16" for messages.</summary>
+    public static string Describe(Box3 box) => string.Format(
+        CultureInfo.InvariantCulture,
+        "x {0}:{1}, y {2}:{3}, z {4}:{5}",
+        box.Begin.X,
+        box.End.X,
+        box.Begin.Y,
+        box.End.Y,
+        box.Begin.Z,
+        box.End.Z);
+
+    /// <summary>
+    /// Downloads one cutout box (level coordinates) into <paramref name="destination"/> ([z][y][x],
+    /// exactly box voxels × element bytes), with retries by outcome (BOSS.md §11.3).
+    /// </summary>
+    public async Task GetCutoutAsync(string collection, string experiment, string channel, int resolution, Box3 box, int? time, bool iso, VoxelType type, BossTransferFormat format, Memory<byte> destination, CancellationToken ct)
+    {
+        long expected = box.VoxelCount * VoxelTypes.SizeOf(type);
+        if (destination.Length != expected)
+        {
+            throw new ArgumentException("The destination does not match the box.", nameof(destination));
+        }
+
+        string path = $"v1/cutout/{collection}/{experiment}/{channel}/{resolution}/{Ranges(box)}/" + (time is int t ? $"{t}:{t + 1}/" : "") + "?access-mode=no-cache" + (iso ? "&iso=true" : "");
+        string what = $"block {Describe(box)} of {collection}/{experiment}/{channel} (level {resolution})";
+        string accept = format == BossTransferFormat.Blosc ? "application/blosc" : "application/npygz";
+        int transient = 0, serverErrors = 0, throttled = 0, corrupt = 0;
+        for (int attempt = 1; ; attempt++)
+        {
+            ct.ThrowIfCancellationRequested();
+            RetryableFailure failure;
+            await _slots.WaitAsync(ct).ConfigureAwait(false);
+            try
+            {
+                failure = await TryCutoutOnceAsync(path, accept, what, box, type, time is not null, format, destination, ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                _slots.Release();
+            }
+
+            if (failure.Exception is null)
+            {
+                return;
+            }
+
+            int used;
+            int allowed;
+            switch (failure.Kind)
+            {
+                case FailureKind.ServerError:
+                    used = ++serverErrors;
+                    allowed = Options.MaxServerErrorAttempts;
+                    break;
+                case FailureKind.Throttled:
+                    used = ++throttled;
+                    allowed = Options.MaxThrottleAttempts;
+                    break;
+                case FailureKind.Corrupt:
+                    used = ++corrupt;
+                    allowed = Options.MaxCorruptAttempts;
+                    break;
+                default:
+                    used = ++transient;
+                    allowed = Options.MaxAttempts;
+                    break;
+            }
+
+            if (used >= allowed || attempt >= Options.MaxAttempts + Options.MaxServerErrorAttempts + Options.MaxThrottleAttempts)
+            {
+                throw failure.Exception;
+            }
+
+            TimeSpan delay = failure.RetryAfter ?? Backoff(attempt);
+            Monitor.Debug($"BOSS {what}: {failure.Exception.Message} Retrying in {delay.TotalSeconds:0.0} s (attempt {attempt + 1}).");
+            await Task.Delay(delay, ct).ConfigureAwait(false);
+        }
+    }
+
+    private TimeSpan Backoff(int attempt)
+    {
+        double cap = Math.Min(Options.RetryMaxDelay.TotalMilliseconds, Options.RetryBaseDelay.TotalMilliseconds * Math.Pow(2, attempt - 1));
+        double r;
+        lock (_jitter)
+        {
+            r = _jitter.NextDouble();
+        }
+
+        // Full jitter: anywhere between 0 and the capped exponential delay.
+        return TimeSpan.FromMilliseconds(cap * r);
+    }
+
+    private enum FailureKind
+    {
+        None,
+        Transient,
+        ServerError,
+        Throttled,
+        Corrupt,
+    }
+
+    private readonly struct RetryableFailure
+    {
+        public RetryableFailure(FailureKind kind, EngineException exception, TimeSpan? retryAfter = null)
+        {
+            Kind = kind;
+            Exception = exception;
+            RetryAfter = retryAfter;
+        }
+
+        public FailureKind Kind { get; }
+
+        public EngineException? Exception { get; }
+
+        public TimeSpan? RetryAfter { get; }
+    }
+
+    private HttpRequestMessage NewRequest(string path, string accept)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, new Uri(Connection.BaseUri, path));
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(accept));
+        request.Headers.TryAddWithoutValidation("User-Agent", Options.UserAgent);
+        if (Connection.Token is { } token)
+        {
+            request.Headers.TryAddWithoutValidation("Authorization", "Token " + token);
+        }
+
+        return request;
+    }
+
+    private async Task<RetryableFailure> TryCutoutOnceAsync(string path, string accept, string what, Box3 box, VoxelType type, bool hasTime, BossTransferFormat format, Memory<byte> destination, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(Options.HeaderTimeout);
+        Interlocked.Increment(ref _requests);
+        HttpResponseMessage response;
+        using HttpRequestMessage request = NewRequest(path, accept);
+        try
+        {
+            response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return new RetryableFailure(FailureKind.Transient, new EngineException("BossTimeout", EngineErrorKind.OperationTimeout, $"The BOSS server did not answer {what} within {Options.HeaderTimeout.TotalSeconds:0.#} s.", Describe(box)));
+        }
+        catch (HttpRequestException ex)
+        {
+            return new RetryableFailure(FailureKind.Transient, new EngineException("BossServerUnavailable", EngineErrorKind.ConnectionError, $"The connection to {Connection.BaseUri.Host} failed while requesting {what}: {ex.Message}", Describe(box), ex));
+        }
+
+        using (response)
+        {
+            int status = (int)response.StatusCode;
+            string? contentType = response.Content.Headers.ContentType?.MediaType;
+            if (status != 200)
+            {
+                string body = await ReadErrorBodyAsync(response, timeout.Token).ConfigureAwait(false);
+                EngineException error = MapError(response, body, what, Describe(box));
+                return status switch
+                {
+                    429 when !IsThrottledForGood(body) => new RetryableFailure(FailureKind.Throttled, error, RetryAfter(response)),
+                    500 => new RetryableFailure(FailureKind.ServerError, error),
+                    502 or 503 or 504 => new RetryableFailure(FailureKind.Transient, error),
+                    _ => throw error,
+                };
+            }
+
+            if (!string.Equals(contentType, accept, StringComparison.OrdinalIgnoreCase))
+            {
+                return new RetryableFailure(FailureKind.Corrupt, new EngineException("BossPayloadCorrupt", EngineErrorKind.InvalidData, $"The BOSS server answered {what} with '{contentType}' instead of '{accept}'.", Describe(box)));
+            }
+
+            long expected = destination.Length;
+            long limit = format == BossTransferFormat.Blosc ? expected + 16 + 8 * (expected / 128 + 64) + 65536 : expected + expected / 2 + 65536;
+            long? declared = response.Content.Headers.ContentLength;
+            if (declared > limit)
+            {
+                return new RetryableFailure(FailureKind.Corrupt, new EngineException("BossPayloadCorrupt", EngineErrorKind.InvalidData, $"The BOSS server answered {what} with {declared:N0} bytes, more than a payload of {expected:N0} bytes can take.", Describe(box)));
+            }
+
+            byte[]? body2 = null;
+            int length = 0;
+            try
+            {
+                try
+                {
+                    (body2, length) = await ReadBodyAsync(response, declared, limit, ct).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                {
+                    return new RetryableFailure(FailureKind.Transient, new EngineException("BossTimeout", EngineErrorKind.OperationTimeout, $"The BOSS server stalled for more than {Options.StallTimeout.TotalSeconds:0.#} s while sending {what}.", Describe(box)));
+                }
+                catch (Exception ex) when (ex is IOException or HttpRequestException)
+                {
+                    return new RetryableFailure(FailureKind.Transient, new EngineException("BossServerUnavailable", EngineErrorKind.ConnectionError, $"The download of {what} broke off: {ex.Message}", Describe(box), ex));
+                }
+
+                if (body2 is null)
+                {
+                    return new RetryableFailure(FailureKind.Corrupt, new EngineException("BossPayloadCorrupt", EngineErrorKind.InvalidData, $"The BOSS answer for {what} is longer than any valid payload.", Describe(box)));
+                }
+
+                try
+                {
+                    if (format == BossTransferFormat.Blosc)
+                    {
+                        // Blocks in flight already use every core; one thread per frame avoids oversubscription.
+                        BloscDecoder.Decode(body2.AsSpan(0, length), destination.Span, 1);
+                    }
+                    else
+                    {
+                        Int3 s = box.Size;
+                        long[] shape = hasTime ? new long[] { 1, s.Z, s.Y, s.X } : new long[] { s.Z, s.Y, s.X };
+                        using var stream = new MemoryStream(body2, 0, length, writable: false);
+                        NpyGz.Decode(stream, type, shape, destination.Span);
+                    }
+                }
+                catch (EngineException ex)
+                {
+                    var wrapped = new EngineException(ex.ErrorId, ex.Kind, $"The BOSS answer for {what} cannot be used. {ex.Message}", Describe(box), ex, ex.RecommendedAction);
+                    if (ex.ErrorId == BloscDecoder.CorruptErrorId)
+                    {
+                        return new RetryableFailure(FailureKind.Corrupt, wrapped);
+                    }
+
+                    throw wrapped;
+                }
+
+                Interlocked.Increment(ref _successes);
+                return default;
+            }
+            finally
+            {
+                if (body2 is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(body2);
+                }
+            }
+        }
+    }
+
+    private async Task<(byte[]? Buffer, int Length)> ReadBodyAsync(HttpResponseMessage response, long? declared, long limit, CancellationToken ct)
+    {
+        using Stream stream = await response.Content.ReadAsStreamAsync().ConfigureAwait(false);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(limit, Math.Max(declared ?? 1 << 20, 4096)));
+        int length = 0;
+        using var stall = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        try
+        {
+            while (true)
+            {
+                if (length == buffer.Length)
+                {
+                    if (buffer.Length >= limit)
+                    {
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        return (null, 0);
+                    }
+
+                    byte[] bigger = ArrayPool<byte>.Shared.Rent((int)Math.Min(limit, (long)buffer.Length * 2));
+                    Buffer.BlockCopy(buffer, 0, bigger, 0, length);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = bigger;
+                }
+
+                stall.CancelAfter(Options.StallTimeout);
+#if NET
+                int read = await stream.ReadAsync(buffer.AsMemory(length), stall.Token).ConfigureAwait(false);
+#else
+                int read = await stream.ReadAsync(buffer, length, buffer.Length - length, stall.Token).ConfigureAwait(false);
+#endif
+                if (read == 0)
+                {
+                    break;
+                }
+
+                length += read;
+            }
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
+
+        return (buffer, length);
+    }
+
+    private static TimeSpan? RetryAfter(HttpResponseMessage response)
+    {
+        RetryConditionHeaderValue? value = response.Headers.RetryAfter;
+        if (value?.Delta is TimeSpan delta)
+        {
+            return delta < TimeSpan.FromMinutes(2) ? delta : TimeSpan.FromMinutes(2);
+        }
+
+        return null;
+    }
+
+    private async Task<JsonElement> GetJsonAsync(string path, string target, CancellationToken ct)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            EngineException failure;
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(Options.HeaderTimeout);
+            try
+            {
+                Interlocked.Increment(ref _requests);
+                using HttpRequestMessage request = NewRequest(path, "application/json");
+                using HttpResponseMessage response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, timeout.Token).ConfigureAwait(false);
+                string body = await response.Content.ReadAsStringAsync().ConfigureAwait(false);
+                int status = (int)response.StatusCode;
+                if (status == 200)
+                {
+                    try
+                    {
+                        using JsonDocument doc = JsonDocument.Parse(body);
+                        Interlocked.Increment(ref _successes);
+                        return doc.RootElement.Clone();
+                    }
+                    catch (JsonException ex)
+                    {
+                        throw new EngineException("BossPayloadCorrupt", EngineErrorKind.InvalidData, $"The BOSS server answered {path} with something that is not JSON.", target, ex);
+                    }
+                }
+
+                failure = MapError(response, body, path.Split('?')[0], target);
+                if (status is not (500 or 502 or 503 or 504 or 429) || (status == 429 && IsThrottledForGood(body)))
+                {
+                    throw failure;
+                }
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                failure = new EngineException("BossTimeout", EngineErrorKind.OperationTimeout, $"The BOSS server did not answer {path.Split('?')[0]} within {Options.HeaderTimeout.TotalSeconds:0.#} s.", target);
+            }
+            catch (HttpRequestException ex)
+            {
+                failure = new EngineException("BossServerUnavailable", EngineErrorKind.ConnectionError, $"Cannot reach the BOSS server {Connection.BaseUri.GetLeftPart(UriPartial.Authority)}: {ex.Message}", Connection.BaseUri.ToString(), ex);
+            }
+
+            if (attempt >= Math.Min(Options.MaxAttempts, 4))
+            {
+                throw failure;
+            }
+
+            TimeSpan delay = Backoff(attempt);
+            Monitor.Debug($"BOSS {path.Split('?')[0]}: {failure.Message} Retrying in {delay.TotalSeconds:0.0} s.");
+            await Task.Delay(delay, ct).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<string> ReadErrorBodyAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        try
+        {
+            using Stream stream = await response.Content.ReadAsStreamAsync().ConfigureAwait(false);
+            byte[] buffer = new byte[16384];
+            int length = 0;
+            while (length < buffer.Length)
+            {
+#if NET
+                int read = await stream.ReadAsync(buffer.AsMemory(length), ct).ConfigureAwait(false);
+#else
+                int read = await stream.ReadAsync(buffer, length, buffer.Length - length, ct).ConfigureAwait(false);
+#endif
+                if (read == 0)
+                {
+                    break;
+                }
+
+                length += read;
+            }
+
+            return Encoding.UTF8.GetString(buffer, 0, length);
+        }
+        catch (Exception ex) when (ex is IOException or HttpRequestException or OperationCanceledException)
+        {
+            return "";
+        }
+    }
+
+    /// <summary>Turns a non-200 answer into the mapped error (BOSS.md §10.5), quoting the server's own message.</summary>
+    internal EngineException MapError(HttpResponseMessage response, string body, string what, object target)
+    {
+        int status = (int)response.StatusCode;
+        string? contentType = response.Content.Headers.ContentType?.MediaType;
+        string message = "";
+        int code = 0;
+        if (string.Equals(contentType, "application/json", StringComparison.OrdinalIgnoreCase))
+        {
+            try
+            {
+                using JsonDocument doc = JsonDocument.Parse(body);
+                JsonElement root = doc.RootElement;
+                if (root.ValueKind == JsonValueKind.Object)
+                {
+                    message = BossCollectionInfo.Str(root, "message");
+                    if (message.Length == 0)
+                    {
+                        message = BossCollectionInfo.Str(root, "detail");
+                    }
+
+                    code = BossCollectionInfo.Int(root, "code");
+                }
+            }
+            catch (JsonException)
+            {
+                message = Snippet(body);
+            }
+        }
+        else
+        {
+            message = Snippet(body);
+        }
+
+        if (Connection.Token is { Length: > 0 } token)
+        {
+            // A server may echo what it got; the token must never reach a message.
+            message = message.Replace(token, "***");
+        }
+
+        string quoted = message.Length > 0 ? $" The server said: \"{message}\"" + (code != 0 ? $" (code {code})." : ".") : "";
+        string head = $"The BOSS server answered {what} with {status} {response.ReasonPhrase}.";
+        if (status is >= 300 and < 400)
+        {
+            string location = response.Headers.Location?.ToString() ?? "(no location)";
+            return new EngineException("BossRedirected", EngineErrorKind.InvalidOperation, head + $" It redirects to {location}; redirects are not followed so the token never leaves the configured host. Use that address as -BaseUri.", Connection.BaseUri.ToString());
+        }
+
+        bool authFailure = status == 401 || (status == 403 && code == 3004 && Interlocked.Read(ref _successes) == 0);
+        return status switch
+        {
+            _ when authFailure => new EngineException("BossAuthenticationFailed", EngineErrorKind.AuthenticationError, head + quoted + " Check the token (-Token, -Credential, -ConfigFile, ~/.intern/intern.cfg, INTERN_TOKEN or BOSS_TOKEN).", Connection.BaseUri.ToString()),
+            403 => new EngineException("BossPermissionDenied", EngineErrorKind.PermissionDenied, head + quoted, target),
+            404 => new EngineException("BossResourceNotFound", EngineErrorKind.ObjectNotFound, head + quoted, target),
+            413 => new EngineException("BossRequestTooLarge", EngineErrorKind.LimitsExceeded, head + quoted + " Use a smaller -BlockShape.", target),
+            429 => new EngineException("BossThrottled", EngineErrorKind.QuotaExceeded, head + quoted, target),
+            500 => new EngineException("BossServerError", EngineErrorKind.ConnectionError, head + quoted, target),
+            502 or 503 or 504 => new EngineException("BossServerUnavailable", EngineErrorKind.ConnectionError, head + quoted, target),
+            _ => new EngineException("BossBadRequest", EngineErrorKind.InvalidArgument, head + quoted, target),
+        };
+    }
+
+    /// <summary>
+    /// The BOSS egress budget answers "User is throttled. Expected available tomorrow.": it resets
+    /// much later, so the run stops at once. Other 429s (rate limits) are retried.
+    /// </summary>
+    private static bool IsThrottledForGood(string body) =>
+        body.IndexOf("User is throttled", StringComparison.OrdinalIgnoreCase) >= 0 || body.IndexOf("tomorrow", StringComparison.OrdinalIgnoreCase) >= 0;
+
+    private static string Snippet(string body)
+    {
+        string text = s_tags.Replace(body, " ");
+        text = Regex.Replace(text, "\\s+", " ").Trim();
+        return text.Length > 200 ? text.Substring(0, 200) + "..." : text;
+    }
+}

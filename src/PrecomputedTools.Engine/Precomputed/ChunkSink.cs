@@ -1,0 +1,230 @@
+using System;
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
+using PrecomputedTools.Engine.Codecs;
+using PrecomputedTools.Engine.Storage;
+
+namespace PrecomputedTools.Engine.Precomputed;
+
+/// <summary>
+/// One chunk being produced z plane group by z plane group: compressed_segmentation through a
+/// streaming encoder, raw straight into its (temporary) file. Neither needs the whole chunk in
+/// memory. Nothing is visible under the chunk's name until <see cref="Complete"/>.
+/// </summary>
+internal sealed class ChunkSink : IDisposable
+{
+    private static readonly ConcurrentBag<CompressedSegmentationEncoder> s_encoders = new();
+    private readonly DatasetDirectory _directory;
+    private readonly PrecomputedInfo _info;
+    private readonly ScaleInfo _scale;
+    private readonly CompressedSegmentationEncoder? _encoder;
+    private AtomicWriter? _raw;
+    private int _planesWritten;
+
+    public ChunkSink(DatasetDirectory directory, PrecomputedInfo info, ScaleInfo scale, Box3 box)
+    {
+        _directory = directory;
+        _info = info;
+        _scale = scale;
+        Box = box;
+        if (scale.Encoding == ChunkEncodings.CompressedSegmentation)
+        {
+            if (!VoxelTypes.IsLabelType(info.DataType))
+            {
+                throw new EngineException("UnsupportedEncoding", EngineErrorKind.NotSupported, $"compressed_segmentation needs uint32 or uint64 labels, not {VoxelTypes.ToInfoName(info.DataType)}.", scale.Key);
+            }
+
+            _encoder = s_encoders.TryTake(out CompressedSegmentationEncoder? pooled) ? pooled : new CompressedSegmentationEncoder();
+            _encoder.BeginStream(box.Size, scale.BlockSize ?? new Int3(8, 8, 8));
+        }
+        else if (scale.Encoding != ChunkEncodings.Raw)
+        {
+            throw new EngineException("UnsupportedEncoding", EngineErrorKind.NotSupported, $"Scale {scale.Key}: writing encoding '{scale.Encoding}' is not supported.", scale.Key);
+        }
+    }
+
+    public Box3 Box { get; }
+
+    /// <summary>Planes per <see cref="Append"/> call: whole block layers for compressed_segmentation.</summary>
+    public static int PlaneStep(ScaleInfo scale) =>
+        scale.Encoding == ChunkEncodings.CompressedSegmentation ? (scale.BlockSize ?? new Int3(8, 8, 8)).Z : 8;
+
+    /// <summary>Appends the next <paramref name="planes"/> z planes (native type, x fastest, the chunk's x/y size).</summary>
+    public void Append(ReadOnlySpan<byte> voxels, int planes)
+    {
+        if (_encoder is not null)
+        {
+            int step = PlaneStep(_scale);
+            int layers = Int3.CeilDiv(planes, step);
+            if (_info.DataType == VoxelType.UInt64)
+            {
+                _encoder.AppendLayers(MemoryMarshal.Cast<byte, ulong>(voxels), layers);
+            }
+            else
+            {
+                _encoder.AppendLayers(MemoryMarshal.Cast<byte, uint>(voxels), layers);
+            }
+        }
+        else
+        {
+            _raw ??= _directory.CreateChunk(_scale, Box);
+            _raw.Write(voxels);
+        }
+
+        _planesWritten += planes;
+    }
+
+    /// <summary>Writes the finished chunk under its real name.</summary>
+    public void Complete()
+    {
+        if (_planesWritten != Box.Size.Z)
+        {
+            throw new InvalidOperationException($"Chunk {Box} received {_planesWritten} of {Box.Size.Z} planes.");
+        }
+
+        if (_encoder is not null)
+        {
+            _directory.WriteChunk(_scale, Box, _encoder.FinishStream());
+        }
+        else
+        {
+            _raw ??= _directory.CreateChunk(_scale, Box);
+            _raw.Commit();
+            _directory.RemoveOtherForm(_scale, Box);
+        }
+    }
+
+    public void Dispose()
+    {
+        _raw?.Dispose();
+        if (_encoder is not null)
+        {
+            _encoder.TrimIfLarge();
+            s_encoders.Add(_encoder);
+        }
+    }
+}
+
+/// <summary>
+/// The encoded chunks of a source scale that cover one region, read once; any run of z planes
+/// of the region can then be decoded without decoding whole chunks.
+/// </summary>
+internal sealed class SourcePlanes
+{
+    private readonly PrecomputedInfo _info;
+    private readonly ScaleInfo _scale;
+    private readonly Box3 _region;
+    private readonly (Box3 Box, byte[]? Encoded)[] _chunks;
+    private readonly int _element;
+
+    public SourcePlanes(DatasetDirectory directory, PrecomputedInfo info, ScaleInfo scale, Box3 region)
+    {
+        _info = info;
+        _scale = scale;
+        _region = region;
+        _element = VoxelTypes.SizeOf(info.DataType);
+        Int3 chunk = scale.ChunkSize;
+        var chunks = new System.Collections.Generic.List<(Box3, byte[]?)>();
+        for (int cz = region.Begin.Z / chunk.Z; cz * chunk.Z < region.End.Z; cz++)
+        {
+            for (int cy = region.Begin.Y / chunk.Y; cy * chunk.Y < region.End.Y; cy++)
+            {
+                for (int cx = region.Begin.X / chunk.X; cx * chunk.X < region.End.X; cx++)
+                {
+                    Box3 box = scale.ChunkBox(new Int3(cx, cy, cz));
+                    byte[]? encoded = directory.ReadChunk(scale, box);
+                    if (encoded is null)
+                    {
+                        MissingChunks++;
+                    }
+
+                    chunks.Add((box, encoded));
+                }
+            }
+        }
+
+        _chunks = chunks.ToArray();
+    }
+
+    /// <summary>Source chunks that were absent (read as 0).</summary>
+    public int MissingChunks { get; }
+
+    /// <summary>Decodes region planes [zBegin, zEnd) (scale coordinates) into <paramref name="destination"/>, x fastest.</summary>
+    public void Read(int zBegin, int zEnd, Span<byte> destination)
+    {
+        Int3 size = _region.Size;
+        var wanted = new Box3(new Int3(_region.Begin.X, _region.Begin.Y, zBegin), new Int3(_region.End.X, _region.End.Y, zEnd));
+        foreach ((Box3 box, byte[]? encoded) in _chunks)
+        {
+            Box3 overlap = box.Intersect(wanted);
+            if (overlap.IsEmpty)
+            {
+                continue;
+            }
+
+            // Decode whole block layers of the chunk covering the overlap's planes.
+            int step = _scale.Encoding == ChunkEncodings.CompressedSegmentation ? (_scale.BlockSize ?? new Int3(8, 8, 8)).Z : 1;
+            int localBegin = (overlap.Begin.Z - box.Begin.Z) / step * step;
+            int localEnd = Math.Min(box.Size.Z, Int3.CeilDiv(overlap.End.Z - box.Begin.Z, step) * step);
+            int planeBytes = box.Size.X * box.Size.Y * _element;
+            int decodedBytes = checked(planeBytes * (localEnd - localBegin));
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(decodedBytes);
+            try
+            {
+                Span<byte> decoded = buffer.AsSpan(0, decodedBytes);
+                DecodePlanes(encoded, box, localBegin, localEnd, decoded);
+                int rowBytes = overlap.Size.X * _element;
+                for (int z = overlap.Begin.Z; z < overlap.End.Z; z++)
+                {
+                    for (int y = overlap.Begin.Y; y < overlap.End.Y; y++)
+                    {
+                        long from = ((long)(z - box.Begin.Z - localBegin) * box.Size.Y + (y - box.Begin.Y)) * box.Size.X + (overlap.Begin.X - box.Begin.X);
+                        long to = ((long)(z - zBegin) * size.Y + (y - _region.Begin.Y)) * size.X + (overlap.Begin.X - _region.Begin.X);
+                        decoded.Slice((int)(from * _element), rowBytes).CopyTo(destination.Slice((int)(to * _element), rowBytes));
+                    }
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    private void DecodePlanes(byte[]? encoded, Box3 box, int planeBegin, int planeEnd, Span<byte> destination)
+    {
+        if (encoded is null)
+        {
+            destination.Clear();
+            return;
+        }
+
+        string name = _scale.ChunkName(box);
+        int planeBytes = box.Size.X * box.Size.Y * _element;
+        if (_scale.Encoding == ChunkEncodings.Raw)
+        {
+            if (encoded.Length != box.VoxelCount * _element)
+            {
+                throw new EngineException("ChunkSizeMismatch", EngineErrorKind.InvalidData, $"Raw chunk {name} of scale {_scale.Key} has {encoded.Length} bytes; its shape {box.Size} needs {box.VoxelCount * _element}.", name);
+            }
+
+            encoded.AsSpan(planeBegin * planeBytes, (planeEnd - planeBegin) * planeBytes).CopyTo(destination);
+            return;
+        }
+
+        Int3 block = _scale.BlockSize ?? new Int3(8, 8, 8);
+        if (_info.DataType == VoxelType.UInt64)
+        {
+            CompressedSegmentation.DecodePlanes(encoded, box.Size, block, planeBegin, planeEnd, MemoryMarshal.Cast<byte, ulong>(destination));
+        }
+        else if (_info.DataType == VoxelType.UInt32)
+        {
+            CompressedSegmentation.DecodePlanes(encoded, box.Size, block, planeBegin, planeEnd, MemoryMarshal.Cast<byte, uint>(destination));
+        }
+        else
+        {
+            throw new EngineException("UnsupportedEncoding", EngineErrorKind.NotSupported, $"compressed_segmentation with {VoxelTypes.ToInfoName(_info.DataType)} is not supported.", name);
+        }
+    }
+}
