@@ -15,7 +15,7 @@ namespace PrecomputedTools.Browser.Tests;
 /// <summary>
 /// The module's output on the three hosts the module sets up, opened with the URL New-NeuroglancerUrl
 /// prints: Start-PrecomputedServer; nginx with the New-PrecomputedNginxConfig server block; s3rver
-/// after Publish-PrecomputedS3 -SetCors. (Compiled when tests/PrecomputedTools.TestServers exists:
+/// after Publish-PrecomputedS3 -SetCors. (Compiled when tests/PrecomputedTools.TestServers/TestServers.cs exists:
 /// it starts nginx and s3rver, installed by .ci/install-publish.sh.)
 /// </summary>
 [Collection(ModuleDatasetsCollection.Name)]
