@@ -23,7 +23,12 @@
         'Get-BossCoordinateFrame',
         'Get-BossResolutionLevel',
         'Get-BossSegmentId',
-        'Export-TiffStack'
+        'Export-TiffStack',
+        'Publish-PrecomputedS3',
+        'New-PrecomputedNginxConfig',
+        'Start-PrecomputedServer',
+        'Stop-PrecomputedServer',
+        'New-NeuroglancerUrl'
     )
     FunctionsToExport      = @()
     AliasesToExport        = @()

@@ -19,6 +19,7 @@ public static class Program
         new MajorityBench(),
         new PipelineBench(),
         new BossBench(),
+        new PublishBench(),
     };
 
     public static int Main(string[] args)

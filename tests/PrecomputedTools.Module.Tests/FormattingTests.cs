@@ -23,6 +23,11 @@ public class FormattingTests : IClassFixture<FormattingTests.Session>
         ["PrecomputedTools.VolumeSource"] = "Import-TiffStack -Path ([IO.Path]::Combine($Work, 'tiff')) -Resolution 798,798,2000",
         ["PrecomputedTools.DatasetValidationReport"] =
             "New-PrecomputedInfo -Size 64,64,64 -Resolution 8,8,8 -OutputPath ([IO.Path]::Combine($Work, 'report-' + [guid]::NewGuid())) | Test-PrecomputedDataset",
+        ["PrecomputedTools.PublishedDataset"] =
+            "Publish-PrecomputedS3 -Path ([IO.Path]::Combine($Work, 'seg')) -Bucket ('fmt-' + [guid]::NewGuid().ToString('N').Substring(0, 8)) -EndpointUrl $S3Url -Credential $S3Credential",
+        ["PrecomputedTools.PrecomputedServer"] = "Start-PrecomputedServer -Path ([IO.Path]::Combine($Work, 'seg')) -Port 0",
+        ["PrecomputedTools.NginxSiteConfig"] = "New-PrecomputedNginxConfig -Path ([IO.Path]::Combine($Work, 'seg')) -ServerName data.example.org",
+        ["PrecomputedTools.NeuroglancerLink"] = "New-NeuroglancerUrl -Source https://data.example.org/seg -SegmentId 1, 2",
     };
 
     private readonly Session _fixture;
@@ -35,9 +40,21 @@ public class FormattingTests : IClassFixture<FormattingTests.Session>
         {
             Work = Paths.NewScratch("formatting");
             TinyTiff.WriteStack(Path.Combine(Work, "tiff"), 40, 24, 6);
+            PrecomputedTools.TestServers.HandMadeDataset.Write(Work, "seg");
+            S3 = PrecomputedTools.TestServers.S3rverInstance.Start();
             Value = new ModuleSession();
             Value.Runspace.SessionStateProxy.SetVariable("Work", Work);
+            Value.Runspace.SessionStateProxy.SetVariable("S3Url", S3.Url);
+            var secret = new System.Security.SecureString();
+            foreach (char c in PrecomputedTools.TestServers.S3rverInstance.SecretKey)
+            {
+                secret.AppendChar(c);
+            }
+
+            Value.Runspace.SessionStateProxy.SetVariable("S3Credential", new System.Management.Automation.PSCredential(PrecomputedTools.TestServers.S3rverInstance.AccessKey, secret));
         }
+
+        public PrecomputedTools.TestServers.S3rverInstance S3 { get; }
 
         public ModuleSession Value { get; }
 
@@ -45,7 +62,9 @@ public class FormattingTests : IClassFixture<FormattingTests.Session>
 
         public void Dispose()
         {
+            Value.RunOk("Stop-PrecomputedServer");
             Value.Dispose();
+            S3.Dispose();
             Directory.Delete(Work, recursive: true);
         }
     }

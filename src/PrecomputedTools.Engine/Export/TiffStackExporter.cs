@@ -5,6 +5,7 @@ using System.IO;
 using System.Threading;
 using System.Threading.Tasks;
 using BitMiracle.LibTiff.Classic;
+using LibTiffFile = BitMiracle.LibTiff.Classic.Tiff;
 using PrecomputedTools.Engine.Boss;
 using PrecomputedTools.Engine.Storage;
 using PrecomputedTools.Engine.Volumes;
@@ -81,7 +82,7 @@ public static class TiffStackExporter
         for (int z0 = 0; z0 < size.Z; z0 += slab)
         {
             int nz = Math.Min(slab, size.Z - z0);
-            var writers = new Tiff[nz];
+            var writers = new LibTiffFile[nz];
             var temps = new string[nz];
             try
             {
@@ -175,9 +176,9 @@ public static class TiffStackExporter
 #endif
     }
 
-    private static Tiff OpenWriter(string path, string documentName, int width, int height, int rowsPerStrip, VoxelType type)
+    private static LibTiffFile OpenWriter(string path, string documentName, int width, int height, int rowsPerStrip, VoxelType type)
     {
-        Tiff? tiff = Tiff.Open(path, "wl");
+        LibTiffFile? tiff = LibTiffFile.Open(path, "wl");
         if (tiff is null)
         {
             throw new EngineException("TiffWriteFailed", EngineErrorKind.WriteError, $"Cannot create '{path}'.", path);
@@ -201,11 +202,11 @@ public static class TiffStackExporter
     /// <summary>Copies every slice's strips, still compressed, into one multi-page file in order.</summary>
     private static void MergePages(IReadOnlyList<string> slices, string target)
     {
-        using Tiff output = Tiff.Open(target, "wl") ?? throw new EngineException("TiffWriteFailed", EngineErrorKind.WriteError, $"Cannot create '{target}'.", target);
+        using LibTiffFile output = LibTiffFile.Open(target, "wl") ?? throw new EngineException("TiffWriteFailed", EngineErrorKind.WriteError, $"Cannot create '{target}'.", target);
         byte[] strip = Array.Empty<byte>();
         foreach (string slice in slices)
         {
-            using Tiff input = Tiff.Open(slice, "r") ?? throw new EngineException("TiffWriteFailed", EngineErrorKind.ReadError, $"Cannot reopen '{slice}'.", slice);
+            using LibTiffFile input = LibTiffFile.Open(slice, "r") ?? throw new EngineException("TiffWriteFailed", EngineErrorKind.ReadError, $"Cannot reopen '{slice}'.", slice);
             foreach (TiffTag tag in new[] { TiffTag.IMAGEWIDTH, TiffTag.IMAGELENGTH, TiffTag.BITSPERSAMPLE, TiffTag.SAMPLESPERPIXEL, TiffTag.SAMPLEFORMAT, TiffTag.PHOTOMETRIC, TiffTag.PLANARCONFIG, TiffTag.ROWSPERSTRIP, TiffTag.COMPRESSION, TiffTag.DOCUMENTNAME, TiffTag.SOFTWARE })
             {
                 FieldValue[]? value = input.GetField(tag);

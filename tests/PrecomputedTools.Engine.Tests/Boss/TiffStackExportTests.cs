@@ -3,6 +3,7 @@ using System.IO;
 using System.Linq;
 using System.Threading.Tasks;
 using BitMiracle.LibTiff.Classic;
+using LibTiffFile = BitMiracle.LibTiff.Classic.Tiff;
 using PrecomputedTools.Engine.Boss;
 using PrecomputedTools.Engine.Export;
 using PrecomputedTools.TestServers;
@@ -16,7 +17,7 @@ public sealed class TiffStackExportTests : IDisposable
 
     public void Dispose() => _server.Dispose();
 
-    private static byte[] ReadPage(Tiff tiff)
+    private static byte[] ReadPage(LibTiffFile tiff)
     {
         int height = tiff.GetField(TiffTag.IMAGELENGTH)[0].ToInt();
         int width = tiff.GetField(TiffTag.IMAGEWIDTH)[0].ToInt();
@@ -53,7 +54,7 @@ public sealed class TiffStackExportTests : IDisposable
             Assert.Equal($"lab_small_{channel}_x20-333_y5-290_z26.tif", Path.GetFileName(written[19]));
             for (int k = 0; k < written.Count; k++)
             {
-                using Tiff tiff = Tiff.Open(written[k], "r");
+                using LibTiffFile tiff = LibTiffFile.Open(written[k], "r");
                 Assert.Equal((int)Compression.ADOBE_DEFLATE, tiff.GetField(TiffTag.COMPRESSION)[0].ToInt());
                 Assert.Equal(Path.GetFileName(written[k]), tiff.GetField(TiffTag.DOCUMENTNAME)[0].ToString());
                 Assert.False(tiff.IsBigEndian());
@@ -65,7 +66,7 @@ public sealed class TiffStackExportTests : IDisposable
         {
             string file = Assert.Single(written);
             Assert.Equal(new[] { file }, Directory.GetFiles(dir));
-            using Tiff tiff = Tiff.Open(file, "r");
+            using LibTiffFile tiff = LibTiffFile.Open(file, "r");
             Assert.Equal(20, tiff.NumberOfDirectories());
             for (short k = 0; k < 20; k++)
             {

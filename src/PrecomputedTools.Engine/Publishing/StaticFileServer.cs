@@ -1,0 +1,530 @@
+using System;
+using System.Globalization;
+using System.IO;
+using System.IO.Compression;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace PrecomputedTools.Engine.Publishing;
+
+/// <summary>
+/// A small static HTTP server with the semantics of the generated nginx block (HOSTING.md §2): CORS on
+/// every response (404 included), "X.gz" served for "X" with Content-Encoding: gzip (inflated for
+/// clients that do not accept gzip), JSON type for info files and manifests, "&lt;id&gt;:0" mapped to a
+/// colon-free "&lt;id&gt;.json", Range on plain files, GET/HEAD/OPTIONS only, no listing, and no path
+/// outside the root. Loopback by default.
+/// </summary>
+public sealed class StaticFileServer : IDisposable
+{
+    private const string ExposeHeaders = "Content-Length, Content-Range, Content-Encoding, ETag";
+    private readonly HttpListener _listener = new();
+    private readonly string _root;
+    private readonly CancellationTokenSource _stop = new();
+    private Task? _acceptLoop;
+    private long _requests;
+    private string? _urlHost;
+    private int _stopped;
+
+    public StaticFileServer(string root, string bindAddress = "127.0.0.1", int port = 0)
+    {
+        _root = Path.GetFullPath(root).TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar);
+        if (!Directory.Exists(_root))
+        {
+            throw new EngineException("ServerRootNotFound", EngineErrorKind.ObjectNotFound, $"The folder '{root}' does not exist.", root);
+        }
+
+        BindAddress = string.IsNullOrWhiteSpace(bindAddress) ? "127.0.0.1" : bindAddress.Trim();
+        Port = port;
+    }
+
+    /// <summary>The folder served at "/".</summary>
+    public string Root => _root;
+
+    public string BindAddress { get; }
+
+    /// <summary>The port (chosen at <see cref="Start"/> when 0 was given).</summary>
+    public int Port { get; private set; }
+
+    /// <summary>"http://127.0.0.1:8080" (no trailing slash); a wildcard bind reports 127.0.0.1.</summary>
+    public string Url
+    {
+        get
+        {
+            string host = _urlHost ?? (BindAddress is "0.0.0.0" or "*" or "+" or "::" ? "127.0.0.1" : BindAddress);
+            if (host.IndexOf(':') >= 0)
+            {
+                host = "[" + host + "]";
+            }
+
+            return "http://" + host + ":" + Port.ToString(CultureInfo.InvariantCulture);
+        }
+    }
+
+    public bool IsRunning => _listener.IsListening && Volatile.Read(ref _stopped) == 0;
+
+    public long RequestCount => Interlocked.Read(ref _requests);
+
+    public void Start()
+    {
+        if (Port == 0)
+        {
+            Port = FindFreePort(BindAddress);
+        }
+
+        string host = BindAddress switch
+        {
+            "0.0.0.0" or "*" or "+" or "::" => "+",
+            _ when BindAddress.IndexOf(':') >= 0 => "[" + BindAddress + "]",
+            _ => BindAddress,
+        };
+        if (host == "127.0.0.1" && System.Runtime.InteropServices.RuntimeInformation.IsOSPlatform(System.Runtime.InteropServices.OSPlatform.Windows))
+        {
+            // http.sys lets non-administrators listen on "localhost" but not on "127.0.0.1" [unverified here: no Windows].
+            host = "localhost";
+            _urlHost = "localhost";
+        }
+
+        _listener.Prefixes.Add("http://" + host + ":" + Port.ToString(CultureInfo.InvariantCulture) + "/");
+        try
+        {
+            _listener.Start();
+        }
+        catch (HttpListenerException ex)
+        {
+            throw new EngineException("ServerStartFailed", EngineErrorKind.ResourceExists, $"Cannot listen on {Url}: {ex.Message}", Url, ex, "Choose another -Port.");
+        }
+
+        _acceptLoop = Task.Run(AcceptLoopAsync);
+    }
+
+    public void Stop()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return;
+        }
+
+        _stop.Cancel();
+        // Close alone: Stop followed by Close makes the managed listener re-resolve its endpoint and throw.
+        _listener.Close();
+        try
+        {
+            _acceptLoop?.Wait(2000);
+        }
+        catch (AggregateException)
+        {
+            // The accept loop ends with the listener's disposal exception; nothing to report after a stop.
+        }
+    }
+
+    public void Dispose()
+    {
+        Stop();
+        _stop.Dispose();
+    }
+
+    private static int FindFreePort(string bindAddress)
+    {
+        IPAddress address = IPAddress.TryParse(bindAddress, out IPAddress? parsed) ? parsed : IPAddress.Loopback;
+        var probe = new TcpListener(address, 0);
+        probe.Start();
+        int port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        return port;
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            HttpListenerContext context;
+            try
+            {
+                context = await _listener.GetContextAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+            {
+                return;
+            }
+
+            Interlocked.Increment(ref _requests);
+            _ = Task.Run(() => HandleAsync(context));
+        }
+    }
+
+    private async Task HandleAsync(HttpListenerContext context)
+    {
+        HttpListenerResponse response = context.Response;
+        try
+        {
+            await ServeAsync(context.Request, response).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is HttpListenerException or IOException or ObjectDisposedException)
+        {
+            // The client went away mid-response; there is no one left to tell.
+            response.Abort();
+            return;
+        }
+
+        try
+        {
+            response.Close();
+        }
+        catch (Exception ex) when (ex is HttpListenerException or IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            response.Abort();
+        }
+    }
+
+    private async Task ServeAsync(HttpListenerRequest request, HttpListenerResponse response)
+    {
+        response.Headers["Access-Control-Allow-Origin"] = "*";
+        response.Headers["Access-Control-Expose-Headers"] = ExposeHeaders;
+        response.Headers["Cache-Control"] = "public, max-age=300";
+        string method = request.HttpMethod;
+        if (method == "OPTIONS")
+        {
+            response.Headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS";
+            response.Headers["Access-Control-Allow-Headers"] = "Range, If-None-Match, If-Modified-Since, Cache-Control";
+            response.Headers["Access-Control-Max-Age"] = "86400";
+            response.StatusCode = 204;
+            return;
+        }
+
+        if (method != "GET" && method != "HEAD")
+        {
+            response.Headers["Allow"] = "GET, HEAD, OPTIONS";
+            await WriteStatusAsync(response, 405, method == "HEAD").ConfigureAwait(false);
+            return;
+        }
+
+        bool head = method == "HEAD";
+        ResolvedFile resolved = Resolve(_root, request.RawUrl ?? "/");
+        if (resolved.Status != 200)
+        {
+            await WriteStatusAsync(response, resolved.Status, head).ConfigureAwait(false);
+            return;
+        }
+
+        var file = new FileInfo(resolved.Path!);
+        string etag = "\"" + file.LastWriteTimeUtc.Ticks.ToString("x", CultureInfo.InvariantCulture) + "-" + file.Length.ToString("x", CultureInfo.InvariantCulture) + "\"";
+        response.ContentType = resolved.ContentType;
+        response.Headers["ETag"] = etag;
+        response.Headers["Last-Modified"] = file.LastWriteTimeUtc.ToString("R", CultureInfo.InvariantCulture);
+        if (resolved.Gzip)
+        {
+            response.Headers["Vary"] = "Accept-Encoding";
+        }
+
+        if (request.Headers["If-None-Match"] is { } match && match.Trim() == etag)
+        {
+            response.StatusCode = 304;
+            return;
+        }
+
+        if (resolved.Gzip)
+        {
+            if (AcceptsGzip(request.Headers["Accept-Encoding"]))
+            {
+                response.Headers["Content-Encoding"] = "gzip";
+                await SendFileAsync(response, file, 0, file.Length, head).ConfigureAwait(false);
+            }
+            else
+            {
+                // Inflate for the client, like nginx's gunzip; the length is unknown up front.
+                response.StatusCode = 200;
+                if (!head)
+                {
+                    response.SendChunked = true;
+                    using var source = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, useAsync: true);
+                    using var inflate = new GZipStream(source, CompressionMode.Decompress);
+                    await inflate.CopyToAsync(response.OutputStream, 81920).ConfigureAwait(false);
+                }
+            }
+
+            return;
+        }
+
+        response.Headers["Accept-Ranges"] = "bytes";
+        if (request.Headers["Range"] is { } range)
+        {
+            if (!TryParseRange(range, file.Length, out long start, out long end))
+            {
+                response.Headers["Content-Range"] = "bytes */" + file.Length.ToString(CultureInfo.InvariantCulture);
+                await WriteStatusAsync(response, 416, head).ConfigureAwait(false);
+                return;
+            }
+
+            response.StatusCode = 206;
+            response.Headers["Content-Range"] = string.Format(CultureInfo.InvariantCulture, "bytes {0}-{1}/{2}", start, end, file.Length);
+            await SendFileAsync(response, file, start, end - start + 1, head).ConfigureAwait(false);
+            return;
+        }
+
+        await SendFileAsync(response, file, 0, file.Length, head).ConfigureAwait(false);
+    }
+
+    private static async Task SendFileAsync(HttpListenerResponse response, FileInfo file, long offset, long length, bool head)
+    {
+        if (response.StatusCode != 206)
+        {
+            response.StatusCode = 200;
+        }
+
+        response.ContentLength64 = length;
+        if (head || length == 0)
+        {
+            return;
+        }
+
+        using var stream = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, useAsync: true);
+        stream.Position = offset;
+        byte[] buffer = new byte[(int)Math.Min(81920, Math.Max(1, length))];
+        long left = length;
+        while (left > 0)
+        {
+            int n = await stream.ReadAsync(buffer, 0, (int)Math.Min(buffer.Length, left)).ConfigureAwait(false);
+            if (n == 0)
+            {
+                throw new IOException($"'{file.FullName}' became shorter while it was being sent.");
+            }
+
+            await response.OutputStream.WriteAsync(buffer, 0, n).ConfigureAwait(false);
+            left -= n;
+        }
+    }
+
+    private static async Task WriteStatusAsync(HttpListenerResponse response, int status, bool head)
+    {
+        response.StatusCode = status;
+        response.ContentType = "text/plain; charset=utf-8";
+        byte[] body = System.Text.Encoding.UTF8.GetBytes(status.ToString(CultureInfo.InvariantCulture) + " " + StatusText(status) + "\n");
+        response.ContentLength64 = body.Length;
+        if (!head)
+        {
+            await response.OutputStream.WriteAsync(body, 0, body.Length).ConfigureAwait(false);
+        }
+    }
+
+    private static string StatusText(int status) => status switch
+    {
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        416 => "Range Not Satisfiable",
+        _ => "Error",
+    };
+
+    internal static bool AcceptsGzip(string? acceptEncoding)
+    {
+        if (string.IsNullOrEmpty(acceptEncoding))
+        {
+            return false;
+        }
+
+        foreach (string part in acceptEncoding!.Split(','))
+        {
+            string[] pieces = part.Split(';');
+            string coding = pieces[0].Trim();
+            if (!coding.Equals("gzip", StringComparison.OrdinalIgnoreCase) && coding != "*")
+            {
+                continue;
+            }
+
+            bool refused = false;
+            for (int i = 1; i < pieces.Length; i++)
+            {
+                string p = pieces[i].Trim();
+                if (p.StartsWith("q=", StringComparison.OrdinalIgnoreCase)
+                    && double.TryParse(p.Substring(2), NumberStyles.Float, CultureInfo.InvariantCulture, out double q) && q <= 0)
+                {
+                    refused = true;
+                }
+            }
+
+            return !refused;
+        }
+
+        return false;
+    }
+
+    /// <summary>Parses a single "bytes=a-b", "bytes=a-" or "bytes=-n" range; false when unsatisfiable or malformed.</summary>
+    internal static bool TryParseRange(string header, long length, out long start, out long end)
+    {
+        start = end = 0;
+        string h = header.Trim();
+        if (!h.StartsWith("bytes=", StringComparison.OrdinalIgnoreCase) || h.IndexOf(',') >= 0 || length == 0)
+        {
+            return false;
+        }
+
+        string spec = h.Substring(6).Trim();
+        int dash = spec.IndexOf('-');
+        if (dash < 0)
+        {
+            return false;
+        }
+
+        string a = spec.Substring(0, dash).Trim();
+        string b = spec.Substring(dash + 1).Trim();
+        if (a.Length == 0)
+        {
+            if (!long.TryParse(b, NumberStyles.None, CultureInfo.InvariantCulture, out long suffix) || suffix == 0)
+            {
+                return false;
+            }
+
+            start = Math.Max(0, length - suffix);
+            end = length - 1;
+            return true;
+        }
+
+        if (!long.TryParse(a, NumberStyles.None, CultureInfo.InvariantCulture, out start) || start >= length)
+        {
+            return false;
+        }
+
+        if (b.Length == 0)
+        {
+            end = length - 1;
+            return true;
+        }
+
+        if (!long.TryParse(b, NumberStyles.None, CultureInfo.InvariantCulture, out end) || end < start)
+        {
+            return false;
+        }
+
+        end = Math.Min(end, length - 1);
+        return true;
+    }
+
+    /// <summary>The outcome of mapping a request path to a file.</summary>
+    internal readonly struct ResolvedFile
+    {
+        public ResolvedFile(int status, string? path = null, string contentType = "", bool gzip = false)
+        {
+            Status = status;
+            Path = path;
+            ContentType = contentType;
+            Gzip = gzip;
+        }
+
+        public int Status { get; }
+
+        public string? Path { get; }
+
+        public string ContentType { get; }
+
+        public bool Gzip { get; }
+    }
+
+    /// <summary>
+    /// Maps a raw request target to a file under <paramref name="root"/>: 400 for malformed targets,
+    /// 403 for anything that would leave the root ("..", absolute or drive paths, encoded
+    /// traversal, backslashes, NUL), 404 for directories and missing files.
+    /// </summary>
+    internal static ResolvedFile Resolve(string root, string rawTarget)
+    {
+        string target = rawTarget;
+        int cut = target.IndexOfAny(new[] { '?', '#' });
+        if (cut >= 0)
+        {
+            target = target.Substring(0, cut);
+        }
+
+        if (target.Length == 0 || target[0] != '/')
+        {
+            return new ResolvedFile(400);
+        }
+
+        string decoded;
+        try
+        {
+            decoded = Uri.UnescapeDataString(target);
+        }
+        catch (UriFormatException)
+        {
+            return new ResolvedFile(400);
+        }
+
+        if (decoded.IndexOf('\0') >= 0 || decoded.IndexOf('\\') >= 0)
+        {
+            return new ResolvedFile(403);
+        }
+
+        string[] segments = decoded.Split(new[] { '/' }, StringSplitOptions.RemoveEmptyEntries);
+        foreach (string segment in segments)
+        {
+            if (segment == "." || segment == ".." || System.IO.Path.IsPathRooted(segment) || (segment.Length >= 2 && segment[1] == ':' && char.IsLetter(segment[0]) && !char.IsDigit(segment[0])))
+            {
+                return new ResolvedFile(403);
+            }
+        }
+
+        if (segments.Length == 0)
+        {
+            return new ResolvedFile(404);
+        }
+
+        string relative = string.Join(System.IO.Path.DirectorySeparatorChar.ToString(), segments);
+        string full = System.IO.Path.GetFullPath(System.IO.Path.Combine(root, relative));
+        if (!full.StartsWith(root + System.IO.Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        {
+            return new ResolvedFile(403);
+        }
+
+        string name = segments[segments.Length - 1];
+        string type = ContentTypeFor(name);
+        if (File.Exists(full))
+        {
+            return new ResolvedFile(200, full, type);
+        }
+
+        if (Directory.Exists(full))
+        {
+            return new ResolvedFile(404);
+        }
+
+        if (File.Exists(full + PublishRules.GzipSuffix))
+        {
+            return new ResolvedFile(200, full + PublishRules.GzipSuffix, type, gzip: true);
+        }
+
+        if (PublishRules.ColonFreeNameFromManifest(name) is { } colonFree)
+        {
+            string mapped = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(full)!, colonFree);
+            if (File.Exists(mapped))
+            {
+                return new ResolvedFile(200, mapped, PublishRules.JsonType);
+            }
+        }
+
+        return new ResolvedFile(404);
+    }
+
+    internal static string ContentTypeFor(string name)
+    {
+        if (PublishRules.IsJsonName(name))
+        {
+            return PublishRules.JsonType;
+        }
+
+        string extension = System.IO.Path.GetExtension(name).ToLowerInvariant();
+        return extension switch
+        {
+            ".json" => PublishRules.JsonType,
+            ".html" or ".htm" => "text/html; charset=utf-8",
+            ".js" or ".mjs" => "text/javascript; charset=utf-8",
+            ".css" => "text/css; charset=utf-8",
+            ".txt" => "text/plain; charset=utf-8",
+            ".svg" => "image/svg+xml",
+            ".png" => "image/png",
+            ".wasm" => "application/wasm",
+            _ => PublishRules.BinaryType,
+        };
+    }
+}
