@@ -101,6 +101,32 @@ public sealed class HostedViewTests
         }
     }
 
+    /// <summary>
+    /// The generated nginx block with one thing broken: the view check must fail and name the cause
+    /// (the reference-server faults in <see cref="ReferenceFixtureTests"/> cover the other signatures).
+    /// </summary>
+    [Theory]
+    [InlineData("add_header Access-Control-Allow-Origin   \"*\" always;", "", "LAYER LOAD ERROR", "blocked: the response lacks the CORS header")]
+    [InlineData("gzip_static always;", "gzip_static off;", "HTTP 404 for chunk", "the server does not map X to X.gz")]
+    public void ViewCheck_BrokenNginxConfigNamesTheCause(string line, string replacement, string signature, string cause)
+    {
+        ModuleDataset ds = _datasets.Sample;
+        using var session = new ModuleSession();
+        int port = Ports.GetFree();
+        var vars = new Dictionary<string, object?> { ["ds"] = ds.Path, ["port"] = port, ["ids"] = ds.Segments.Select(ulong.Parse).ToArray() };
+        PSObject config = Assert.Single(session.RunOk("New-PrecomputedNginxConfig -Path $ds -ServerName localhost -ListenAddress 127.0.0.1 -Port $port -Location /data/broken", vars));
+        string text = (string)config.Properties["Text"].Value;
+        Assert.Contains(line, text);
+        using NginxInstance nginx = NginxInstance.Start(text.Replace(line, replacement, StringComparison.Ordinal), port);
+        vars["config"] = config;
+        string url = Link(session, "New-NeuroglancerUrl -Source $config.Source -SegmentId $ids", vars);
+        NodeResult r = Checks.ViewUrl("sample-nginx-broken", url, ds.Path, ds.Probes.Take(1), Array.Empty<string>(), _log);
+        Assert.True(r.ExitCode == 1, $"expected a failure with \"{line}\" replaced by \"{replacement}\":\n{r}");
+        IReadOnlyList<string> fails = r.Lines("VIEW-CHECK FAIL");
+        Assert.Contains(fails, l => l.Contains(signature, StringComparison.Ordinal));
+        Assert.Contains(fails, l => l.Contains(cause, StringComparison.Ordinal));
+    }
+
     private static string Link(ModuleSession session, string script, Dictionary<string, object?> vars)
     {
         PSObject link = Assert.Single(session.RunOk(script, vars));
