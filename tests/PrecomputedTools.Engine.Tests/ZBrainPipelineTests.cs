@@ -95,19 +95,13 @@ public class ZBrainPipelineTests
         info.Scales.AddRange(ScalePyramid.Generate(stack.Size, new double[] { 798, 798, 2000 }, Int3.Zero, 64, ChunkEncodings.CompressedSegmentation, null));
         var directory = new DatasetDirectory(interrupted);
         directory.WriteInfo(info);
+        // Cancel deterministically from inside the run: on the 37th slab read, part-way through a row of chunks.
         using var cancel = new CancellationTokenSource();
-        var monitor = new OperationMonitor();
         Task run = Task.Run(async () =>
         {
-            using var reader = stack.OpenReader();
-            await ScaleWriter.WriteFromVolumeAsync(reader, directory, info, new ChunkWriteOptions(), monitor, cancel.Token);
+            using var reader = new CancellingReader(stack.OpenReader(), 37, cancel);
+            await ScaleWriter.WriteFromVolumeAsync(reader, directory, info, new ChunkWriteOptions(), OperationMonitor.None, cancel.Token);
         });
-        while (monitor.CompletedItems < 40 && !run.IsCompleted)
-        {
-            await Task.Delay(5);
-        }
-
-        cancel.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
         Assert.Empty(Directory.EnumerateFiles(interrupted, "*" + AtomicFile.TempSuffix, SearchOption.AllDirectories));
         long written = Directory.EnumerateFiles(Path.Combine(interrupted, "1um")).Count();
@@ -132,5 +126,39 @@ public class ZBrainPipelineTests
         Assert.Equal(
             Directory.EnumerateFiles(clean, "*", SearchOption.AllDirectories).Count(),
             Directory.EnumerateFiles(interrupted, "*", SearchOption.AllDirectories).Count());
+    }
+
+    /// <summary>Passes reads through and cancels the run on the n-th one.</summary>
+    private sealed class CancellingReader : PrecomputedTools.Engine.Volumes.IVolumeReader
+    {
+        private readonly PrecomputedTools.Engine.Volumes.IVolumeReader _inner;
+        private readonly int _cancelAt;
+        private readonly CancellationTokenSource _cancel;
+        private int _reads;
+
+        public CancellingReader(PrecomputedTools.Engine.Volumes.IVolumeReader inner, int cancelAt, CancellationTokenSource cancel)
+        {
+            _inner = inner;
+            _cancelAt = cancelAt;
+            _cancel = cancel;
+        }
+
+        public Int3 Size => _inner.Size;
+
+        public VoxelType DataType => _inner.DataType;
+
+        public Int3 ReadGranularity => _inner.ReadGranularity;
+
+        public async Task ReadAsync(Box3 region, Memory<byte> destination, CancellationToken cancellationToken)
+        {
+            await _inner.ReadAsync(region, destination, cancellationToken);
+            if (Interlocked.Increment(ref _reads) == _cancelAt)
+            {
+                _cancel.Cancel();
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+        }
+
+        public void Dispose() => _inner.Dispose();
     }
 }
