@@ -104,7 +104,7 @@ async function main() {
       executablePath: args.chromium,
       headless: true,
       args: [
-        "--no-sandbox", "--disable-gpu-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist",
+        "--no-sandbox", "--disable-gpu", "--disable-gpu-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist",
         "--disable-background-networking", "--disable-component-update", "--disable-default-apps", "--disable-sync",
         "--no-first-run", "--no-default-browser-check", "--disable-dev-shm-usage", "--metrics-recording-only",
         "--disable-background-timer-throttling", "--disable-renderer-backgrounding", "--disable-backgrounding-occluded-windows",
