@@ -150,6 +150,26 @@ public class PipelineCmdletTests
     }
 
     [Fact]
+    public void PathsResolveThroughPowerShellWithWildcardsAndLiterally()
+    {
+        using var session = new ModuleSession();
+        string work = Paths.NewScratch("paths");
+        // Square brackets are wildcard characters: only -LiteralPath takes this folder name as it is.
+        string output = Path.Combine(work, "ds[1]");
+        var vars = Vars(("in", SampleFolder), ("out", output), ("work", work));
+        session.RunOk("Import-TiffStack $in -Resolution 800,800,2000 | ConvertTo-CompressedSegmentation -Path $out | Out-Null", vars);
+        Assert.True(File.Exists(Path.Combine(output, "info")));
+
+        var downscaled = Assert.Single(session.RunOk("Invoke-MajorityDownscale -LiteralPath $out", vars));
+        Assert.Equal(output, downscaled.Properties["Path"].Value);
+        var literal = Assert.Single(session.RunOk("Test-PrecomputedDataset -LiteralPath $out -Quiet", vars));
+        Assert.True((bool)literal.BaseObject);
+        // Relative to the current location, and with a wildcard that matches the folder.
+        var relative = Assert.Single(session.RunOk("$ExecutionContext.SessionState.Path.SetLocation($work) | Out-Null; Test-PrecomputedDataset -Path 'ds?1?' -Quiet", vars));
+        Assert.True((bool)relative.BaseObject);
+    }
+
+    [Fact]
     public void WhatIfWritesNothingAndSaysWhatItWouldDo()
     {
         using var session = new ModuleSession();

@@ -18,6 +18,7 @@ public sealed class InvokeMajorityDownscaleCommand : PrecomputedCmdlet
 {
     private const string InputSet = "InputObject";
     private const string PathSet = "Path";
+    private const string LiteralPathSet = "LiteralPath";
 
     /// <summary>The dataset (from ConvertTo-CompressedSegmentation) whose lower scales to write.</summary>
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputSet)]
@@ -25,7 +26,13 @@ public sealed class InvokeMajorityDownscaleCommand : PrecomputedCmdlet
 
     /// <summary>Folder of the dataset, instead of -InputObject.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = PathSet)]
+    [SupportsWildcards]
     public string Path { get; set; } = "";
+
+    /// <summary>Folder of the dataset, taken literally (no wildcard expansion).</summary>
+    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = LiteralPathSet)]
+    [Alias("PSPath", "LP")]
+    public string LiteralPath { get; set; } = "";
 
     /// <summary>Majority (labels; default for segmentation), Average or Stride (images; Average is the default for images).</summary>
     [Parameter]
@@ -54,7 +61,12 @@ public sealed class InvokeMajorityDownscaleCommand : PrecomputedCmdlet
     {
         try
         {
-            PrecomputedDataset dataset = ParameterSetName == PathSet ? PrecomputedDataset.Load(ResolveExistingPath(Path, literal: false)) : InputObject;
+            PrecomputedDataset dataset = ParameterSetName switch
+            {
+                PathSet => PrecomputedDataset.Load(ResolveExistingPath(Path, literal: false)),
+                LiteralPathSet => PrecomputedDataset.Load(ResolveExistingPath(LiteralPath, literal: true)),
+                _ => InputObject,
+            };
             var directory = new DatasetDirectory(dataset.Path);
             PrecomputedInfo info = directory.ReadInfo();
             DownscaleMethod method = Method is null

@@ -15,6 +15,7 @@ public sealed class TestPrecomputedDatasetCommand : PrecomputedCmdlet
 {
     private const string InputSet = "InputObject";
     private const string PathSet = "Path";
+    private const string LiteralPathSet = "LiteralPath";
 
     /// <summary>The dataset to check.</summary>
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputSet)]
@@ -22,7 +23,13 @@ public sealed class TestPrecomputedDatasetCommand : PrecomputedCmdlet
 
     /// <summary>Folder of the dataset, instead of -InputObject.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = PathSet)]
+    [SupportsWildcards]
     public string Path { get; set; } = "";
+
+    /// <summary>Folder of the dataset, taken literally (no wildcard expansion).</summary>
+    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = LiteralPathSet)]
+    [Alias("PSPath", "LP")]
+    public string LiteralPath { get; set; } = "";
 
     /// <summary>Also write each problem as a warning (the report always lists them in Problems).</summary>
     [Parameter]
@@ -39,7 +46,12 @@ public sealed class TestPrecomputedDatasetCommand : PrecomputedCmdlet
 
     protected override void ProcessRecord()
     {
-        string path = ParameterSetName == PathSet ? ResolveExistingPath(Path, literal: false) : InputObject.Path;
+        string path = ParameterSetName switch
+        {
+            PathSet => ResolveExistingPath(Path, literal: false),
+            LiteralPathSet => ResolveExistingPath(LiteralPath, literal: true),
+            _ => InputObject.Path,
+        };
         var monitor = new OperationMonitor("Checking " + System.IO.Path.GetFileName(path), "chunks");
         DatasetValidation validation = RunEngine((m, ct) => DatasetValidator.ValidateAsync(path, ThrottleLimit, m, ct), monitor);
         if (Detailed)
