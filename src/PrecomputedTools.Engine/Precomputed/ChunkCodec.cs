@@ -92,7 +92,7 @@ public static class ChunkCodec
 
         Int3 block = scale.BlockSize ?? new Int3(8, 8, 8);
         int planeVoxels = shape.X * shape.Y;
-        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(planeVoxels * block.Z * element);
+        byte[] buffer = EngineBuffers.Bytes.Rent(planeVoxels * block.Z * element);
         try
         {
             for (int z = 0; z < shape.Z; z += block.Z)
@@ -111,7 +111,7 @@ public static class ChunkCodec
         }
         finally
         {
-            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            EngineBuffers.Bytes.Return(buffer);
         }
     }
 

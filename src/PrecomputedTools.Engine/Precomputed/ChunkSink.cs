@@ -110,12 +110,12 @@ internal sealed class ChunkSink : IDisposable
 /// The encoded chunks of a source scale that cover one region, read once; any run of z planes
 /// of the region can then be decoded without decoding whole chunks.
 /// </summary>
-internal sealed class SourcePlanes
+internal sealed class SourcePlanes : IDisposable
 {
     private readonly PrecomputedInfo _info;
     private readonly ScaleInfo _scale;
     private readonly Box3 _region;
-    private readonly (Box3 Box, byte[]? Encoded)[] _chunks;
+    private readonly (Box3 Box, PooledBytes? Encoded)[] _chunks;
     private readonly int _element;
 
     public SourcePlanes(DatasetDirectory directory, PrecomputedInfo info, ScaleInfo scale, Box3 region)
@@ -125,7 +125,7 @@ internal sealed class SourcePlanes
         _region = region;
         _element = VoxelTypes.SizeOf(info.DataType);
         Int3 chunk = scale.ChunkSize;
-        var chunks = new System.Collections.Generic.List<(Box3, byte[]?)>();
+        var chunks = new System.Collections.Generic.List<(Box3, PooledBytes?)>();
         for (int cz = region.Begin.Z / chunk.Z; cz * chunk.Z < region.End.Z; cz++)
         {
             for (int cy = region.Begin.Y / chunk.Y; cy * chunk.Y < region.End.Y; cy++)
@@ -133,7 +133,7 @@ internal sealed class SourcePlanes
                 for (int cx = region.Begin.X / chunk.X; cx * chunk.X < region.End.X; cx++)
                 {
                     Box3 box = scale.ChunkBox(new Int3(cx, cy, cz));
-                    byte[]? encoded = directory.ReadChunk(scale, box);
+                    PooledBytes? encoded = directory.ReadChunkPooled(scale, box);
                     if (encoded is null)
                     {
                         MissingChunks++;
@@ -155,7 +155,7 @@ internal sealed class SourcePlanes
     {
         Int3 size = _region.Size;
         var wanted = new Box3(new Int3(_region.Begin.X, _region.Begin.Y, zBegin), new Int3(_region.End.X, _region.End.Y, zEnd));
-        foreach ((Box3 box, byte[]? encoded) in _chunks)
+        foreach ((Box3 box, PooledBytes? encoded) in _chunks)
         {
             Box3 overlap = box.Intersect(wanted);
             if (overlap.IsEmpty)
@@ -169,7 +169,7 @@ internal sealed class SourcePlanes
             int localEnd = Math.Min(box.Size.Z, Int3.CeilDiv(overlap.End.Z - box.Begin.Z, step) * step);
             int planeBytes = box.Size.X * box.Size.Y * _element;
             int decodedBytes = checked(planeBytes * (localEnd - localBegin));
-            byte[] buffer = ArrayPool<byte>.Shared.Rent(decodedBytes);
+            byte[] buffer = EngineBuffers.Bytes.Rent(decodedBytes);
             try
             {
                 Span<byte> decoded = buffer.AsSpan(0, decodedBytes);
@@ -187,19 +187,20 @@ internal sealed class SourcePlanes
             }
             finally
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                EngineBuffers.Bytes.Return(buffer);
             }
         }
     }
 
-    private void DecodePlanes(byte[]? encoded, Box3 box, int planeBegin, int planeEnd, Span<byte> destination)
+    private void DecodePlanes(PooledBytes? pooled, Box3 box, int planeBegin, int planeEnd, Span<byte> destination)
     {
-        if (encoded is null)
+        if (pooled is null)
         {
             destination.Clear();
             return;
         }
 
+        ReadOnlySpan<byte> encoded = pooled.Span;
         string name = _scale.ChunkName(box);
         int planeBytes = box.Size.X * box.Size.Y * _element;
         if (_scale.Encoding == ChunkEncodings.Raw)
@@ -209,7 +210,7 @@ internal sealed class SourcePlanes
                 throw new EngineException("ChunkSizeMismatch", EngineErrorKind.InvalidData, $"Raw chunk {name} of scale {_scale.Key} has {encoded.Length} bytes; its shape {box.Size} needs {box.VoxelCount * _element}.", name);
             }
 
-            encoded.AsSpan(planeBegin * planeBytes, (planeEnd - planeBegin) * planeBytes).CopyTo(destination);
+            encoded.Slice(planeBegin * planeBytes, (planeEnd - planeBegin) * planeBytes).CopyTo(destination);
             return;
         }
 
@@ -225,6 +226,14 @@ internal sealed class SourcePlanes
         else
         {
             throw new EngineException("UnsupportedEncoding", EngineErrorKind.NotSupported, $"compressed_segmentation with {VoxelTypes.ToInfoName(_info.DataType)} is not supported.", name);
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach ((Box3 _, PooledBytes? encoded) in _chunks)
+        {
+            encoded?.Dispose();
         }
     }
 }

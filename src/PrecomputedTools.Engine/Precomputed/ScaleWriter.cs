@@ -114,7 +114,7 @@ public static class ScaleWriter
         int slabWidth = xEnd - xBegin, slabHeight = yEnd - yBegin;
         int slabBytes = checked(slabWidth * slabHeight * planesPerStep * sourceElement);
         var sinks = new ChunkSink[pending.Count];
-        byte[] slab = ArrayPool<byte>.Shared.Rent(slabBytes);
+        byte[] slab = EngineBuffers.Bytes.Rent(slabBytes);
         try
         {
             for (int i = 0; i < sinks.Length; i++)
@@ -134,7 +134,7 @@ public static class ScaleWriter
                     Box3 box = sink.Box;
                     int width = box.Size.X, height = box.Size.Y;
                     int layerBytes = checked(width * height * planes * targetElement);
-                    byte[] layer = ArrayPool<byte>.Shared.Rent(layerBytes);
+                    byte[] layer = EngineBuffers.Bytes.Rent(layerBytes);
                     try
                     {
                         int rowSource = width * sourceElement, rowTarget = width * targetElement;
@@ -156,7 +156,7 @@ public static class ScaleWriter
                     }
                     finally
                     {
-                        ArrayPool<byte>.Shared.Return(layer);
+                        EngineBuffers.Bytes.Return(layer);
                     }
                 });
             }
@@ -174,7 +174,7 @@ public static class ScaleWriter
                 sink?.Dispose();
             }
 
-            ArrayPool<byte>.Shared.Return(slab);
+            EngineBuffers.Bytes.Return(slab);
         }
     }
 
@@ -251,13 +251,13 @@ public static class ScaleWriter
         int element = VoxelTypes.SizeOf(info.DataType);
         Int3 shape = box.Size;
         var sourceRegion = new Box3(box.Begin * factor, Int3.Min(box.End * factor, source.Size));
-        var planes = new SourcePlanes(directory, info, source, sourceRegion);
+        using var planes = new SourcePlanes(directory, info, source, sourceRegion);
         int step = ChunkSink.PlaneStep(target);
         Int3 regionSize = sourceRegion.Size;
         int sourceStepBytes = checked(regionSize.X * regionSize.Y * step * factor.Z * element);
         int outputStepBytes = checked(shape.X * shape.Y * step * element);
-        byte[] sourceBuffer = ArrayPool<byte>.Shared.Rent(sourceStepBytes);
-        byte[] outputBuffer = ArrayPool<byte>.Shared.Rent(outputStepBytes);
+        byte[] sourceBuffer = EngineBuffers.Bytes.Rent(sourceStepBytes);
+        byte[] outputBuffer = EngineBuffers.Bytes.Rent(outputStepBytes);
         using var sink = new ChunkSink(directory, info, target, box);
         try
         {
@@ -280,8 +280,8 @@ public static class ScaleWriter
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(sourceBuffer);
-            ArrayPool<byte>.Shared.Return(outputBuffer);
+            EngineBuffers.Bytes.Return(sourceBuffer);
+            EngineBuffers.Bytes.Return(outputBuffer);
         }
     }
 
@@ -307,8 +307,8 @@ public static class ScaleWriter
                 // Narrower labels: widen, reduce, narrow back (labels always fit again).
                 long count = sourceShape.Volume;
                 long reducedCount = Int3.CeilDiv(sourceShape, factor).Volume;
-                ulong[] wide = ArrayPool<ulong>.Shared.Rent((int)count);
-                ulong[] wideOut = ArrayPool<ulong>.Shared.Rent((int)reducedCount);
+                ulong[] wide = EngineBuffers.Labels.Rent((int)count);
+                ulong[] wideOut = EngineBuffers.Labels.Rent((int)reducedCount);
                 try
                 {
                     VoxelConversion.Convert(source, type, MemoryMarshal.AsBytes(wide.AsSpan(0, (int)count)), VoxelType.UInt64);
@@ -317,8 +317,8 @@ public static class ScaleWriter
                 }
                 finally
                 {
-                    ArrayPool<ulong>.Shared.Return(wide);
-                    ArrayPool<ulong>.Shared.Return(wideOut);
+                    EngineBuffers.Labels.Return(wide);
+                    EngineBuffers.Labels.Return(wideOut);
                 }
 
                 return;
@@ -336,8 +336,8 @@ public static class ScaleWriter
 
         try
         {
-            byte[] encoded = DatasetDirectory.ReadMaybeGzip(file);
-            ChunkCodec.Verify(info.DataType, scale, box.Size, encoded, scale.ChunkName(box));
+            using PooledBytes encoded = DatasetDirectory.ReadMaybeGzipPooled(file);
+            ChunkCodec.Verify(info.DataType, scale, box.Size, encoded.Span, scale.ChunkName(box));
             return true;
         }
         catch (Exception ex) when (ex is EngineException or System.IO.IOException or System.IO.InvalidDataException)

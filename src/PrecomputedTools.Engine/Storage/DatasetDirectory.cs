@@ -148,6 +148,55 @@ public sealed class DatasetDirectory
         }
     }
 
+    /// <summary>
+    /// Like <see cref="ReadChunk"/>, into a buffer rented from the engine's pool (return it with
+    /// <see cref="PooledBytes.Dispose"/>), so streaming many chunks leaves no large garbage behind.
+    /// </summary>
+    public PooledBytes? ReadChunkPooled(ScaleInfo scale, Box3 localBox)
+    {
+        string? file = FindChunkFile(scale, localBox);
+        return file is null ? null : ReadMaybeGzipPooled(file);
+    }
+
+    public static PooledBytes ReadMaybeGzipPooled(string file)
+    {
+        using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        int first = stream.ReadByte(), second = stream.ReadByte();
+        stream.Position = 0;
+        bool gzip = file.EndsWith(".gz", StringComparison.Ordinal) && first == 0x1f && second == 0x8b;
+        using Stream source = gzip ? new GZipStream(stream, CompressionMode.Decompress) : stream;
+        byte[] buffer = EngineBuffers.Bytes.Rent((int)Math.Max(1 << 16, Math.Min(stream.Length * (gzip ? 8 : 1), 1 << 28)));
+        int length = 0;
+        try
+        {
+            while (true)
+            {
+                if (length == buffer.Length)
+                {
+                    byte[] larger = EngineBuffers.Bytes.Rent(buffer.Length * 2);
+                    Buffer.BlockCopy(buffer, 0, larger, 0, length);
+                    EngineBuffers.Bytes.Return(buffer);
+                    buffer = larger;
+                }
+
+                int read = source.Read(buffer, length, buffer.Length - length);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                length += read;
+            }
+
+            return new PooledBytes(buffer, length);
+        }
+        catch
+        {
+            EngineBuffers.Bytes.Return(buffer);
+            throw;
+        }
+    }
+
     public static byte[] ReadMaybeGzip(string file)
     {
         byte[] bytes = File.ReadAllBytes(file);
@@ -162,5 +211,30 @@ public sealed class DatasetDirectory
         }
 
         return bytes;
+    }
+}
+
+/// <summary>A buffer from the engine's pool and the length of its content.</summary>
+public sealed class PooledBytes : IDisposable
+{
+    private byte[]? _array;
+
+    internal PooledBytes(byte[] array, int length)
+    {
+        _array = array;
+        Length = length;
+    }
+
+    public int Length { get; }
+
+    public ReadOnlySpan<byte> Span => _array is null ? throw new ObjectDisposedException(nameof(PooledBytes)) : _array.AsSpan(0, Length);
+
+    public void Dispose()
+    {
+        byte[]? array = System.Threading.Interlocked.Exchange(ref _array, null);
+        if (array is not null)
+        {
+            EngineBuffers.Bytes.Return(array);
+        }
     }
 }

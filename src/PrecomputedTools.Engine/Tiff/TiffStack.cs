@@ -296,7 +296,7 @@ internal sealed class TiffStackReader : IVolumeReader
                 return;
             }
 
-            byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(rows * cols * _elementSize);
+            byte[] buffer = EngineBuffers.Bytes.Rent(rows * cols * _elementSize);
             try
             {
                 Span<byte> rect = buffer.AsSpan(0, rows * cols * _elementSize);
@@ -305,7 +305,7 @@ internal sealed class TiffStackReader : IVolumeReader
             }
             finally
             {
-                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                EngineBuffers.Bytes.Return(buffer);
             }
         }
         finally
@@ -324,7 +324,7 @@ internal sealed class TiffStackReader : IVolumeReader
             int tileWidth = tif.GetField(TiffTag.TILEWIDTH)[0].ToInt();
             int tileHeight = tif.GetField(TiffTag.TILELENGTH)[0].ToInt();
             int tileBytes = tif.TileSize();
-            byte[] tile = System.Buffers.ArrayPool<byte>.Shared.Rent(tileBytes);
+            byte[] tile = EngineBuffers.Bytes.Rent(tileBytes);
             try
             {
                 for (int ty = rowBegin / tileHeight * tileHeight; ty < rowEnd; ty += tileHeight)
@@ -349,7 +349,7 @@ internal sealed class TiffStackReader : IVolumeReader
             }
             finally
             {
-                System.Buffers.ArrayPool<byte>.Shared.Return(tile);
+                EngineBuffers.Bytes.Return(tile);
             }
 
             return;
@@ -364,7 +364,7 @@ internal sealed class TiffStackReader : IVolumeReader
 
         int pageRowBytes = _width * _elementSize;
         int stripBytes = rowsPerStrip * pageRowBytes;
-        byte[] strip = System.Buffers.ArrayPool<byte>.Shared.Rent(stripBytes);
+        byte[] strip = EngineBuffers.Bytes.Rent(stripBytes);
         try
         {
             for (int stripRow = rowBegin / rowsPerStrip * rowsPerStrip; stripRow < rowEnd; stripRow += rowsPerStrip)
@@ -387,7 +387,7 @@ internal sealed class TiffStackReader : IVolumeReader
         }
         finally
         {
-            System.Buffers.ArrayPool<byte>.Shared.Return(strip);
+            EngineBuffers.Bytes.Return(strip);
         }
     }
 
