@@ -132,17 +132,40 @@ public sealed class BossVolumeReader : IVolumeReader
         int window = Math.Max(1, _descriptor.Client.Options.ThrottleLimit);
         var pending = new Queue<(Int3 Cell, Task<byte[]?> Data)>();
         int next = 0;
-        while (next < cells.Count || pending.Count > 0)
+        try
         {
-            while (next < cells.Count && pending.Count < window)
+            while (next < cells.Count || pending.Count > 0)
             {
-                pending.Enqueue((cells[next], GetBlockAsync(cells[next], cancellationToken)));
-                next++;
+                while (next < cells.Count && pending.Count < window)
+                {
+                    pending.Enqueue((cells[next], GetBlockAsync(cells[next], cancellationToken)));
+                    next++;
+                }
+
+                (Int3 cell, Task<byte[]?> task) = pending.Dequeue();
+                byte[]? data = await task.ConfigureAwait(false);
+                CopyBlock(cell, data, absolute, destination.Span);
+            }
+        }
+        catch
+        {
+            // Leave nothing running behind a failed or cancelled read: the other blocks in flight
+            // observe the same token; wait for them (their outcome no longer matters) so no cache
+            // file is still being written when the caller looks.
+            while (pending.Count > 0)
+            {
+                Task<byte[]?> abandoned = pending.Dequeue().Data;
+                try
+                {
+                    await abandoned.ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is OperationCanceledException or EngineException or System.Net.Http.HttpRequestException or System.IO.IOException)
+                {
+                    // Already reported through the first failure.
+                }
             }
 
-            (Int3 cell, Task<byte[]?> task) = pending.Dequeue();
-            byte[]? data = await task.ConfigureAwait(false);
-            CopyBlock(cell, data, absolute, destination.Span);
+            throw;
         }
     }
 
