@@ -12,7 +12,7 @@
 #>
 param(
     # Folder that receives the dataset folder "sample".
-    [string] $OutputPath = ([IO.Path]::Combine((Get-Location).ProviderPath, 'out')),
+    [string] $OutputPath = ([IO.Path]::Combine($ExecutionContext.SessionState.Path.CurrentFileSystemLocation.ProviderPath, 'out')),
     # Port the source URL points at (the default of Start-PrecomputedServer).
     [int] $Port = 8080
 )

@@ -14,7 +14,7 @@
 #>
 param(
     # Folder that receives the dataset folder "sample" (and is served).
-    [string] $OutputPath = ([IO.Path]::Combine((Get-Location).ProviderPath, 'out')),
+    [string] $OutputPath = ([IO.Path]::Combine($ExecutionContext.SessionState.Path.CurrentFileSystemLocation.ProviderPath, 'out')),
     # Port of the local server (0 picks a free one).
     [int] $Port = 8080,
     # How many segments to show in the viewer (the largest ids of the sample are as good as any).

@@ -35,6 +35,18 @@ public class ExampleTests
     }
 
     [Fact]
+    public void QuickStartExampleRunsWithItsDefaultsFromTheCurrentLocation()
+    {
+        // As the README's quick start runs it: no parameters, output under ./out.
+        using var session = new ModuleSession();
+        string work = Paths.NewScratch("example-defaults");
+        var output = session.RunOk("$ExecutionContext.SessionState.Path.SetLocation($work) | Out-Null; & $script", new Dictionary<string, object?> { ["script"] = Example("Convert-Sample.ps1"), ["work"] = work })
+            .Select(o => o.ToString()).ToList();
+        Assert.Contains(output, l => l == "Dataset: " + Path.Combine(work, "out", "sample"));
+        Assert.True(File.Exists(Path.Combine(work, "out", "sample", "info")));
+    }
+
+    [Fact]
     public void QuickStartExamplePrintsTheDatasetAndSource()
     {
         using var session = new ModuleSession();
