@@ -88,7 +88,7 @@ public static class TiffStackExporter
             {
                 for (int k = 0; k < nz; k++)
                 {
-                    temps[k] = TempName(paths[z0 + k]);
+                    temps[k] = AtomicFile.TempPathFor(paths[z0 + k]);
                     writers[k] = OpenWriter(temps[k], names[z0 + k], size.X, size.Y, band, volume.DataType);
                 }
 
@@ -117,7 +117,7 @@ public static class TiffStackExporter
                     writers[k].Close();
                     writers[k].Dispose();
                     writers[k] = null!;
-                    Replace(temps[k], paths[z0 + k]);
+                    AtomicFile.CommitTemp(temps[k], paths[z0 + k]);
                     monitor.ReportDone(1, (long)size.X * size.Y * eb);
                 }
             }
@@ -140,11 +140,11 @@ public static class TiffStackExporter
         }
 
         string stack = Path.Combine(directory, stackFileName);
-        string stackTemp = TempName(stack);
+        string stackTemp = AtomicFile.TempPathFor(stack);
         try
         {
             MergePages(paths, stackTemp);
-            Replace(stackTemp, stack);
+            AtomicFile.CommitTemp(stackTemp, stack);
         }
         finally
         {
@@ -157,23 +157,6 @@ public static class TiffStackExporter
         }
 
         return new[] { stack };
-    }
-
-    private static string TempName(string path) =>
-        Path.Combine(Path.GetDirectoryName(path) ?? ".", "." + Path.GetFileName(path) + "." + Guid.NewGuid().ToString("N").Substring(0, 8) + AtomicFile.TempSuffix);
-
-    private static void Replace(string temp, string path)
-    {
-#if NET
-        File.Move(temp, path, overwrite: true);
-#else
-        if (File.Exists(path))
-        {
-            File.Delete(path);
-        }
-
-        File.Move(temp, path);
-#endif
     }
 
     private static LibTiffFile OpenWriter(string path, string documentName, int width, int height, int rowsPerStrip, VoxelType type)

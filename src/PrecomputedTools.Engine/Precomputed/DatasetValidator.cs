@@ -121,13 +121,13 @@ public static class DatasetValidator
                 return "has a .gz name but is not a gzip stream";
             }
 
-            byte[] encoded = DatasetDirectory.ReadMaybeGzip(file);
-            if (scale.Encoding == ChunkEncodings.CompressedSegmentation && (encoded.Length % 4 != 0 || encoded.Length < 4 || BitConverter.ToUInt32(encoded, 0) != 1))
+            using PooledBytes encoded = DatasetDirectory.ReadMaybeGzipPooled(file);
+            if (scale.Encoding == ChunkEncodings.CompressedSegmentation && (encoded.Length % 4 != 0 || encoded.Length < 4 || System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(encoded.Span) != 1))
             {
                 return "is not a single-channel compressed_segmentation chunk (length not a multiple of 4 or first word not 1)";
             }
 
-            ChunkCodec.Verify(info.DataType, scale, box.Size, encoded, scale.ChunkName(box));
+            ChunkCodec.Verify(info.DataType, scale, box.Size, encoded.Span, scale.ChunkName(box));
             return null;
         }
         catch (EngineException ex)

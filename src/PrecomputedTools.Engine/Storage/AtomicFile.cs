@@ -75,7 +75,8 @@ public static class AtomicFile
         return removed;
     }
 
-    private static string TempPathFor(string path)
+    /// <summary>A unique temporary name beside <paramref name="path"/> (for writers that need a path, such as LibTiff).</summary>
+    internal static string TempPathFor(string path)
     {
         string directory = Path.GetDirectoryName(path) ?? ".";
         long n = Interlocked.Increment(ref s_counter);

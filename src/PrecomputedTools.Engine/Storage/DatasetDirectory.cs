@@ -197,20 +197,11 @@ public sealed class DatasetDirectory
         }
     }
 
+    /// <summary>The bytes of a chunk file, inflated when it is a ".gz" gzip file.</summary>
     public static byte[] ReadMaybeGzip(string file)
     {
-        byte[] bytes = File.ReadAllBytes(file);
-        // Decide by name, then confirm by magic: a raw uint8 chunk may well start with 1f 8b.
-        if (file.EndsWith(".gz", StringComparison.Ordinal) && bytes.Length >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b)
-        {
-            using var input = new MemoryStream(bytes);
-            using var zip = new GZipStream(input, CompressionMode.Decompress);
-            using var output = new MemoryStream(bytes.Length * 4);
-            zip.CopyTo(output);
-            return output.ToArray();
-        }
-
-        return bytes;
+        using PooledBytes bytes = ReadMaybeGzipPooled(file);
+        return bytes.Span.ToArray();
     }
 }
 
