@@ -97,7 +97,7 @@ public sealed class PipelineBench : IBenchSection
 
         var info = new PrecomputedInfo { Type = "segmentation", DataType = VoxelType.UInt64 };
         info.Scales.AddRange(ScalePyramid.Generate(volume.Size, new double[] { 798, 798, 2000 }, Int3.Zero, 256, ChunkEncodings.CompressedSegmentation, null));
-        var directory = new DatasetDirectory(output);
+        using var directory = new DatasetStore(new FolderStore(output));
         directory.WriteInfo(info);
         var options = new ChunkWriteOptions { ThrottleLimit = threads };
         using (IVolumeReader reader = volume.OpenReader())

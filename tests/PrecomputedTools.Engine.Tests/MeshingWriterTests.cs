@@ -48,7 +48,7 @@ public class MeshingWriterTests
         Assert.Equal(new ulong[] { 3, 7, Big }, records.Select(r => r.Id).ToArray());
         string mesh = Path.Combine(dataset, "mesh");
         Assert.Equal("neuroglancer_legacy_mesh", JsonNode.Parse(File.ReadAllText(Path.Combine(mesh, "info")))!["@type"]!.GetValue<string>());
-        Assert.False(Directory.Exists(writer.JournalPath), "the journal is removed once the run is complete");
+        Assert.False(Directory.Exists(Path.Combine(dataset, LegacyMeshWriter.JournalDirectoryName)), "the journal is removed once the run is complete");
         foreach (SegmentMeshRecord r in records)
         {
             string manifestName = colonFree ? $"{r.Id}.json" : $"{r.Id}:0";
@@ -93,7 +93,7 @@ public class MeshingWriterTests
         first.BeginJournal();
         var failing = new FailingSink(first, completeBeforeFailure: 5);
         Assert.ThrowsAny<Exception>(() => RunWriter(dataset, labels, size, false, "p", failing));
-        Assert.True(Directory.Exists(first.JournalPath));
+        Assert.True(Directory.Exists(Path.Combine(dataset, LegacyMeshWriter.JournalDirectoryName)));
 
         // Different settings are refused.
         var other = new LegacyMeshWriter(dataset, "mesh", new Int3(10, 0, -4), "q", false);

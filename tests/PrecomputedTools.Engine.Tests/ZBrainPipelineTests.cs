@@ -26,7 +26,7 @@ public class ZBrainPipelineTests
     {
         var info = new PrecomputedInfo { Type = "segmentation", DataType = VoxelType.UInt64, Mesh = "mesh" };
         info.Scales.AddRange(ScalePyramid.Generate(stack.Size, new double[] { 798, 798, 2000 }, Int3.Zero, targetChunk, ChunkEncodings.CompressedSegmentation, null));
-        var directory = new DatasetDirectory(output);
+        using var directory = new DatasetStore(new FolderStore(output));
         directory.WriteInfo(info);
         var options = new ChunkWriteOptions();
         using (var reader = stack.OpenReader())
@@ -93,7 +93,7 @@ public class ZBrainPipelineTests
         string interrupted = TestData.NewScratch("zbrain-interrupted");
         var info = new PrecomputedInfo { Type = "segmentation", DataType = VoxelType.UInt64 };
         info.Scales.AddRange(ScalePyramid.Generate(stack.Size, new double[] { 798, 798, 2000 }, Int3.Zero, 64, ChunkEncodings.CompressedSegmentation, null));
-        var directory = new DatasetDirectory(interrupted);
+        using var directory = new DatasetStore(new FolderStore(interrupted));
         directory.WriteInfo(info);
         // Cancel deterministically from inside the run: on the 37th slab read, part-way through a row of chunks.
         using var cancel = new CancellationTokenSource();

@@ -69,21 +69,20 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
     private readonly Int3 _voxelOffset;
     private readonly string _parameters;
 
-    /// <param name="datasetPath">Dataset folder (holding the volume info).</param>
+    /// <param name="store">The dataset's objects (holding the volume info).</param>
     /// <param name="meshDirectory">Mesh folder name relative to the dataset (the info's "mesh").</param>
     /// <param name="voxelOffset">Voxel offset of the meshed scale, used in fragment names.</param>
     /// <param name="parameters">A description of the run's settings; a resumed run must match it.</param>
-    /// <param name="colonFreeManifests">Write manifests as &lt;id&gt;.json; null = only on Windows.</param>
-    public LegacyMeshWriter(string datasetPath, string meshDirectory, Int3 voxelOffset, string parameters, bool? colonFreeManifests = null)
+    /// <param name="colonFreeManifests">Write manifests as &lt;id&gt;.json; null = only for folders on Windows.</param>
+    public LegacyMeshWriter(IObjectStore store, string meshDirectory, Int3 voxelOffset, string parameters, bool? colonFreeManifests = null)
     {
-        DatasetPath = Path.GetFullPath(datasetPath);
-        MeshDirectoryName = meshDirectory;
-        MeshPath = Path.Combine(DatasetPath, meshDirectory.Replace('/', Path.DirectorySeparatorChar));
-        JournalPath = Path.Combine(DatasetPath, JournalDirectoryName);
+        Store = store;
+        MeshDirectoryName = meshDirectory.Trim('/');
         _voxelOffset = voxelOffset;
         _parameters = parameters;
-        ColonFreeManifests = colonFreeManifests ?? RuntimeInformation.IsOSPlatform(OSPlatform.Windows);
-        if (!ColonFreeManifests && RuntimeInformation.IsOSPlatform(OSPlatform.Windows))
+        bool windowsFolder = store.Kind == StoreKind.Folder && RuntimeInformation.IsOSPlatform(OSPlatform.Windows);
+        ColonFreeManifests = colonFreeManifests ?? windowsFolder;
+        if (!ColonFreeManifests && windowsFolder)
         {
             throw new EngineException(
                 "ColonManifestOnWindows",
@@ -93,15 +92,26 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
         }
     }
 
-    public string DatasetPath { get; }
+    /// <summary>A writer for the dataset folder <paramref name="datasetPath"/>.</summary>
+    public LegacyMeshWriter(string datasetPath, string meshDirectory, Int3 voxelOffset, string parameters, bool? colonFreeManifests = null)
+        : this(new FolderStore(datasetPath), meshDirectory, voxelOffset, parameters, colonFreeManifests)
+    {
+    }
+
+    public IObjectStore Store { get; }
+
+    public string DatasetPath => Store.Location;
 
     public string MeshDirectoryName { get; }
 
-    public string MeshPath { get; }
-
-    public string JournalPath { get; }
+    /// <summary>Where the meshes go (a folder path or a URL), for messages.</summary>
+    public string MeshPath => Store is FolderStore folder ? folder.PathOf(MeshDirectoryName) : ObjectNames.Join(Store.Location, MeshDirectoryName);
 
     public bool ColonFreeManifests { get; }
+
+    private string MeshKey(string name) => MeshDirectoryName + "/" + name;
+
+    private static string JournalKey(string name) => JournalDirectoryName + "/" + name;
 
     /// <summary>The manifest file name of a segment in this writer's layout.</summary>
     public string ManifestName(ulong id) => ManifestName(id, ColonFreeManifests);
@@ -113,37 +123,30 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
     public string FragmentName(ulong id, Box3 chunk) =>
         id.ToString(CultureInfo.InvariantCulture) + "_" + chunk.Translate(_voxelOffset) + ".frag";
 
-    /// <summary>Manifests or fragments already in the mesh folder (for the given ids, or any).</summary>
-    public bool HasExistingOutput(ISet<ulong>? ids)
+    private IEnumerable<(string Key, ulong Id)> ExistingSegmentObjects(ISet<ulong>? ids)
     {
-        if (!Directory.Exists(MeshPath))
+        foreach (StoredObject o in Store.List(MeshDirectoryName + "/"))
         {
-            return false;
-        }
-
-        foreach (string file in Directory.EnumerateFiles(MeshPath))
-        {
-            if (SegmentOfFile(Path.GetFileName(file)) is { } id && (ids is null || ids.Contains(id)))
+            string name = o.Key.Substring(MeshDirectoryName.Length + 1);
+            if (name.IndexOf('/') < 0 && SegmentOfFile(name) is { } id && (ids is null || ids.Contains(id)))
             {
-                return true;
+                yield return (o.Key, id);
             }
         }
-
-        return false;
     }
+
+    /// <summary>Manifests or fragments already in the mesh folder (for the given ids, or any).</summary>
+    public bool HasExistingOutput(ISet<ulong>? ids) => ExistingSegmentObjects(ids).Any();
 
     /// <summary>-Force: deletes earlier manifests and fragments (of the given ids, or all) and any journal.</summary>
     public int DeleteExistingOutput(ISet<ulong>? ids)
     {
         int removed = 0;
-        if (Directory.Exists(MeshPath))
+        foreach ((string key, ulong _) in ExistingSegmentObjects(ids).ToList())
         {
-            foreach (string file in Directory.EnumerateFiles(MeshPath))
+            if (Store.Delete(key))
             {
-                if (SegmentOfFile(Path.GetFileName(file)) is { } id && (ids is null || ids.Contains(id)) && AtomicFile.TryDelete(file))
-                {
-                    removed++;
-                }
+                removed++;
             }
         }
 
@@ -154,28 +157,27 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
     /// <summary>Loads the journal of an interrupted run (resume); fails if its parameters differ.</summary>
     public int LoadJournal()
     {
-        string parametersPath = Path.Combine(JournalPath, ParametersFile);
-        if (!File.Exists(parametersPath))
+        string? previous = ReadText(JournalKey(ParametersFile));
+        if (previous is null)
         {
             return 0;
         }
 
-        string previous = File.ReadAllText(parametersPath);
         if (!string.Equals(previous, _parameters, StringComparison.Ordinal))
         {
             throw new EngineException(
                 "ResumeParametersChanged",
                 EngineErrorKind.InvalidOperation,
                 $"The interrupted meshing run in '{DatasetPath}' used other settings ({previous}); this run uses {_parameters}. Resume with the same settings, or use -Force to start over.",
-                JournalPath);
+                ObjectNames.Join(DatasetPath, JournalDirectoryName));
         }
 
-        foreach (string file in Directory.EnumerateFiles(JournalPath, "*.chunk.json"))
+        foreach (StoredObject record in Store.List(JournalDirectoryName + "/").Where(o => o.Key.EndsWith(".chunk.json", StringComparison.Ordinal)).ToList())
         {
             JsonNode? root;
             try
             {
-                root = JsonNode.Parse(File.ReadAllText(file));
+                root = JsonNode.Parse(ReadText(record.Key) ?? "");
             }
             catch (JsonException)
             {
@@ -205,12 +207,7 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
     }
 
     /// <summary>Starts the journal of this run.</summary>
-    public void BeginJournal()
-    {
-        Directory.CreateDirectory(MeshPath);
-        Directory.CreateDirectory(JournalPath);
-        AtomicFile.WriteText(Path.Combine(JournalPath, ParametersFile), _parameters);
-    }
+    public void BeginJournal() => Store.Write(JournalKey(ParametersFile), Encoding.UTF8.GetBytes(_parameters), gzip: false);
 
     public bool IsChunkComplete(Box3 chunk)
     {
@@ -226,8 +223,8 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
 
         foreach (var (_, entry) in entries)
         {
-            var file = new FileInfo(Path.Combine(MeshPath, entry.Name));
-            if (!file.Exists || file.Length != 4 + (12 * entry.Vertices) + (12 * entry.Triangles))
+            StoredObject? stored = Store.Stat(MeshKey(entry.Name));
+            if (stored is not { Gzip: false } file || file.Length != 4 + (12 * entry.Vertices) + (12 * entry.Triangles))
             {
                 return false;
             }
@@ -247,7 +244,7 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
     public void AddFragment(ulong segmentId, Box3 chunk, MeshData mesh)
     {
         string name = FragmentName(segmentId, chunk);
-        AtomicFile.Write(Path.Combine(MeshPath, name), mesh.ToFragmentBytes());
+        Store.Write(MeshKey(name), mesh.ToFragmentBytes(), gzip: false);
         var entry = new FragmentEntry(name, mesh.VertexCount, mesh.TriangleCount);
         lock (_gate)
         {
@@ -278,98 +275,142 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
         }
 
         string key = chunk.Translate(_voxelOffset).ToString();
-        var json = new StringBuilder();
-        json.Append("{\"chunk\":\"").Append(key).Append("\",\"fragments\":[");
-        for (int i = 0; i < list.Count; i++)
+        byte[] json = WriteJson(writer =>
         {
-            var (id, entry) = list[i];
-            json.Append(i == 0 ? "" : ",")
-                .Append("{\"id\":\"").Append(id.ToString(CultureInfo.InvariantCulture))
-                .Append("\",\"name\":").Append(JsonSerializer.Serialize(entry.Name))
-                .Append(",\"vertices\":").Append(entry.Vertices.ToString(CultureInfo.InvariantCulture))
-                .Append(",\"triangles\":").Append(entry.Triangles.ToString(CultureInfo.InvariantCulture)).Append('}');
-        }
+            writer.WriteStartObject();
+            writer.WriteString("chunk", key);
+            writer.WriteStartArray("fragments");
+            foreach (var (id, entry) in list)
+            {
+                writer.WriteStartObject();
+                writer.WriteString("id", id.ToString(CultureInfo.InvariantCulture));
+                writer.WriteString("name", entry.Name);
+                writer.WriteNumber("vertices", entry.Vertices);
+                writer.WriteNumber("triangles", entry.Triangles);
+                writer.WriteEndObject();
+            }
 
-        json.Append("]}");
-        AtomicFile.WriteText(Path.Combine(JournalPath, key + ".chunk.json"), json.ToString());
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        });
+        Store.Write(JournalKey(key + ".chunk.json"), json, gzip: false);
     }
 
     /// <summary>Writes every segment's manifest and mesh/info, removes the journal, and returns what was written, by id.</summary>
-    public IReadOnlyList<SegmentMeshRecord> Finish()
-    {
-        Directory.CreateDirectory(MeshPath);
-        var records = new List<SegmentMeshRecord>();
-        lock (_gate)
-        {
-            foreach (KeyValuePair<ulong, List<FragmentEntry>> segment in _segments.OrderBy(kv => kv.Key))
-            {
-                ulong id = segment.Key;
-                List<FragmentEntry> list = segment.Value;
-                string[] names = list.Select(e => e.Name).OrderBy(n => n, StringComparer.Ordinal).ToArray();
-                string manifest = Path.Combine(MeshPath, ManifestName(id));
-                AtomicFile.WriteText(manifest, ManifestJson(names));
-
-                // The other layout's manifest of this id, from an earlier run, would now be stale.
-                string other = Path.Combine(MeshPath, ManifestName(id, !ColonFreeManifests));
-                if (!RuntimeInformation.IsOSPlatform(OSPlatform.Windows) && File.Exists(other))
-                {
-                    AtomicFile.TryDelete(other);
-                }
-
-                records.Add(new SegmentMeshRecord(id, list.Sum(e => e.Vertices), list.Sum(e => e.Triangles), names, manifest));
-            }
-        }
-
-        AtomicFile.WriteText(Path.Combine(MeshPath, "info"), MeshInfoJson);
-        DeleteJournal();
-        return records;
-    }
-
-    public static string ManifestJson(IEnumerable<string> fragmentNames) =>
-        "{\"fragments\":[" + string.Join(",", fragmentNames.Select(n => JsonSerializer.Serialize(n))) + "]}";
+    public IReadOnlyList<SegmentMeshRecord> Finish() => FinishSegments().ToList();
 
     /// <summary>
-    /// Writes <c>&lt;dataset&gt;/&lt;directory&gt;/info</c> (FORMATS.md §10): ids as decimal strings
-    /// and one "label" property with the names, ascending by id.
+    /// Like <see cref="Finish"/>, yielding each segment's record as soon as its manifest is written
+    /// (so a cmdlet can emit records while the rest are written); mesh/info and the journal removal
+    /// come after the last one.
     /// </summary>
-    public static string WriteSegmentProperties(string datasetPath, string directory, IEnumerable<KeyValuePair<ulong, string>> names)
+    public IEnumerable<SegmentMeshRecord> FinishSegments()
     {
-        var sorted = names.OrderBy(kv => kv.Key).ToList();
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        List<KeyValuePair<ulong, List<FragmentEntry>>> segments;
+        lock (_gate)
         {
-            json.WriteStartObject();
-            json.WriteString("@type", "neuroglancer_segment_properties");
-            json.WriteStartObject("inline");
-            json.WriteStartArray("ids");
-            foreach (var kv in sorted)
-            {
-                json.WriteStringValue(kv.Key.ToString(CultureInfo.InvariantCulture));
-            }
-
-            json.WriteEndArray();
-            json.WriteStartArray("properties");
-            json.WriteStartObject();
-            json.WriteString("id", "label");
-            json.WriteString("type", "label");
-            json.WriteStartArray("values");
-            foreach (var kv in sorted)
-            {
-                json.WriteStringValue(kv.Value);
-            }
-
-            json.WriteEndArray();
-            json.WriteEndObject();
-            json.WriteEndArray();
-            json.WriteEndObject();
-            json.WriteEndObject();
+            segments = _segments.OrderBy(kv => kv.Key).ToList();
         }
 
-        string folder = Path.Combine(Path.GetFullPath(datasetPath), directory.Replace('/', Path.DirectorySeparatorChar));
-        Directory.CreateDirectory(folder);
-        string path = Path.Combine(folder, "info");
-        AtomicFile.Write(path, buffer.ToArray());
-        return path;
+        Store.Flush();
+        foreach (KeyValuePair<ulong, List<FragmentEntry>> segment in segments)
+        {
+            ulong id = segment.Key;
+            List<FragmentEntry> list = segment.Value;
+            string[] names = list.Select(e => e.Name).OrderBy(n => n, StringComparer.Ordinal).ToArray();
+            string manifest = MeshKey(ManifestName(id));
+            Store.Write(manifest, ManifestJson(names), gzip: false);
+
+            // The other layout's manifest of this id, from an earlier run, would now be stale.
+            if (!(Store.Kind == StoreKind.Folder && RuntimeInformation.IsOSPlatform(OSPlatform.Windows)))
+            {
+                Store.Delete(MeshKey(ManifestName(id, !ColonFreeManifests)));
+            }
+
+            string manifestPath = Store is FolderStore folder ? folder.PathOf(manifest) : ObjectNames.Join(Store.Location, manifest);
+            yield return new SegmentMeshRecord(id, list.Sum(e => e.Vertices), list.Sum(e => e.Triangles), names, manifestPath);
+        }
+
+        Store.Write(MeshKey("info"), Encoding.UTF8.GetBytes(MeshInfoJson), gzip: false);
+        Store.Flush();
+        DeleteJournal();
+    }
+
+    /// <summary>A legacy manifest: {"fragments": [names]}.</summary>
+    public static byte[] ManifestJson(IEnumerable<string> fragmentNames) => WriteJson(writer =>
+    {
+        writer.WriteStartObject();
+        writer.WriteStartArray("fragments");
+        foreach (string name in fragmentNames)
+        {
+            writer.WriteStringValue(name);
+        }
+
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+    });
+
+    /// <summary>
+    /// Writes <c>&lt;directory&gt;/info</c> of segment properties (the precomputed spec's
+    /// segment_properties): ids as decimal strings and one "label" property with the names, ascending by id.
+    /// </summary>
+    public static string WriteSegmentProperties(IObjectStore store, string directory, IEnumerable<KeyValuePair<ulong, string>> names)
+    {
+        var sorted = names.OrderBy(kv => kv.Key).ToList();
+        byte[] json = WriteJson(
+            writer =>
+            {
+                writer.WriteStartObject();
+                writer.WriteString("@type", "neuroglancer_segment_properties");
+                writer.WriteStartObject("inline");
+                writer.WriteStartArray("ids");
+                foreach (var kv in sorted)
+                {
+                    writer.WriteStringValue(kv.Key.ToString(CultureInfo.InvariantCulture));
+                }
+
+                writer.WriteEndArray();
+                writer.WriteStartArray("properties");
+                writer.WriteStartObject();
+                writer.WriteString("id", "label");
+                writer.WriteString("type", "label");
+                writer.WriteStartArray("values");
+                foreach (var kv in sorted)
+                {
+                    writer.WriteStringValue(kv.Value);
+                }
+
+                writer.WriteEndArray();
+                writer.WriteEndObject();
+                writer.WriteEndArray();
+                writer.WriteEndObject();
+                writer.WriteEndObject();
+            },
+            indented: true);
+        string key = directory.Trim('/') + "/info";
+        store.Write(key, json, gzip: false);
+        return store is FolderStore folder ? folder.PathOf(key) : ObjectNames.Join(store.Location, key);
+    }
+
+    /// <summary>Writes segment properties into the dataset folder <paramref name="datasetPath"/>.</summary>
+    public static string WriteSegmentProperties(string datasetPath, string directory, IEnumerable<KeyValuePair<ulong, string>> names) =>
+        WriteSegmentProperties(new FolderStore(datasetPath), directory, names);
+
+    private static byte[] WriteJson(Action<Utf8JsonWriter> write, bool indented = false)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = indented }))
+        {
+            write(writer);
+        }
+
+        return buffer.ToArray();
+    }
+
+    private string? ReadText(string key)
+    {
+        using PooledBytes? bytes = Store.Read(key, 16 << 20);
+        return bytes is null ? null : Encoding.UTF8.GetString(bytes.Span.ToArray());
     }
 
     /// <summary>The segment id a mesh-folder file belongs to (a manifest or a fragment), or null.</summary>
@@ -396,20 +437,20 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
 
     private void DeleteJournal()
     {
-        if (Directory.Exists(JournalPath))
+        foreach (StoredObject o in Store.List(JournalDirectoryName + "/").ToList())
         {
-            foreach (string file in Directory.EnumerateFiles(JournalPath))
-            {
-                AtomicFile.TryDelete(file);
-            }
+            Store.Delete(o.Key);
+        }
 
+        if (Store is FolderStore folder)
+        {
             try
             {
-                Directory.Delete(JournalPath);
+                Directory.Delete(folder.PathOf(JournalDirectoryName));
             }
             catch (IOException)
             {
-                // Another process still holds a file in it; the next run cleans it up.
+                // Absent, or another process still holds a file in it; the next run cleans it up.
             }
         }
     }

@@ -8,6 +8,35 @@ namespace PrecomputedTools.Engine.Precomputed;
 public static class ChunkCodec
 {
     /// <summary>
+    /// The largest encoded (un-gzipped) size a valid chunk of this shape can have: raw is exactly
+    /// the voxels; compressed_segmentation at most a header per block plus, per block, a full
+    /// value table and 32-bit indices (the spec's widest encoding). Reads stop beyond it (gzip bombs).
+    /// </summary>
+    public static int MaxEncodedLength(VoxelType dataType, int channels, ScaleInfo scale, Int3 shape)
+    {
+        long element = VoxelTypes.SizeOf(dataType);
+        long voxels = shape.Volume * Math.Max(1, channels);
+        long bound;
+        if (scale.Encoding == ChunkEncodings.CompressedSegmentation)
+        {
+            Int3 block = scale.BlockSize ?? new Int3(8, 8, 8);
+            long blocks = Int3.CeilDiv(shape, block).Volume * Math.Max(1, channels);
+            bound = (4L * Math.Max(1, channels)) + (blocks * (8 + (block.Volume * (element + 4))));
+        }
+        else if (scale.Encoding == ChunkEncodings.Raw)
+        {
+            bound = voxels * element;
+        }
+        else
+        {
+            // Image codecs (jpeg, png, ...) are never larger than a generous multiple of the raw voxels.
+            bound = (voxels * element * 2) + (1 << 16);
+        }
+
+        return (int)Math.Min(bound, int.MaxValue - 64);
+    }
+
+    /// <summary>
     /// Encodes the voxels of a chunk (native element type, x fastest, exactly the clipped chunk
     /// shape) into the bytes of its chunk file (before any gzip).
     /// </summary>

@@ -15,14 +15,14 @@ namespace PrecomputedTools.Engine.Precomputed;
 internal sealed class ChunkSink : IDisposable
 {
     private static readonly ConcurrentBag<CompressedSegmentationEncoder> s_encoders = new();
-    private readonly DatasetDirectory _directory;
+    private readonly DatasetStore _directory;
     private readonly PrecomputedInfo _info;
     private readonly ScaleInfo _scale;
     private readonly CompressedSegmentationEncoder? _encoder;
-    private AtomicWriter? _raw;
+    private IObjectWriter? _raw;
     private int _planesWritten;
 
-    public ChunkSink(DatasetDirectory directory, PrecomputedInfo info, ScaleInfo scale, Box3 box)
+    public ChunkSink(DatasetStore directory, PrecomputedInfo info, ScaleInfo scale, Box3 box)
     {
         _directory = directory;
         _info = info;
@@ -91,7 +91,6 @@ internal sealed class ChunkSink : IDisposable
         {
             _raw ??= _directory.CreateChunk(_scale, Box);
             _raw.Commit();
-            _directory.RemoveOtherForm(_scale, Box);
         }
     }
 
@@ -118,7 +117,7 @@ internal sealed class SourcePlanes : IDisposable
     private readonly (Box3 Box, PooledBytes? Encoded)[] _chunks;
     private readonly int _element;
 
-    public SourcePlanes(DatasetDirectory directory, PrecomputedInfo info, ScaleInfo scale, Box3 region)
+    public SourcePlanes(DatasetStore directory, PrecomputedInfo info, ScaleInfo scale, Box3 region)
     {
         _info = info;
         _scale = scale;
@@ -133,7 +132,7 @@ internal sealed class SourcePlanes : IDisposable
                 for (int cx = region.Begin.X / chunk.X; cx * chunk.X < region.End.X; cx++)
                 {
                     Box3 box = scale.ChunkBox(new Int3(cx, cy, cz));
-                    PooledBytes? encoded = directory.ReadChunkPooled(scale, box);
+                    PooledBytes? encoded = directory.ReadChunkPooled(info, scale, box);
                     if (encoded is null)
                     {
                         MissingChunks++;

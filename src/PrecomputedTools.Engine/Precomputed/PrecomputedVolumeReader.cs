@@ -16,7 +16,8 @@ namespace PrecomputedTools.Engine.Precomputed;
 /// </summary>
 public sealed class PrecomputedVolumeReader : IVolumeReader
 {
-    private readonly DatasetDirectory _directory;
+    private readonly DatasetStore _directory;
+    private readonly bool _ownsStore;
     private readonly int _elementSize;
     private readonly long _cacheLimitBytes;
     private readonly object _cacheGate = new();
@@ -24,24 +25,52 @@ public sealed class PrecomputedVolumeReader : IVolumeReader
     private readonly LinkedList<CachedChunk> _lru = new();
     private long _cachedBytes;
 
-    public PrecomputedVolumeReader(DatasetDirectory directory, PrecomputedInfo info, ScaleInfo scale, long cacheLimitBytes = 256L << 20)
+    public PrecomputedVolumeReader(DatasetStore directory, PrecomputedInfo info, ScaleInfo scale, long cacheLimitBytes = 256L << 20, bool ownsStore = false)
     {
         _directory = directory;
+        _ownsStore = ownsStore;
         Info = info;
         Scale = scale;
         _elementSize = VoxelTypes.SizeOf(info.DataType);
         _cacheLimitBytes = cacheLimitBytes;
     }
 
-    /// <summary>Opens scale <paramref name="scaleKey"/> (default: the finest) of the dataset at <paramref name="datasetPath"/>.</summary>
-    public static PrecomputedVolumeReader Open(string datasetPath, string? scaleKey = null, long cacheLimitBytes = 256L << 20)
+    /// <summary>Opens scale <paramref name="scaleKey"/> (default: the finest) of the dataset at <paramref name="location"/> (a path or URL).</summary>
+    public static PrecomputedVolumeReader Open(string location, string? scaleKey = null, long cacheLimitBytes = 256L << 20, StoreOptions? options = null)
     {
-        var directory = new DatasetDirectory(datasetPath);
-        PrecomputedInfo info = directory.ReadInfo();
-        ScaleInfo scale = scaleKey is null
-            ? info.Scales[0]
-            : info.FindScale(scaleKey) ?? throw new EngineException("ScaleNotFound", EngineErrorKind.ObjectNotFound, $"The dataset '{datasetPath}' has no scale '{scaleKey}'. Its scales are: {string.Join(", ", info.Scales.ConvertAll(s => s.Key))}.", scaleKey);
-        return new PrecomputedVolumeReader(directory, info, scale, cacheLimitBytes);
+        DatasetStore directory = DatasetStore.Open(location, options);
+        try
+        {
+            PrecomputedInfo info = directory.ReadInfo();
+            ScaleInfo scale = FindScale(info, scaleKey, location);
+            return new PrecomputedVolumeReader(directory, info, scale, cacheLimitBytes, ownsStore: true);
+        }
+        catch
+        {
+            directory.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A scale by key or index; the finest when <paramref name="scaleKey"/> is null.</summary>
+    public static ScaleInfo FindScale(PrecomputedInfo info, string? scaleKey, string location)
+    {
+        if (scaleKey is null)
+        {
+            return info.Scales[0];
+        }
+
+        if (info.FindScale(scaleKey) is { } byKey)
+        {
+            return byKey;
+        }
+
+        if (int.TryParse(scaleKey, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int index) && index < info.Scales.Count)
+        {
+            return info.Scales[index];
+        }
+
+        throw new EngineException("ScaleNotFound", EngineErrorKind.ObjectNotFound, $"The dataset '{location}' has no scale '{scaleKey}'. Its scales are: {string.Join(", ", info.Scales.ConvertAll(s => s.Key))} (or an index 0..{info.Scales.Count - 1}).", scaleKey);
     }
 
     public PrecomputedInfo Info { get; }
@@ -97,7 +126,7 @@ public sealed class PrecomputedVolumeReader : IVolumeReader
     /// <summary>Decodes one whole chunk into <paramref name="destination"/>; returns false when the chunk file is absent (destination zeroed).</summary>
     public bool ReadChunk(Box3 chunkBox, Span<byte> destination)
     {
-        byte[]? encoded = _directory.ReadChunk(Scale, chunkBox);
+        byte[]? encoded = _directory.ReadChunk(Info, Scale, chunkBox);
         if (encoded is null)
         {
             destination.Clear();
@@ -121,7 +150,7 @@ public sealed class PrecomputedVolumeReader : IVolumeReader
         }
 
         byte[]? voxels = null;
-        byte[]? encoded = _directory.ReadChunk(Scale, chunkBox);
+        byte[]? encoded = _directory.ReadChunk(Info, Scale, chunkBox);
         if (encoded is not null)
         {
             voxels = new byte[chunkBox.Size.Volume * _elementSize];
@@ -182,6 +211,11 @@ public sealed class PrecomputedVolumeReader : IVolumeReader
             _lru.Clear();
             _cachedBytes = 0;
         }
+
+        if (_ownsStore)
+        {
+            _directory.Dispose();
+        }
     }
 
     private sealed class CachedChunk
@@ -198,16 +232,18 @@ public sealed class PrecomputedVolumeReader : IVolumeReader
     }
 }
 
-/// <summary>A precomputed scale as a volume source (e.g. to re-encode, export or mesh it).</summary>
+/// <summary>A precomputed scale, in any store, as a volume source (to re-encode, downsample, export or mesh it).</summary>
 public sealed class PrecomputedVolumeDescriptor : VolumeDescriptor
 {
-    private readonly string _datasetPath;
+    private readonly string _location;
+    private readonly StoreOptions? _options;
     private readonly PrecomputedInfo _info;
     private readonly ScaleInfo _scale;
 
-    public PrecomputedVolumeDescriptor(string datasetPath, PrecomputedInfo info, ScaleInfo scale)
+    public PrecomputedVolumeDescriptor(string location, PrecomputedInfo info, ScaleInfo scale, StoreOptions? options = null)
     {
-        _datasetPath = Path.GetFullPath(datasetPath);
+        _location = StoreLocation.IsUri(location) ? location.TrimEnd('/') : Path.GetFullPath(location);
+        _options = options;
         _info = info;
         _scale = scale;
     }
@@ -222,9 +258,24 @@ public sealed class PrecomputedVolumeDescriptor : VolumeDescriptor
 
     public override string SourceKind => "Precomputed";
 
-    public override string Source => Path.Combine(_datasetPath, _scale.Key);
+    public override string Source => ObjectNames.Join(_location, _scale.Key);
 
-    public override string Name => Path.GetFileName(_datasetPath) + "/" + _scale.Key;
+    public override string Name
+    {
+        get
+        {
+            string trimmed = _location.TrimEnd('/', '\\');
+            return trimmed.Substring(trimmed.LastIndexOfAny(new[] { '/', '\\' }) + 1) + "/" + _scale.Key;
+        }
+    }
 
-    public override IVolumeReader OpenReader() => new PrecomputedVolumeReader(new DatasetDirectory(_datasetPath), _info, _scale);
+    public PrecomputedInfo Info => _info;
+
+    public ScaleInfo Scale => _scale;
+
+    public override IVolumeReader OpenReader()
+    {
+        DatasetStore store = DatasetStore.Open(_location, _options, ChunkLayout.Flat, gzip: true);
+        return new PrecomputedVolumeReader(store, _info, _scale, ownsStore: true);
+    }
 }

@@ -50,12 +50,12 @@ public static class ScaleWriter
     /// source plus one layer per chunk being encoded: it does not grow with the volume's depth or
     /// the chunk size.
     /// </summary>
-    public static async Task WriteFromVolumeAsync(IVolumeReader source, DatasetDirectory directory, PrecomputedInfo info, ChunkWriteOptions options, OperationMonitor monitor, CancellationToken cancellationToken)
+    public static async Task WriteFromVolumeAsync(IVolumeReader source, DatasetStore directory, PrecomputedInfo info, ChunkWriteOptions options, OperationMonitor monitor, CancellationToken cancellationToken)
     {
         ScaleInfo scale = info.Scales[0];
         if (source.Size != scale.Size)
         {
-            throw new EngineException("InvalidVolumeGeometry", EngineErrorKind.InvalidArgument, $"The volume is {source.Size} voxels but scale {scale.Key} of the info is {scale.Size}.", directory.RootPath);
+            throw new EngineException("InvalidVolumeGeometry", EngineErrorKind.InvalidArgument, $"The volume is {source.Size} voxels but scale {scale.Key} of the info is {scale.Size}.", directory.Location);
         }
 
         Int3 grid = scale.GridSize;
@@ -104,7 +104,7 @@ public static class ScaleWriter
         }
     }
 
-    private static async Task WriteChunkRowAsync(IVolumeReader source, DatasetDirectory directory, PrecomputedInfo info, ScaleInfo scale, List<Box3> pending, int planesPerStep, ParallelOptions parallel, OperationMonitor monitor, string context, CancellationToken cancellationToken)
+    private static async Task WriteChunkRowAsync(IVolumeReader source, DatasetStore directory, PrecomputedInfo info, ScaleInfo scale, List<Box3> pending, int planesPerStep, ParallelOptions parallel, OperationMonitor monitor, string context, CancellationToken cancellationToken)
     {
         int sourceElement = VoxelTypes.SizeOf(source.DataType);
         int targetElement = VoxelTypes.SizeOf(info.DataType);
@@ -182,7 +182,7 @@ public static class ScaleWriter
     /// Computes scale <paramref name="targetIndex"/> from the scale above it, output chunk by output
     /// chunk (in parallel), each one block layer at a time from the matching source planes.
     /// </summary>
-    public static Task DownscaleAsync(DatasetDirectory directory, PrecomputedInfo info, int targetIndex, DownscaleMethod method, ChunkWriteOptions options, OperationMonitor monitor, CancellationToken cancellationToken)
+    public static Task DownscaleAsync(DatasetStore directory, PrecomputedInfo info, int targetIndex, DownscaleMethod method, ChunkWriteOptions options, OperationMonitor monitor, CancellationToken cancellationToken)
     {
         if (targetIndex < 1 || targetIndex >= info.Scales.Count)
         {
@@ -192,10 +192,10 @@ public static class ScaleWriter
         ScaleInfo source = info.Scales[targetIndex - 1];
         ScaleInfo target = info.Scales[targetIndex];
         Int3 factor = ScalePyramid.StepFactor(source, target);
-        CheckGeometry(source, target, factor, directory.RootPath);
+        CheckGeometry(source, target, factor, directory.Location);
         if (method == DownscaleMethod.Majority && info.DataType == VoxelType.Float32)
         {
-            throw new EngineException("InvalidDownscaleMethod", EngineErrorKind.InvalidArgument, "Majority downscaling needs integer labels; use -Method Average or Stride for float32 images.", directory.RootPath);
+            throw new EngineException("InvalidDownscaleMethod", EngineErrorKind.InvalidArgument, "Majority downscaling needs integer labels; use -Method Average or Stride for float32 images.", directory.Location);
         }
 
         int element = VoxelTypes.SizeOf(info.DataType);
@@ -246,7 +246,7 @@ public static class ScaleWriter
 
     // Output planes are produced one block layer at a time from the source planes they cover;
     // majority blocks start on multiples of the factor, so they never straddle two steps.
-    private static int WriteDownscaledChunk(DatasetDirectory directory, PrecomputedInfo info, ScaleInfo source, ScaleInfo target, Box3 box, Int3 factor, DownscaleMethod method, CancellationToken cancellationToken)
+    private static int WriteDownscaledChunk(DatasetStore directory, PrecomputedInfo info, ScaleInfo source, ScaleInfo target, Box3 box, Int3 factor, DownscaleMethod method, CancellationToken cancellationToken)
     {
         int element = VoxelTypes.SizeOf(info.DataType);
         Int3 shape = box.Size;
@@ -325,24 +325,6 @@ public static class ScaleWriter
         }
     }
 
-    /// <summary>True when the chunk's file exists and decodes to the right shape (checked a block layer at a time).</summary>
-    public static bool IsChunkComplete(DatasetDirectory directory, PrecomputedInfo info, ScaleInfo scale, Box3 box)
-    {
-        string? file = directory.FindChunkFile(scale, box);
-        if (file is null)
-        {
-            return false;
-        }
-
-        try
-        {
-            using PooledBytes encoded = DatasetDirectory.ReadMaybeGzipPooled(file);
-            ChunkCodec.Verify(info.DataType, scale, box.Size, encoded.Span, scale.ChunkName(box));
-            return true;
-        }
-        catch (Exception ex) when (ex is EngineException or System.IO.IOException or System.IO.InvalidDataException)
-        {
-            return false;
-        }
-    }
+    /// <summary>True when the chunk exists and decodes to the right shape (checked a block layer at a time).</summary>
+    public static bool IsChunkComplete(DatasetStore directory, PrecomputedInfo info, ScaleInfo scale, Box3 box) => directory.IsChunkComplete(info, scale, box);
 }

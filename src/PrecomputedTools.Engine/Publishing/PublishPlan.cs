@@ -50,7 +50,7 @@ public static class PublishRules
     private static readonly Regex s_colonFreeManifest = new("^(?<id>[0-9]+)\\.json$", RegexOptions.CultureInvariant);
 
     /// <summary>True for the names the viewer parses as JSON: "info" and legacy manifests "&lt;id&gt;:0".</summary>
-    public static bool IsJsonName(string name) => name == DatasetDirectory.InfoFileName || s_manifestName.IsMatch(name);
+    public static bool IsJsonName(string name) => name == ObjectNames.InfoName || s_manifestName.IsMatch(name);
 
     /// <summary>True for "&lt;id&gt;:0".</summary>
     public static bool IsManifestName(string name) => s_manifestName.IsMatch(name);
@@ -188,14 +188,14 @@ public sealed class PublishPlan
             byKey.Add(key, item);
         }
 
-        if (!byKey.ContainsKey(DatasetDirectory.InfoFileName))
+        if (!byKey.ContainsKey(ObjectNames.InfoName))
         {
             throw new EngineException("InfoNotFound", EngineErrorKind.ObjectNotFound, $"'{fullRoot}' has no info file; it is not a precomputed dataset.", root);
         }
 
         List<PublishItem> items = byKey.Values
             .OrderBy(i => i.ContentType == PublishRules.JsonType ? 1 : 0)
-            .ThenBy(i => i.RelativeKey == DatasetDirectory.InfoFileName ? 1 : 0)
+            .ThenBy(i => i.RelativeKey == ObjectNames.InfoName ? 1 : 0)
             .ThenBy(i => i.RelativeKey, StringComparer.Ordinal)
             .ToList();
         return new PublishPlan(fullRoot, items, warnings);

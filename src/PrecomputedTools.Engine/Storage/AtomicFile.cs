@@ -7,7 +7,8 @@ namespace PrecomputedTools.Engine.Storage;
 
 /// <summary>
 /// Writes files so that a reader (or a resumed run) never sees half of one: the bytes go to a
-/// temporary file in the same directory, which is then renamed over the target.
+/// temporary file in the same directory, flushed to the disk (so a power loss cannot leave an
+/// empty or short file under the final name), and then renamed over the target.
 /// </summary>
 public static class AtomicFile
 {
@@ -18,7 +19,7 @@ public static class AtomicFile
 
     public static bool IsTempFile(string path) => path.EndsWith(TempSuffix, StringComparison.Ordinal);
 
-    public static void Write(string path, ReadOnlySpan<byte> data, bool gzip = false)
+    public static void Write(string path, ReadOnlySpan<byte> data, bool gzip = false, bool durable = true)
     {
         string temp = TempPathFor(path);
         try
@@ -33,6 +34,11 @@ public static class AtomicFile
                 else
                 {
                     WriteSpan(stream, data);
+                }
+
+                if (durable)
+                {
+                    stream.Flush(flushToDisk: true);
                 }
             }
 
@@ -49,7 +55,7 @@ public static class AtomicFile
     /// Opens a temporary file for a streamed write; <see cref="AtomicWriter.Commit"/> renames it over
     /// <paramref name="path"/>, disposing without committing deletes it.
     /// </summary>
-    public static AtomicWriter Create(string path, bool gzip = false) => new(path, TempPathFor(path), gzip);
+    public static AtomicWriter Create(string path, bool gzip = false, bool durable = true) => new(path, TempPathFor(path), gzip, durable);
 
     internal static void CommitTemp(string temp, string path) => Replace(temp, path);
 
@@ -146,12 +152,14 @@ public sealed class AtomicWriter : IDisposable
     private readonly string _temp;
     private readonly FileStream _file;
     private readonly Stream _stream;
+    private readonly bool _durable;
     private bool _committed;
 
-    internal AtomicWriter(string path, string temp, bool gzip)
+    internal AtomicWriter(string path, string temp, bool gzip, bool durable)
     {
         _path = path;
         _temp = temp;
+        _durable = durable;
         _file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
         _stream = gzip ? new GZipStream(_file, CompressionLevel.Optimal, leaveOpen: true) : _file;
     }
@@ -164,6 +172,11 @@ public sealed class AtomicWriter : IDisposable
         if (!ReferenceEquals(_stream, _file))
         {
             _stream.Dispose();
+        }
+
+        if (_durable)
+        {
+            _file.Flush(flushToDisk: true);
         }
 
         _file.Dispose();

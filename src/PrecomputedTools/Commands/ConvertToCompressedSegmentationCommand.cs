@@ -5,8 +5,8 @@ using System.Management.Automation;
 using PrecomputedTools.Engine;
 using PrecomputedTools.Engine.Precomputed;
 using PrecomputedTools.Engine.Storage;
-using PrecomputedTools.Engine.Volumes;
 using PrecomputedTools.Infrastructure;
+using PrecomputedTools.Engine.Volumes;
 
 namespace PrecomputedTools.Commands;
 
@@ -15,13 +15,13 @@ namespace PrecomputedTools.Commands;
 /// </summary>
 [Cmdlet(VerbsData.ConvertTo, "CompressedSegmentation", SupportsShouldProcess = true)]
 [OutputType(typeof(PrecomputedDataset))]
-public sealed class ConvertToCompressedSegmentationCommand : PrecomputedCmdlet
+public sealed class ConvertToCompressedSegmentationCommand : StoreCmdlet
 {
     /// <summary>The volume to write (from Import-TiffStack or Get-BossCutout).</summary>
     [Parameter(Mandatory = true, ValueFromPipeline = true)]
     public VolumeSource InputObject { get; set; } = null!;
 
-    /// <summary>Dataset folder to write (created if needed). An info already there (from New-PrecomputedInfo -OutputPath) is used.</summary>
+    /// <summary>Where to write the dataset: a folder (created if needed), s3://bucket/prefix or gs://bucket/prefix. An info already there (from New-PrecomputedInfo -OutputPath) is used.</summary>
     [Parameter(Mandatory = true, Position = 0)]
     [Alias("OutputPath")]
     public string Path { get; set; } = "";
@@ -92,36 +92,54 @@ public sealed class ConvertToCompressedSegmentationCommand : PrecomputedCmdlet
 
     protected override void ProcessRecord()
     {
-        string output = ResolveOutputPath(Path);
         try
         {
-            var directory = new DatasetDirectory(output, Layout.Equals("Nested", StringComparison.OrdinalIgnoreCase) ? ChunkLayout.Nested : ChunkLayout.Flat, gzip: !NoGzip);
-            PrecomputedInfo info = PlanInfo(directory);
+            string output = ResolveOutputLocation(Path);
+            StoreOptions options = BuildStoreOptions(null, ThrottleLimit);
+            ChunkLayout layout = Layout.Equals("Nested", StringComparison.OrdinalIgnoreCase) ? ChunkLayout.Nested : ChunkLayout.Flat;
+            using DatasetStore store = DatasetStore.Open(output, options, layout, gzip: !NoGzip);
+            DatasetOutput.CheckWritable(store);
+            PrecomputedInfo? previous = store.HasInfo ? store.ReadInfo() : store.ReadPendingInfo();
+            bool declared = store.HasInfo;
+            PrecomputedInfo info = PlanInfo(store, previous);
             ScaleInfo scale = info.Scales[0];
-            if (!ShouldProcess($"{output} ({scale.ChunkCount} chunks of scale {scale.Key}, {scale.Encoding})", "Write precomputed scale 0"))
+            if (!ShouldProcess($"{store.Location} ({scale.ChunkCount} chunks of scale {scale.Key}, {scale.Encoding})", "Write precomputed scale 0"))
             {
                 return;
             }
 
-            Directory.CreateDirectory(output);
-            int cleaned = AtomicFile.CleanTemporaryFiles(output);
+            if (Force && previous is not null)
+            {
+                int removed = DatasetOutput.RemoveReplaced(store, previous, info);
+                WriteVerbose($"Removed {removed} object(s) of the dataset being replaced (-Force).");
+            }
+
+            int cleaned = store.Objects.RemoveIncompleteWrites();
             if (cleaned > 0)
             {
                 WriteVerbose($"Removed {cleaned} temporary file(s) left by an interrupted run.");
             }
 
-            directory.WriteInfo(info);
-            var monitor = new OperationMonitor("Writing " + System.IO.Path.GetFileName(output), "chunks") { Phase = $"Scale 0 ({scale.Key})" };
-            var options = new ChunkWriteOptions { Resume = Resume, ThrottleLimit = ThrottleLimit };
+            if (!declared)
+            {
+                store.WritePendingInfo(info);
+            }
+
+            var monitor = new OperationMonitor("Writing " + store.Location, "chunks") { Phase = $"Scale 0 ({scale.Key})" };
+            var writeOptions = new ChunkWriteOptions { Resume = Resume, ThrottleLimit = ThrottleLimit };
             VolumeDescriptor descriptor = InputObject.Descriptor;
             RunEngine(
                 async (m, ct) =>
                 {
                     using IVolumeReader reader = descriptor.OpenReader();
-                    await ScaleWriter.WriteFromVolumeAsync(reader, directory, info, options, m, ct).ConfigureAwait(false);
+                    await ScaleWriter.WriteFromVolumeAsync(reader, store, info, writeOptions, m, ct).ConfigureAwait(false);
                 },
                 monitor);
-            WriteObject(new PrecomputedDataset(directory.RootPath, info));
+
+            // The info declares the dataset: written last, after every chunk is durable, so a
+            // failed first run leaves no dataset that looks complete.
+            store.CommitInfo(info);
+            WriteObject(new PrecomputedDataset(store, info, options));
         }
         catch (EngineException ex)
         {
@@ -129,23 +147,22 @@ public sealed class ConvertToCompressedSegmentationCommand : PrecomputedCmdlet
         }
     }
 
-    private PrecomputedInfo PlanInfo(DatasetDirectory directory)
+    private PrecomputedInfo PlanInfo(DatasetStore directory, PrecomputedInfo? existing)
     {
         VolumeSource volume = InputObject;
         Int3 size = Int3.From(volume.Size);
-        if (directory.HasInfo)
+        if (existing is not null)
         {
-            PrecomputedInfo existing = directory.ReadInfo();
-            bool hasChunks = existing.Scales.Any(s => Directory.Exists(directory.ScalePath(s)) && Directory.EnumerateFileSystemEntries(directory.ScalePath(s)).Any());
+            bool hasChunks = existing.Scales.Any(directory.HasChunks);
             bool matches = existing.Scales[0].Size == size;
             if (hasChunks && !Force && !Resume)
             {
-                ThrowTerminatingError(OutputExistsError(directory.RootPath));
+                ThrowTerminatingError(OutputExistsError(directory.Location));
             }
 
             if (matches && !Force)
             {
-                WriteVerbose($"Using the info already in '{directory.RootPath}' ({existing.Scales.Count} scales).");
+                WriteVerbose($"Using the info already in '{directory.Location}' ({existing.Scales.Count} scales).");
                 return existing;
             }
 
@@ -154,11 +171,11 @@ public sealed class ConvertToCompressedSegmentationCommand : PrecomputedCmdlet
                 throw new EngineException(
                     "InvalidVolumeGeometry",
                     EngineErrorKind.InvalidArgument,
-                    $"The info in '{directory.RootPath}' describes {existing.Scales[0].Size} voxels but the volume is {size}. Use -Force to replace it.",
-                    directory.RootPath);
+                    $"The info in '{directory.Location}' describes {existing.Scales[0].Size} voxels but the volume is {size}. Use -Force to replace it.",
+                    directory.Location);
             }
 
-            WriteWarning($"Overwriting the dataset in '{directory.RootPath}' (-Force).");
+            WriteWarning($"Overwriting the dataset in '{directory.Location}' (-Force).");
         }
         else if (Resume)
         {
@@ -202,6 +219,13 @@ public sealed class ConvertToCompressedSegmentationCommand : PrecomputedCmdlet
         int? maxScales = MyInvocation.BoundParameters.ContainsKey(nameof(MaxScales)) ? MaxScales : null;
         info.Scales.AddRange(ScalePyramid.Generate(size, resolution, offset, TargetChunkSize, encoding, BlockSize is null ? null : Int3.From(BlockSize), maxScales));
         info.Validate();
+
+        // No info but chunks of the planned scale 0: an interrupted first run (the info comes last).
+        if (existing is null && !Force && !Resume && directory.HasChunks(info.Scales[0]))
+        {
+            ThrowTerminatingError(OutputExistsError(directory.Location));
+        }
+
         return info;
     }
 }

@@ -14,7 +14,7 @@ namespace PrecomputedTools.Commands;
 /// </summary>
 [Cmdlet(VerbsLifecycle.Invoke, "MajorityDownscale", DefaultParameterSetName = InputSet, SupportsShouldProcess = true)]
 [OutputType(typeof(PrecomputedDataset))]
-public sealed class InvokeMajorityDownscaleCommand : PrecomputedCmdlet
+public sealed class InvokeMajorityDownscaleCommand : StoreCmdlet
 {
     private const string InputSet = "InputObject";
     private const string PathSet = "Path";
@@ -24,12 +24,12 @@ public sealed class InvokeMajorityDownscaleCommand : PrecomputedCmdlet
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputSet)]
     public PrecomputedDataset InputObject { get; set; } = null!;
 
-    /// <summary>Folder of the dataset, instead of -InputObject.</summary>
+    /// <summary>Location of the dataset (folder, s3:// or gs://), instead of -InputObject.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = PathSet)]
     [SupportsWildcards]
     public string Path { get; set; } = "";
 
-    /// <summary>Folder of the dataset, taken literally (no wildcard expansion).</summary>
+    /// <summary>Location of the dataset, taken literally (no wildcard expansion).</summary>
     [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = LiteralPathSet)]
     [Alias("PSPath", "LP")]
     public string LiteralPath { get; set; } = "";
@@ -63,11 +63,15 @@ public sealed class InvokeMajorityDownscaleCommand : PrecomputedCmdlet
         {
             PrecomputedDataset dataset = ParameterSetName switch
             {
-                PathSet => PrecomputedDataset.Load(ResolveExistingPath(Path, literal: false)),
-                LiteralPathSet => PrecomputedDataset.Load(ResolveExistingPath(LiteralPath, literal: true)),
+                PathSet => PrecomputedDataset.Load(ResolveInputLocation(Path), BuildStoreOptions(null, ThrottleLimit)),
+                LiteralPathSet => PrecomputedDataset.Load(ResolveInputLocation(LiteralPath, literal: true), BuildStoreOptions(null, ThrottleLimit)),
                 _ => InputObject,
             };
-            var directory = new DatasetDirectory(dataset.Path);
+            StoreOptions storeOptions = BuildStoreOptions(dataset.StoreOptions, ThrottleLimit);
+
+            // The dataset's own settings (flat/nested, gzip) are kept for the lower scales.
+            using DatasetStore directory = dataset.OpenStore(storeOptions);
+            DatasetOutput.CheckWritable(directory);
             PrecomputedInfo info = directory.ReadInfo();
             DownscaleMethod method = Method is null
                 ? (info.IsSegmentation ? DownscaleMethod.Majority : DownscaleMethod.Average)
@@ -86,7 +90,7 @@ public sealed class InvokeMajorityDownscaleCommand : PrecomputedCmdlet
             if (targets.Length == 0)
             {
                 WriteWarning($"'{dataset.Path}' has a single scale; nothing to downscale. Use New-PrecomputedInfo -TargetChunkSize to plan more scales.");
-                WriteObject(new PrecomputedDataset(directory.RootPath, info));
+                WriteObject(new PrecomputedDataset(directory, info, storeOptions));
                 return;
             }
 
@@ -94,21 +98,20 @@ public sealed class InvokeMajorityDownscaleCommand : PrecomputedCmdlet
             {
                 foreach (int i in targets)
                 {
-                    string folder = directory.ScalePath(info.Scales[i]);
-                    if (Directory.Exists(folder) && Directory.EnumerateFileSystemEntries(folder).Any())
+                    if (directory.HasChunks(info.Scales[i]))
                     {
-                        ThrowTerminatingError(OutputExistsError(folder));
+                        ThrowTerminatingError(OutputExistsError(ObjectNames.Join(directory.Location, info.Scales[i].Key)));
                     }
                 }
             }
 
             long chunks = targets.Sum(i => info.Scales[i].ChunkCount);
-            if (!ShouldProcess($"{directory.RootPath} (scales {string.Join(", ", targets.Select(i => info.Scales[i].Key))}; {chunks} chunks)", $"Write downscaled scales ({method})"))
+            if (!ShouldProcess($"{directory.Location} (scales {string.Join(", ", targets.Select(i => info.Scales[i].Key))}; {chunks} chunks)", $"Write downscaled scales ({method})"))
             {
                 return;
             }
 
-            AtomicFile.CleanTemporaryFiles(directory.RootPath);
+            directory.Objects.RemoveIncompleteWrites();
             var options = new ChunkWriteOptions { Resume = Resume, ThrottleLimit = ThrottleLimit };
             var monitor = new OperationMonitor("Downscaling " + dataset.Name, "chunks");
             RunEngine(
@@ -121,7 +124,8 @@ public sealed class InvokeMajorityDownscaleCommand : PrecomputedCmdlet
                     }
                 },
                 monitor);
-            WriteObject(new PrecomputedDataset(directory.RootPath, info));
+            directory.Objects.Flush();
+            WriteObject(new PrecomputedDataset(directory, info, storeOptions));
         }
         catch (EngineException ex)
         {

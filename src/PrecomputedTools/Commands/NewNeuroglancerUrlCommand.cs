@@ -7,6 +7,7 @@ using System.Linq;
 using System.Management.Automation;
 using PrecomputedTools.Engine;
 using PrecomputedTools.Engine.Publishing;
+using PrecomputedTools.Engine.Storage;
 using PrecomputedTools.Infrastructure;
 
 namespace PrecomputedTools.Commands;
@@ -203,6 +204,20 @@ public sealed class NewNeuroglancerUrlCommand : PrecomputedCmdlet
         if (BaseUrl is { Length: > 0 })
         {
             return NeuroglancerState.ToDataSource(BaseUrl);
+        }
+
+        // A dataset on S3 or over http(s) has its own URL: s3:// becomes the bucket's https URL
+        // (path style on an -EndpointUrl server), as Publish-PrecomputedS3 reports it.
+        if (StoreLocation.IsUri(dataset.Path))
+        {
+            using IObjectStore store = StoreLocation.Open(dataset.Path, dataset.StoreOptions);
+            switch (store)
+            {
+                case S3Store s3:
+                    return "precomputed://" + s3.HttpUrl;
+                case HttpStore http:
+                    return "precomputed://" + http.Location;
+            }
         }
 
         string path = System.IO.Path.GetFullPath(dataset.Path).TrimEnd(System.IO.Path.DirectorySeparatorChar);

@@ -133,7 +133,7 @@ public sealed class NewPrecomputedInfoCommand : PrecomputedCmdlet
                 string file = ResolveExistingPath(ParameterSetName == PathSet ? Path : LiteralPath, ParameterSetName == LiteralPathSet);
                 if (Directory.Exists(file))
                 {
-                    file = System.IO.Path.Combine(file, DatasetDirectory.InfoFileName);
+                    file = System.IO.Path.Combine(file, ObjectNames.InfoName);
                 }
 
                 if (!File.Exists(file))
@@ -232,23 +232,24 @@ public sealed class NewPrecomputedInfoCommand : PrecomputedCmdlet
 
     private bool WriteInfo(string folder, PrecomputedInfo info)
     {
-        var directory = new DatasetDirectory(folder);
+        using var directory = new DatasetStore(new FolderStore(folder));
+        string infoPath = System.IO.Path.Combine(((FolderStore)directory.Objects).Root, DatasetStore.InfoKey);
         string json = info.ToJson();
-        if (directory.HasInfo)
+        if (File.Exists(infoPath))
         {
-            if (File.ReadAllText(directory.InfoPath) == json)
+            if (File.ReadAllText(infoPath) == json)
             {
-                WriteVerbose($"'{directory.InfoPath}' already holds this info.");
+                WriteVerbose($"'{infoPath}' already holds this info.");
                 return true;
             }
 
             if (!Force)
             {
-                ThrowTerminatingError(OutputExistsError(directory.InfoPath));
+                ThrowTerminatingError(OutputExistsError(infoPath));
             }
         }
 
-        if (!ShouldProcess(directory.InfoPath, "Write precomputed info"))
+        if (!ShouldProcess(infoPath, "Write precomputed info"))
         {
             return false;
         }

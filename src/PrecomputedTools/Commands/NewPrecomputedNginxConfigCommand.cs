@@ -53,7 +53,7 @@ public sealed class NewPrecomputedNginxConfigCommand : PrecomputedCmdlet
             return;
         }
 
-        bool isDataset = File.Exists(System.IO.Path.Combine(root, DatasetDirectory.InfoFileName));
+        bool isDataset = File.Exists(System.IO.Path.Combine(root, ObjectNames.InfoName));
         string location = NginxConfig.NormalizeLocation(Location);
         string text;
         try

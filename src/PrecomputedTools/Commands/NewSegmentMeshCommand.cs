@@ -25,7 +25,7 @@ namespace PrecomputedTools.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.New, "SegmentMesh", DefaultParameterSetName = InputSet, SupportsShouldProcess = true)]
 [OutputType(typeof(SegmentMesh), typeof(PrecomputedDataset))]
-public sealed class NewSegmentMeshCommand : PrecomputedCmdlet
+public sealed class NewSegmentMeshCommand : StoreCmdlet
 {
     private const string InputSet = "InputObject";
     private const string PathSet = "Path";
@@ -130,7 +130,8 @@ public sealed class NewSegmentMeshCommand : PrecomputedCmdlet
 
     private void Mesh()
     {
-        string datasetPath;
+        StoreOptions options = BuildStoreOptions(ParameterSetName == InputSet ? InputObject.StoreOptions : null, ThrottleLimit);
+        DatasetStore store;
         PrecomputedInfo? info = null;
         IVolumeReader reader;
         Int3 voxelOffset;
@@ -138,9 +139,8 @@ public sealed class NewSegmentMeshCommand : PrecomputedCmdlet
         string scaleName;
         if (ParameterSetName == VolumeSet)
         {
-            datasetPath = ResolveOutputPath(OutputPath);
-            var directory = new DatasetDirectory(datasetPath);
-            info = directory.HasInfo ? directory.ReadInfo() : null;
+            store = DatasetStore.Open(ResolveOutputLocation(OutputPath), options);
+            info = store.HasInfo ? store.ReadInfo() : null;
             VolumeDescriptor descriptor = Volume.Descriptor;
             resolution = Resolution ?? descriptor.Resolution ?? throw new EngineException(
                 "ResolutionRequired",
@@ -154,30 +154,32 @@ public sealed class NewSegmentMeshCommand : PrecomputedCmdlet
         }
         else
         {
-            datasetPath = ParameterSetName == PathSet ? ResolveExistingPath(Path, literal: false) : InputObject.Path;
-            var directory = new DatasetDirectory(datasetPath);
-            info = directory.ReadInfo();
-            ScaleInfo scale = ResolveScale(info, datasetPath);
+            store = ParameterSetName == PathSet ? DatasetStore.Open(ResolveInputLocation(Path), options) : InputObject.OpenStore(options);
+            info = store.ReadInfo();
+            ScaleInfo scale = PrecomputedVolumeReader.FindScale(info, Scale, store.Location);
             if (!info.IsSegmentation)
             {
-                WriteWarning($"'{datasetPath}' is of type \"{info.Type}\", not segmentation; neuroglancer shows meshes only for segmentation layers.");
+                WriteWarning($"'{store.Location}' is of type \"{info.Type}\", not segmentation; neuroglancer shows meshes only for segmentation layers.");
             }
 
-            RequireLabels(info.DataType, datasetPath);
+            RequireLabels(info.DataType, store.Location);
             resolution = (double[])scale.Resolution.Clone();
             voxelOffset = scale.VoxelOffset;
             scaleName = scale.Key;
-            reader = new PrecomputedVolumeReader(directory, info, scale);
+            reader = new PrecomputedVolumeReader(store, info, scale);
         }
 
+        using (store)
         using (reader)
         {
-            Run(datasetPath, info, reader, resolution, voxelOffset, scaleName);
+            DatasetOutput.CheckWritable(store);
+            Run(store, options, info, reader, resolution, voxelOffset, scaleName);
         }
     }
 
-    private void Run(string datasetPath, PrecomputedInfo? info, IVolumeReader reader, double[] resolution, Int3 voxelOffset, string scaleName)
+    private void Run(DatasetStore store, StoreOptions options, PrecomputedInfo? info, IVolumeReader reader, double[] resolution, Int3 voxelOffset, string scaleName)
     {
+        string datasetPath = store.Location;
         Dictionary<ulong, string>? names = SegmentName is null ? null : ReadSegmentNames(SegmentName);
         HashSet<ulong>? only = SegmentId is null ? null : new HashSet<ulong>(SegmentId);
         var settings = new SegmentMeshSettings
@@ -202,7 +204,7 @@ public sealed class NewSegmentMeshCommand : PrecomputedCmdlet
             ReductionFactor,
             MaxError?.ToString(CultureInfo.InvariantCulture) ?? "default",
             only is null ? "all" : string.Join(",", only.OrderBy(i => i)));
-        var writer = new LegacyMeshWriter(datasetPath, meshDirectory, voxelOffset, parameters, ColonFreeManifest ? true : null);
+        var writer = new LegacyMeshWriter(store.Objects, meshDirectory, voxelOffset, parameters, ColonFreeManifest ? true : null);
         if (!Force && !Resume && writer.HasExistingOutput(only))
         {
             ThrowTerminatingError(OutputExistsError(writer.MeshPath));
@@ -220,7 +222,7 @@ public sealed class NewSegmentMeshCommand : PrecomputedCmdlet
             WriteVerbose($"Removed {removed} earlier mesh files from '{writer.MeshPath}'.");
         }
 
-        AtomicFile.CleanTemporaryFiles(writer.MeshPath);
+        store.Objects.RemoveIncompleteWrites();
         if (Resume)
         {
             int done = writer.LoadJournal();
@@ -228,14 +230,8 @@ public sealed class NewSegmentMeshCommand : PrecomputedCmdlet
         }
 
         writer.BeginJournal();
-        var monitor = new OperationMonitor("Meshing " + System.IO.Path.GetFileName(datasetPath.TrimEnd(System.IO.Path.DirectorySeparatorChar)), "chunks");
-        var (summary, records) = RunEngine(
-            async (m, ct) =>
-            {
-                MeshRunSummary s = await SegmentMesher.RunAsync(reader, settings, writer, m, ct).ConfigureAwait(false);
-                return (s, writer.Finish());
-            },
-            monitor);
+        var monitor = new OperationMonitor("Meshing " + datasetPath, "chunks");
+        MeshRunSummary summary = RunEngine((m, ct) => SegmentMesher.RunAsync(reader, settings, writer, m, ct), monitor);
 
         WriteVerbose(string.Format(
             CultureInfo.InvariantCulture,
@@ -244,18 +240,22 @@ public sealed class NewSegmentMeshCommand : PrecomputedCmdlet
             summary.ChunksSkipped,
             summary.TrianglesBeforeSimplification,
             summary.TrianglesWritten));
-        ReportMissing(records, only, scaleName);
-        UpdateDatasetInfo(datasetPath, info, meshDirectory, names);
-        foreach (SegmentMeshRecord r in records)
+
+        // Each segment's record goes down the pipeline as soon as its manifest is written.
+        var written = new List<SegmentMeshRecord>();
+        foreach (SegmentMeshRecord r in writer.FinishSegments())
         {
+            written.Add(r);
             string? name = null;
             names?.TryGetValue(r.Id, out name);
             WriteObject(new SegmentMesh(r.Id, name, r.VertexCount, r.TriangleCount, r.Fragments, r.ManifestPath, datasetPath));
         }
 
+        ReportMissing(written, only, scaleName);
+        UpdateDatasetInfo(store, info, meshDirectory, names);
         if (info is not null)
         {
-            WriteObject(PrecomputedDataset.Load(datasetPath));
+            WriteObject(new PrecomputedDataset(store, info, options));
         }
     }
 
@@ -277,11 +277,12 @@ public sealed class NewSegmentMeshCommand : PrecomputedCmdlet
         }
     }
 
-    private void UpdateDatasetInfo(string datasetPath, PrecomputedInfo? info, string meshDirectory, Dictionary<ulong, string>? names)
+    private void UpdateDatasetInfo(DatasetStore store, PrecomputedInfo? info, string meshDirectory, Dictionary<ulong, string>? names)
     {
+        string datasetPath = store.Location;
         if (names is not null && names.Count > 0)
         {
-            string path = LegacyMeshWriter.WriteSegmentProperties(datasetPath, "segment_properties", names);
+            string path = LegacyMeshWriter.WriteSegmentProperties(store.Objects, "segment_properties", names);
             WriteVerbose($"Wrote {names.Count} segment names to '{path}'.");
         }
 
@@ -306,32 +307,8 @@ public sealed class NewSegmentMeshCommand : PrecomputedCmdlet
 
         if (changed)
         {
-            new DatasetDirectory(datasetPath).WriteInfo(info);
+            store.WriteInfo(info);
         }
-    }
-
-    private ScaleInfo ResolveScale(PrecomputedInfo info, string datasetPath)
-    {
-        if (Scale is null)
-        {
-            return info.Scales[0];
-        }
-
-        if (info.FindScale(Scale) is { } byKey)
-        {
-            return byKey;
-        }
-
-        if (int.TryParse(Scale, NumberStyles.None, CultureInfo.InvariantCulture, out int index) && index < info.Scales.Count)
-        {
-            return info.Scales[index];
-        }
-
-        throw new EngineException(
-            "ScaleNotFound",
-            EngineErrorKind.ObjectNotFound,
-            $"'{datasetPath}' has no scale '{Scale}'. Give a key ({string.Join(", ", info.Scales.Select(s => s.Key))}) or an index 0..{info.Scales.Count - 1}.",
-            Scale);
     }
 
     private static void RequireLabels(VoxelType type, string target)

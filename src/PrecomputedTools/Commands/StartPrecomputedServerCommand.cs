@@ -49,7 +49,7 @@ public sealed class StartPrecomputedServerCommand : PrecomputedCmdlet
         }
 
         PrecomputedDataset? dataset = null;
-        if (File.Exists(System.IO.Path.Combine(root, DatasetDirectory.InfoFileName)))
+        if (File.Exists(System.IO.Path.Combine(root, ObjectNames.InfoName)))
         {
             try
             {

@@ -2,6 +2,7 @@ using System;
 using System.Management.Automation;
 using PrecomputedTools.Engine;
 using PrecomputedTools.Engine.Precomputed;
+using PrecomputedTools.Engine.Storage;
 using PrecomputedTools.Infrastructure;
 
 namespace PrecomputedTools.Commands;
@@ -11,7 +12,7 @@ namespace PrecomputedTools.Commands;
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Test, "PrecomputedDataset", DefaultParameterSetName = InputSet)]
 [OutputType(typeof(DatasetValidationReport), typeof(bool))]
-public sealed class TestPrecomputedDatasetCommand : PrecomputedCmdlet
+public sealed class TestPrecomputedDatasetCommand : StoreCmdlet
 {
     private const string InputSet = "InputObject";
     private const string PathSet = "Path";
@@ -21,12 +22,12 @@ public sealed class TestPrecomputedDatasetCommand : PrecomputedCmdlet
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputSet)]
     public PrecomputedDataset InputObject { get; set; } = null!;
 
-    /// <summary>Folder of the dataset, instead of -InputObject.</summary>
+    /// <summary>Location of the dataset (folder, s3://, gs://, or http(s):// URL), instead of -InputObject.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = PathSet)]
     [SupportsWildcards]
     public string Path { get; set; } = "";
 
-    /// <summary>Folder of the dataset, taken literally (no wildcard expansion).</summary>
+    /// <summary>Location of the dataset, taken literally (no wildcard expansion).</summary>
     [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = LiteralPathSet)]
     [Alias("PSPath", "LP")]
     public string LiteralPath { get; set; } = "";
@@ -48,12 +49,22 @@ public sealed class TestPrecomputedDatasetCommand : PrecomputedCmdlet
     {
         string path = ParameterSetName switch
         {
-            PathSet => ResolveExistingPath(Path, literal: false),
-            LiteralPathSet => ResolveExistingPath(LiteralPath, literal: true),
+            PathSet => ResolveInputLocation(Path),
+            LiteralPathSet => ResolveInputLocation(LiteralPath, literal: true),
             _ => InputObject.Path,
         };
-        var monitor = new OperationMonitor("Checking " + System.IO.Path.GetFileName(path), "chunks");
-        DatasetValidation validation = RunEngine((m, ct) => DatasetValidator.ValidateAsync(path, ThrottleLimit, m, ct), monitor);
+        StoreOptions options = BuildStoreOptions(ParameterSetName == InputSet ? InputObject.StoreOptions : null, ThrottleLimit);
+        var monitor = new OperationMonitor("Checking " + path, "chunks");
+        DatasetValidation validation;
+        try
+        {
+            validation = RunEngine((m, ct) => DatasetValidator.ValidateAsync(path, ThrottleLimit, m, ct, options), monitor);
+        }
+        catch (EngineException ex)
+        {
+            ThrowTerminatingError(ToErrorRecord(ex));
+            return;
+        }
         if (Detailed)
         {
             foreach (string problem in validation.Problems)

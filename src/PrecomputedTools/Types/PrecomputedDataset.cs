@@ -4,17 +4,30 @@ using System.IO;
 using System.Linq;
 using PrecomputedTools.Engine;
 using PrecomputedTools.Engine.Precomputed;
+using PrecomputedTools.Engine.Storage;
 
 namespace PrecomputedTools;
 
-/// <summary>A precomputed dataset on disk: its folder and what its info file says.</summary>
+/// <summary>
+/// A precomputed dataset in a folder, on S3 or over http(s): its location, what its info says, and
+/// how it stores chunks (flat or nested names, gzip or not), so every later stage writes the same way.
+/// </summary>
 public sealed class PrecomputedDataset
 {
-    internal PrecomputedDataset(string path, PrecomputedInfo info)
+    internal PrecomputedDataset(DatasetStore store, PrecomputedInfo info, StoreOptions? storeOptions = null)
+        : this(store.Location, info, store.Layout, store.Gzip, storeOptions)
+    {
+    }
+
+    internal PrecomputedDataset(string path, PrecomputedInfo info, Engine.Precomputed.ChunkLayout layout = Engine.Precomputed.ChunkLayout.Flat, bool gzip = true, StoreOptions? storeOptions = null)
     {
         Info = info;
         Path = path;
-        Name = System.IO.Path.GetFileName(path.TrimEnd(System.IO.Path.DirectorySeparatorChar, System.IO.Path.AltDirectorySeparatorChar));
+        ChunkLayout = layout == Engine.Precomputed.ChunkLayout.Nested ? "Nested" : "Flat";
+        Gzip = gzip;
+        StoreOptions = storeOptions ?? new StoreOptions();
+        string trimmed = path.TrimEnd('/', '\\');
+        Name = trimmed.Substring(trimmed.LastIndexOfAny(new[] { '/', '\\' }) + 1);
         Type = info.Type;
         DataType = VoxelTypes.ToInfoName(info.DataType);
         MeshDirectory = info.Mesh;
@@ -22,11 +35,25 @@ public sealed class PrecomputedDataset
         Scales = info.Scales.Select((s, i) => new PrecomputedScale(path, i, s)).ToArray();
     }
 
-    /// <summary>Folder holding the info file.</summary>
+    /// <summary>Where the dataset is: the folder holding the info file, or its s3://, gs:// or http(s):// URL.</summary>
     public string Path { get; }
 
-    /// <summary>Folder name.</summary>
+    /// <summary>Last part of the location (folder name or key prefix).</summary>
     public string Name { get; }
+
+    /// <summary>folder, S3 or http, from the location.</summary>
+    public string StoreKind => StoreLocation.IsUri(Path)
+        ? (StoreLocation.StripViewerPrefix(Path).StartsWith("http", StringComparison.OrdinalIgnoreCase) ? "Http" : "S3")
+        : "Folder";
+
+    /// <summary>Flat (x0-x1_y0-y1_z0-z1, what the viewer requests) or Nested chunk names; later stages write the same.</summary>
+    /// <remarks>A string, not the engine's enum: no field of a module type may need the engine loaded (it loads into its own context after import).</remarks>
+    public string ChunkLayout { get; }
+
+    internal Engine.Precomputed.ChunkLayout Layout => ChunkLayout == "Nested" ? Engine.Precomputed.ChunkLayout.Nested : Engine.Precomputed.ChunkLayout.Flat;
+
+    /// <summary>Whether chunks are stored gzip-encoded (".gz" files, or Content-Encoding: gzip on S3); later stages write the same.</summary>
+    public bool Gzip { get; }
 
     /// <summary>segmentation or image.</summary>
     public string Type { get; }
@@ -52,16 +79,24 @@ public sealed class PrecomputedDataset
     /// <summary>Encoding of scale 0.</summary>
     public string Encoding => Scales[0].Encoding;
 
-    /// <summary>Path of the info file.</summary>
-    public string InfoPath => System.IO.Path.Combine(Path, "info");
+    /// <summary>Path or URL of the info file.</summary>
+    public string InfoPath => StoreLocation.IsUri(Path) ? ObjectNames.Join(Path, "info") : System.IO.Path.Combine(Path, "info");
 
     internal PrecomputedInfo Info { get; }
 
-    internal static PrecomputedDataset Load(string path)
+    /// <summary>Credentials and endpoint the dataset was opened with (never shown).</summary>
+    internal StoreOptions StoreOptions { get; }
+
+    /// <summary>Opens a location, revealing its storage settings from the chunks there.</summary>
+    internal static PrecomputedDataset Load(string location, StoreOptions? options = null)
     {
-        var directory = new Engine.Storage.DatasetDirectory(path);
-        return new PrecomputedDataset(directory.RootPath, directory.ReadInfo());
+        using DatasetStore store = DatasetStore.Open(location, options);
+        return new PrecomputedDataset(store, store.ReadInfo(), options);
     }
+
+    /// <summary>Opens the dataset's store with its own settings (or others given).</summary>
+    internal DatasetStore OpenStore(StoreOptions? options = null, ChunkLayout? layout = null, bool? gzip = null) =>
+        DatasetStore.Open(Path, options ?? StoreOptions, layout ?? Layout, gzip ?? Gzip);
 
     /// <summary>"zbrain 1406x621x138 uint64 compressed_segmentation, 3 scales".</summary>
     public override string ToString() => string.Format(
@@ -94,7 +129,7 @@ public sealed class PrecomputedScale
         ChunkCount = scale.ChunkSize.AllPositive ? scale.ChunkCount : 0;
     }
 
-    /// <summary>Folder of the dataset this scale belongs to.</summary>
+    /// <summary>Location of the dataset this scale belongs to.</summary>
     public string DatasetPath { get; }
 
     /// <summary>0 for full resolution.</summary>

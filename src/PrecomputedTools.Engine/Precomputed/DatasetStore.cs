@@ -1,0 +1,241 @@
+using System;
+using System.Linq;
+using System.Text;
+using PrecomputedTools.Engine.Storage;
+
+namespace PrecomputedTools.Engine.Precomputed;
+
+/// <summary>How chunk files are named inside a scale (the precomputed spec's chunk names).</summary>
+public enum ChunkLayout
+{
+    /// <summary>&lt;key&gt;/x0-x1_y0-y1_z0-z1: what the viewer requests.</summary>
+    Flat,
+
+    /// <summary>&lt;key&gt;/x0-x1/y0-y1/z0-z1: neuroglancer-scripts' nested layout; needs a server rewrite.</summary>
+    Nested,
+}
+
+/// <summary>
+/// A precomputed dataset in a store: where its info and chunks live, and how this dataset stores
+/// them (flat or nested names, gzip or not). A dataset opened from what exists reveals its
+/// settings, so every later stage writes the same way.
+/// </summary>
+public sealed class DatasetStore : IDisposable
+{
+    public const string InfoKey = ObjectNames.InfoName;
+
+    /// <summary>
+    /// The info of a first run in progress: hidden (viewers, validators and publishers skip it),
+    /// so the dataset is not declared before its chunks exist, yet a resumed run finds its plan.
+    /// </summary>
+    public const string PendingInfoKey = ".pt-pending-info";
+    private const int MaxInfoBytes = 64 << 20;
+    private readonly bool _ownsStore;
+
+    public DatasetStore(IObjectStore objects, ChunkLayout layout = ChunkLayout.Flat, bool gzip = true, bool ownsStore = true)
+    {
+        Objects = objects;
+        Layout = layout;
+        Gzip = gzip;
+        _ownsStore = ownsStore;
+    }
+
+    /// <summary>The objects of the dataset.</summary>
+    public IObjectStore Objects { get; }
+
+    /// <summary>Chunk naming used for writing; reading accepts both.</summary>
+    public ChunkLayout Layout { get; }
+
+    /// <summary>Whether chunks are stored gzip-encoded.</summary>
+    public bool Gzip { get; }
+
+    /// <summary>The dataset's location (path or URL).</summary>
+    public string Location => Objects.Location;
+
+    /// <summary>Opens a location; settings not given are revealed from the chunks already there (default flat, gzip).</summary>
+    public static DatasetStore Open(string location, StoreOptions? options = null, ChunkLayout? layout = null, bool? gzip = null)
+    {
+        IObjectStore objects = StoreLocation.Open(location, options);
+        try
+        {
+            if (layout is null || gzip is null)
+            {
+                (ChunkLayout Layout, bool Gzip)? found = null;
+                if (TryReadInfo(objects) is { } info)
+                {
+                    found = Reveal(objects, info);
+                }
+
+                layout ??= found?.Layout ?? ChunkLayout.Flat;
+                gzip ??= found?.Gzip ?? true;
+            }
+
+            return new DatasetStore(objects, layout.Value, gzip.Value);
+        }
+        catch
+        {
+            objects.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The same objects with other write settings (the store is shared, not owned).</summary>
+    public DatasetStore With(ChunkLayout layout, bool gzip) => new(Objects, layout, gzip, ownsStore: false);
+
+    public bool HasInfo => Objects.Stat(InfoKey) is not null;
+
+    public PrecomputedInfo ReadInfo() => TryReadInfo(Objects) ?? throw new EngineException(
+        "DatasetNotFound",
+        EngineErrorKind.ObjectNotFound,
+        $"No precomputed info at '{ObjectNames.Join(Location, InfoKey)}'.",
+        Location);
+
+    /// <summary>The info of an interrupted first run (see <see cref="PendingInfoKey"/>), or null.</summary>
+    public PrecomputedInfo? ReadPendingInfo() => TryReadInfo(Objects, PendingInfoKey);
+
+    /// <summary>Records the plan of a first run before its chunks are written.</summary>
+    public void WritePendingInfo(PrecomputedInfo info) => Objects.Write(PendingInfoKey, Encoding.UTF8.GetBytes(info.ToJson()), gzip: false);
+
+    /// <summary>Writes the info (see <see cref="WriteInfo"/>) and removes the pending one.</summary>
+    public void CommitInfo(PrecomputedInfo info)
+    {
+        WriteInfo(info);
+        Objects.Delete(PendingInfoKey);
+    }
+
+    private static PrecomputedInfo? TryReadInfo(IObjectStore objects, string key = InfoKey)
+    {
+        using PooledBytes? bytes = objects.Read(key, MaxInfoBytes);
+        if (bytes is null)
+        {
+            return null;
+        }
+
+        string source = ObjectNames.Join(objects.Location, key);
+        string text;
+        try
+        {
+            text = new UTF8Encoding(false, true).GetString(bytes.Span.ToArray());
+        }
+        catch (ArgumentException ex)
+        {
+            throw new EngineException("InvalidPrecomputedInfo", EngineErrorKind.InvalidData, $"{source}: the info is not UTF-8 text.", source, ex);
+        }
+
+        return PrecomputedInfo.Parse(text, null, allowIncompleteScales: false, source: source);
+    }
+
+    /// <summary>
+    /// Writes the info. Everything written before becomes durable first: the info is what declares
+    /// the dataset, so it is written after its chunks' renames are on the disk.
+    /// </summary>
+    public void WriteInfo(PrecomputedInfo info)
+    {
+        Objects.Flush();
+        Objects.Write(InfoKey, Encoding.UTF8.GetBytes(info.ToJson()), gzip: false);
+        Objects.Flush();
+    }
+
+    /// <summary>"&lt;scale key&gt;/&lt;chunk name&gt;" in a layout.</summary>
+    public static string ChunkKey(ScaleInfo scale, Box3 localBox, ChunkLayout layout)
+    {
+        Box3 g = localBox.Translate(scale.VoxelOffset);
+        string name = layout == ChunkLayout.Flat
+            ? g.ToString()
+            : $"{g.Begin.X}-{g.End.X}/{g.Begin.Y}-{g.End.Y}/{g.Begin.Z}-{g.End.Z}";
+        return scale.Key + "/" + name;
+    }
+
+    public string ChunkKey(ScaleInfo scale, Box3 localBox) => ChunkKey(scale, localBox, Layout);
+
+    /// <summary>Reads a chunk's encoded bytes (inflated) in either layout into a pooled buffer; null when absent.</summary>
+    public PooledBytes? ReadChunkPooled(PrecomputedInfo info, ScaleInfo scale, Box3 localBox)
+    {
+        int limit = ChunkCodec.MaxEncodedLength(info.DataType, info.NumChannels, scale, localBox.Size);
+        return Objects.Read(ChunkKey(scale, localBox, Layout), limit)
+            ?? Objects.Read(ChunkKey(scale, localBox, Layout == ChunkLayout.Flat ? ChunkLayout.Nested : ChunkLayout.Flat), limit);
+    }
+
+    public byte[]? ReadChunk(PrecomputedInfo info, ScaleInfo scale, Box3 localBox)
+    {
+        using PooledBytes? bytes = ReadChunkPooled(info, scale, localBox);
+        return bytes?.ToArray();
+    }
+
+    public void WriteChunk(ScaleInfo scale, Box3 localBox, ReadOnlySpan<byte> encoded) =>
+        Objects.Write(ChunkKey(scale, localBox), encoded, Gzip);
+
+    /// <summary>Opens a streamed write of a chunk (for chunks produced layer by layer).</summary>
+    public IObjectWriter CreateChunk(ScaleInfo scale, Box3 localBox) => Objects.OpenWrite(ChunkKey(scale, localBox), Gzip);
+
+    /// <summary>True when the chunk exists and decodes to the right shape.</summary>
+    public bool IsChunkComplete(PrecomputedInfo info, ScaleInfo scale, Box3 box)
+    {
+        try
+        {
+            using PooledBytes? encoded = ReadChunkPooled(info, scale, box);
+            if (encoded is null)
+            {
+                return false;
+            }
+
+            ChunkCodec.Verify(info.DataType, scale, box.Size, encoded.Span, scale.ChunkName(box));
+            return true;
+        }
+        catch (EngineException ex) when (ex.Kind == EngineErrorKind.InvalidData)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>True when anything is stored under the scale's key.</summary>
+    public bool HasChunks(ScaleInfo scale) => Objects.CanList
+        ? Objects.List(scale.Key + "/").Any()
+        : Objects.Stat(ChunkKey(scale, scale.ChunkBox(default))) is not null;
+
+    /// <summary>Layout and gzip of the chunks already stored (from the first one found), or null when there is none.</summary>
+    public static (ChunkLayout Layout, bool Gzip)? Reveal(IObjectStore objects, PrecomputedInfo info)
+    {
+        foreach (ScaleInfo scale in info.Scales)
+        {
+            if (!scale.ChunkSize.AllPositive)
+            {
+                continue;
+            }
+
+            if (objects.CanList)
+            {
+                StoredObject? first = objects.List(scale.Key + "/").Cast<StoredObject?>().FirstOrDefault();
+                if (first is { } found)
+                {
+                    ChunkLayout layout = found.Key.Substring(scale.Key.Length + 1).IndexOf('/') >= 0 ? ChunkLayout.Nested : ChunkLayout.Flat;
+                    bool gzip = found.Gzip ?? objects.Stat(found.Key)?.Gzip ?? true;
+                    return (layout, gzip);
+                }
+            }
+            else
+            {
+                Box3 box = scale.ChunkBox(default);
+                foreach (ChunkLayout layout in new[] { ChunkLayout.Flat, ChunkLayout.Nested })
+                {
+                    if (objects.Stat(ChunkKey(scale, box, layout)) is { } found)
+                    {
+                        return (layout, found.Gzip ?? true);
+                    }
+                }
+            }
+        }
+
+        return null;
+    }
+
+    public void Dispose()
+    {
+        if (_ownsStore)
+        {
+            Objects.Dispose();
+        }
+    }
+
+    public override string ToString() => Location;
+}
