@@ -29,7 +29,9 @@
         'Start-PrecomputedServer',
         'Stop-PrecomputedServer',
         'New-NeuroglancerUrl',
-        'New-SegmentMesh'
+        'New-SegmentMesh',
+        'Import-PrecomputedVolume',
+        'Copy-PrecomputedDataset'
     )
     FunctionsToExport      = @()
     AliasesToExport        = @()

@@ -239,9 +239,16 @@ public sealed class PrecomputedVolumeDescriptor : VolumeDescriptor
     private readonly StoreOptions? _options;
     private readonly PrecomputedInfo _info;
     private readonly ScaleInfo _scale;
+    private readonly ChunkLayout _layout;
 
-    public PrecomputedVolumeDescriptor(string location, PrecomputedInfo info, ScaleInfo scale, StoreOptions? options = null)
+    /// <param name="location">Folder path or URL of the dataset.</param>
+    /// <param name="info">Its info.</param>
+    /// <param name="scale">The scale read as a volume.</param>
+    /// <param name="options">Store settings (credentials, endpoint).</param>
+    /// <param name="layout">The layout tried first for each chunk (both are read).</param>
+    public PrecomputedVolumeDescriptor(string location, PrecomputedInfo info, ScaleInfo scale, StoreOptions? options = null, ChunkLayout layout = ChunkLayout.Flat)
     {
+        _layout = layout;
         _location = StoreLocation.IsUri(location) ? location.TrimEnd('/') : Path.GetFullPath(location);
         _options = options;
         _info = info;
@@ -275,7 +282,7 @@ public sealed class PrecomputedVolumeDescriptor : VolumeDescriptor
 
     public override IVolumeReader OpenReader()
     {
-        DatasetStore store = DatasetStore.Open(_location, _options, ChunkLayout.Flat, gzip: true);
+        DatasetStore store = DatasetStore.Open(_location, _options, _layout, gzip: true);
         return new PrecomputedVolumeReader(store, _info, _scale, ownsStore: true);
     }
 }

@@ -199,6 +199,28 @@ public sealed class S3Store : IObjectStore
         Volatile.Write(ref _bucketChecked, 1);
     }
 
+    /// <summary>Creates the bucket when it does not exist; true when it was created.</summary>
+    public bool EnsureBucket(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            CheckBucket(cancellationToken);
+            return false;
+        }
+        catch (EngineException ex) when (ex.ErrorId == "S3BucketNotFound")
+        {
+            var request = new PutBucketRequest { BucketName = Bucket };
+            if (_options.EndpointUrl is null && SigningRegion != "us-east-1")
+            {
+                request.BucketRegionName = SigningRegion;
+            }
+
+            Call(() => _client.PutBucketAsync(request, cancellationToken), Location, "create the bucket", cancellationToken);
+            Volatile.Write(ref _bucketChecked, 1);
+            return true;
+        }
+    }
+
     public PooledBytes? Read(string key, int maxLength, CancellationToken cancellationToken = default)
     {
         using GetObjectResponse? response = CallOrNotFound(() => _client.GetObjectAsync(new GetObjectRequest { BucketName = Bucket, Key = FullKey(key) }, cancellationToken), Target(key), "read", cancellationToken);

@@ -1,0 +1,125 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Management.Automation;
+using PrecomputedTools.Engine;
+using PrecomputedTools.Engine.Precomputed;
+using PrecomputedTools.Engine.Storage;
+using PrecomputedTools.Infrastructure;
+
+namespace PrecomputedTools.Commands;
+
+/// <summary>
+/// <para type="synopsis">Copies a precomputed dataset between any two locations: folder, S3, gs://, or from http(s).</para>
+/// </summary>
+[Cmdlet(VerbsCommon.Copy, "PrecomputedDataset", DefaultParameterSetName = PathSet, SupportsShouldProcess = true)]
+[OutputType(typeof(PrecomputedDataset))]
+public sealed class CopyPrecomputedDatasetCommand : StoreCmdlet
+{
+    private const string PathSet = "Path";
+    private const string LiteralPathSet = "LiteralPath";
+    private const string InputSet = "InputObject";
+
+    /// <summary>Location of the dataset to copy: a folder, file://, s3://, gs:// or http(s):// (an http source is enumerated from its info; its meshes are not listed).</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = PathSet)]
+    [SupportsWildcards]
+    public string Path { get; set; } = "";
+
+    /// <summary>Like -Path, without wildcard expansion.</summary>
+    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = LiteralPathSet)]
+    [Alias("PSPath", "LP")]
+    public string LiteralPath { get; set; } = "";
+
+    /// <summary>The dataset to copy, from an earlier cmdlet.</summary>
+    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputSet)]
+    public PrecomputedDataset InputObject { get; set; } = null!;
+
+    /// <summary>Where to copy it: a folder, file://, s3://bucket/prefix (the bucket is created when missing) or gs://bucket/prefix.</summary>
+    [Parameter(Mandatory = true, Position = 1)]
+    [Alias("OutputPath")]
+    public string Destination { get; set; } = "";
+
+    /// <summary>Replace a dataset already at the destination: objects the copied info does not account for are removed first.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    /// <summary>Finish an interrupted copy: objects already at the destination are not copied again.</summary>
+    [Parameter]
+    public SwitchParameter Resume { get; set; }
+
+    /// <summary>Objects copied at once (default 16).</summary>
+    [Parameter]
+    [ValidateRange(1, 1024)]
+    public int ThrottleLimit { get; set; } = 16;
+
+    protected override void ProcessRecord()
+    {
+        try
+        {
+            if (Force && Resume)
+            {
+                ThrowTerminatingError(NewError("ForceAndResume", ErrorCategory.InvalidArgument, "-Force starts over and -Resume continues; give only one.", null));
+            }
+
+            string sourceLocation = ParameterSetName switch
+            {
+                PathSet => ResolveInputLocation(Path),
+                LiteralPathSet => ResolveInputLocation(LiteralPath, literal: true),
+                _ => InputObject.Path,
+            };
+            StoreOptions sourceOptions = BuildStoreOptions(ParameterSetName == InputSet ? InputObject.StoreOptions : null, ThrottleLimit);
+            StoreOptions destinationOptions = BuildStoreOptions(null, ThrottleLimit);
+            string destinationLocation = ResolveOutputLocation(Destination);
+            using DatasetStore source = DatasetStore.Open(sourceLocation, sourceOptions);
+            PrecomputedInfo info = source.ReadInfo();
+            using DatasetStore destination = DatasetStore.Open(destinationLocation, destinationOptions, source.Layout, source.Gzip);
+            if (string.Equals(source.Location, destination.Location, StringComparison.Ordinal))
+            {
+                throw new EngineException("CopyOntoItself", EngineErrorKind.InvalidArgument, $"The source and the destination are the same location, {source.Location}.", source.Location);
+            }
+
+            if (destination.Objects is S3Store s3)
+            {
+                if (s3.EnsureBucket())
+                {
+                    WriteVerbose($"Created the bucket '{s3.Bucket}'.");
+                }
+            }
+            else
+            {
+                DatasetOutput.CheckWritable(destination);
+            }
+
+            PrecomputedInfo? previous = destination.HasInfo ? destination.ReadInfo() : null;
+            if (previous is not null && !Force && !Resume)
+            {
+                ThrowTerminatingError(OutputExistsError(destination.Location));
+            }
+
+            List<CopyItem> items = DatasetCopier.Plan(source, info, destination.Objects, StopToken);
+            long bytes = items.Sum(i => Math.Max(0, i.Length));
+            string target = string.Format(CultureInfo.InvariantCulture, "{0} ({1:N0} objects, {2:N1} MB from {3})", destination.Location, items.Count + 1, bytes / 1e6, source.Location);
+            if (!ShouldProcess(target, "Copy precomputed dataset"))
+            {
+                return;
+            }
+
+            if (Force && previous is not null)
+            {
+                int removed = DatasetOutput.RemoveReplaced(destination, previous, info);
+                WriteVerbose($"Removed {removed} object(s) of the dataset being replaced (-Force).");
+            }
+
+            destination.Objects.RemoveIncompleteWrites();
+            var monitor = new OperationMonitor("Copying " + source.Location, "objects");
+            CopyResult result = RunEngine((m, ct) => DatasetCopier.CopyAsync(source, info, destination.Objects, items, Resume, ThrottleLimit, m, ct), monitor);
+            WriteVerbose(string.Format(CultureInfo.InvariantCulture, "Copied {0:N0} objects ({1:N0} bytes), skipped {2:N0} already there, in {3:N1} s.", result.CopiedCount, result.CopiedBytes, result.SkippedCount, result.Elapsed.TotalSeconds));
+            WriteObject(new PrecomputedDataset(destination, info, destinationOptions));
+        }
+        catch (EngineException ex)
+        {
+            ThrowTerminatingError(ToErrorRecord(ex));
+        }
+    }
+}
