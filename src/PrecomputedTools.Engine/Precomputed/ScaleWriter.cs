@@ -45,49 +45,63 @@ public sealed class ChunkWriteOptions
 public static class ScaleWriter
 {
     /// <summary>
-    /// Streams <paramref name="source"/> into scale 0 of the dataset. A row of chunks is produced
-    /// together, a few z planes (one block layer) at a time, so memory holds one thin slab of the
-    /// source plus one layer per chunk being encoded: it does not grow with the volume's depth or
-    /// the chunk size.
+    /// Streams <paramref name="source"/> into scale 0 of the dataset: plans the stage and runs every
+    /// task (see <see cref="ExecuteAsync"/>).
     /// </summary>
-    public static async Task WriteFromVolumeAsync(IVolumeReader source, DatasetStore directory, PrecomputedInfo info, ChunkWriteOptions options, OperationMonitor monitor, CancellationToken cancellationToken)
+    public static Task WriteFromVolumeAsync(IVolumeReader source, DatasetStore directory, PrecomputedInfo info, ChunkWriteOptions options, OperationMonitor monitor, CancellationToken cancellationToken)
     {
-        ScaleInfo scale = info.Scales[0];
-        if (source.Size != scale.Size)
+        StagePlan plan = StagePlanner.PlanConvert(info, directory.Location, directory.Layout, directory.Gzip, source.Size, source.ReadGranularity, source.DataType, options.SlabBudgetBytes);
+        return ExecuteAsync(plan, directory, source, options, null, monitor, cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs the tasks of a plan (all, or those in <paramref name="taskIndices"/>), phase by phase.
+    /// Scale-0 tasks each stream a row of chunks side by side a few z planes at a time (memory holds
+    /// one thin slab of the source plus one layer per chunk being encoded, whatever the volume's
+    /// depth or the chunk size) and run one after the other, as the source is read in order; the
+    /// tasks of a lower scale run in parallel. With Resume, chunks already complete are skipped.
+    /// A task run alone gives exactly its part of a full run.
+    /// </summary>
+    public static async Task ExecuteAsync(StagePlan plan, DatasetStore store, IVolumeReader? source, ChunkWriteOptions options, IEnumerable<int>? taskIndices, OperationMonitor monitor, CancellationToken cancellationToken)
+    {
+        using DatasetStore directory = store.With(plan.Layout, plan.Gzip);
+        PrecomputedInfo info = plan.Info;
+        HashSet<int>? selected = taskIndices is null ? null : new HashSet<int>(taskIndices);
+        foreach (int index in selected ?? Enumerable.Empty<int>())
         {
-            throw new EngineException("InvalidVolumeGeometry", EngineErrorKind.InvalidArgument, $"The volume is {source.Size} voxels but scale {scale.Key} of the info is {scale.Size}.", directory.Location);
+            if (index < 0 || index >= plan.Tasks.Count)
+            {
+                throw new EngineException("TaskNotFound", EngineErrorKind.InvalidArgument, $"The plan has tasks 0..{plan.Tasks.Count - 1}; there is no task {index}.", index);
+            }
         }
 
-        Int3 grid = scale.GridSize;
-        Int3 chunk = scale.ChunkSize;
-        int sourceElement = VoxelTypes.SizeOf(source.DataType);
-        int targetElement = VoxelTypes.SizeOf(info.DataType);
-
-        // Planes per step: whole block layers, and whole source read units when those are thin (BOSS cuboids are 16 deep).
-        int step = ChunkSink.PlaneStep(scale);
-        int granularity = Math.Min(Math.Max(1, source.ReadGranularity.Z), 64);
-        int planesPerStep = Int3.CeilDiv(Math.Max(step, granularity), step) * step;
-        long bytesPerChunkStep = (long)chunk.X * Math.Min(chunk.Y, scale.Size.Y) * planesPerStep * Math.Max(sourceElement, targetElement);
-        int chunksPerSlab = (int)Math.Max(1, Math.Min(grid.X, options.SlabBudgetBytes / Math.Max(1, bytesPerChunkStep)));
-        monitor.AddWork(scale.ChunkCount, scale.Size.Volume * targetElement);
-        monitor.Verbose($"Writing scale {scale.Key}: {scale.ChunkCount} chunks of {chunk} ({scale.Encoding}), {chunksPerSlab} chunk(s) side by side, {planesPerStep} planes at a time.");
-
         var parallel = new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = Math.Max(1, options.ThrottleLimit) };
-        string context = "scale " + scale.Key;
-        for (int gz = 0; gz < grid.Z; gz++)
+        int element = VoxelTypes.SizeOf(info.DataType);
+        foreach (IGrouping<int, PlanTask> phase in plan.Tasks.Where(t => selected is null || selected.Contains(t.Index)).GroupBy(t => t.Phase).OrderBy(g => g.Key))
         {
-            for (int gy = 0; gy < grid.Y; gy++)
+            List<PlanTask> tasks = phase.ToList();
+            ScaleInfo scale = info.Scales[tasks[0].Scale];
+            monitor.AddWork(tasks.Sum(t => t.Chunks.Count), tasks.Sum(t => t.Chunks.Sum(c => c.VoxelCount)) * element);
+            if (tasks[0].Kind == "encode")
             {
-                for (int gx0 = 0; gx0 < grid.X; gx0 += chunksPerSlab)
+                IVolumeReader reader = source ?? throw new ArgumentNullException(nameof(source), "Scale-0 tasks read the source volume.");
+                if (reader.Size != scale.Size)
+                {
+                    throw new EngineException("InvalidVolumeGeometry", EngineErrorKind.InvalidArgument, $"The volume is {reader.Size} voxels but scale {scale.Key} of the info is {scale.Size}.", directory.Location);
+                }
+
+                int planesPerStep = StagePlanner.PlanesPerStep(scale, reader.ReadGranularity);
+                monitor.Verbose($"Writing scale {scale.Key}: {tasks.Sum(t => t.Chunks.Count)} chunks of {scale.ChunkSize} ({scale.Encoding}) in {tasks.Count} task(s), {planesPerStep} planes at a time.");
+                string context = "scale " + scale.Key;
+                foreach (PlanTask task in tasks)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
                     var pending = new List<Box3>();
-                    for (int gx = gx0; gx < Math.Min(grid.X, gx0 + chunksPerSlab); gx++)
+                    foreach (Box3 box in task.Chunks)
                     {
-                        Box3 box = scale.ChunkBox(new Int3(gx, gy, gz));
-                        if (options.Resume && IsChunkComplete(directory, info, scale, box))
+                        if (options.Resume && directory.IsChunkComplete(info, scale, box))
                         {
-                            monitor.ReportDone(1, box.VoxelCount * targetElement);
+                            monitor.ReportDone(1, box.VoxelCount * element);
                         }
                         else
                         {
@@ -97,11 +111,17 @@ public static class ScaleWriter
 
                     if (pending.Count > 0)
                     {
-                        await WriteChunkRowAsync(source, directory, info, scale, pending, planesPerStep, parallel, monitor, context, cancellationToken).ConfigureAwait(false);
+                        await WriteChunkRowAsync(reader, directory, info, scale, pending, planesPerStep, parallel, monitor, context, cancellationToken).ConfigureAwait(false);
                     }
                 }
             }
+            else
+            {
+                await RunDownscaleTasksAsync(directory, plan, tasks, options, parallel, monitor, cancellationToken).ConfigureAwait(false);
+            }
         }
+
+        directory.Objects.Flush();
     }
 
     private static async Task WriteChunkRowAsync(IVolumeReader source, DatasetStore directory, PrecomputedInfo info, ScaleInfo scale, List<Box3> pending, int planesPerStep, ParallelOptions parallel, OperationMonitor monitor, string context, CancellationToken cancellationToken)
@@ -189,32 +209,42 @@ public static class ScaleWriter
             throw new ArgumentOutOfRangeException(nameof(targetIndex));
         }
 
+        StagePlan plan = StagePlanner.PlanDownscale(info, directory.Location, directory.Layout, directory.Gzip, new[] { targetIndex }, method);
+        return ExecuteAsync(plan, directory, null, options, null, monitor, cancellationToken);
+    }
+
+    private static Task RunDownscaleTasksAsync(DatasetStore directory, StagePlan plan, List<PlanTask> tasks, ChunkWriteOptions options, ParallelOptions parallel, OperationMonitor monitor, CancellationToken cancellationToken)
+    {
+        PrecomputedInfo info = plan.Info;
+        int targetIndex = tasks[0].Scale;
         ScaleInfo source = info.Scales[targetIndex - 1];
         ScaleInfo target = info.Scales[targetIndex];
         Int3 factor = ScalePyramid.StepFactor(source, target);
         CheckGeometry(source, target, factor, directory.Location);
+        DownscaleMethod method = plan.Method;
         if (method == DownscaleMethod.Majority && info.DataType == VoxelType.Float32)
         {
             throw new EngineException("InvalidDownscaleMethod", EngineErrorKind.InvalidArgument, "Majority downscaling needs integer labels; use -Method Average or Stride for float32 images.", directory.Location);
         }
 
         int element = VoxelTypes.SizeOf(info.DataType);
-        monitor.AddWork(target.ChunkCount, target.Size.Volume * element);
         monitor.Phase = $"Scale {targetIndex} ({target.Key}) from {source.Key}, factor {factor}";
-        monitor.Verbose($"Writing scale {target.Key} from {source.Key} ({method}, factor {factor}): {target.ChunkCount} chunks.");
-        var parallel = new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = Math.Max(1, options.ThrottleLimit) };
+        monitor.Verbose($"Writing scale {target.Key} from {source.Key} ({method}, factor {factor}): {tasks.Count} chunks.");
         int missingSources = 0;
         return Task.Run(
             () =>
             {
-                Parallel.ForEach(target.EnumerateChunks(), parallel, box =>
+                Parallel.ForEach(tasks, parallel, task =>
                 {
-                    if (!(options.Resume && IsChunkComplete(directory, info, target, box)))
+                    foreach (Box3 box in task.Chunks)
                     {
-                        Interlocked.Add(ref missingSources, WriteDownscaledChunk(directory, info, source, target, box, factor, method, cancellationToken));
-                    }
+                        if (!(options.Resume && directory.IsChunkComplete(info, target, box)))
+                        {
+                            Interlocked.Add(ref missingSources, WriteDownscaledChunk(directory, info, source, target, box, factor, method, cancellationToken));
+                        }
 
-                    monitor.ReportDone(1, box.VoxelCount * element);
+                        monitor.ReportDone(1, box.VoxelCount * element);
+                    }
                 });
                 if (missingSources > 0)
                 {

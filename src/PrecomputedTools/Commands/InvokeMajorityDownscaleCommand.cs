@@ -105,8 +105,8 @@ public sealed class InvokeMajorityDownscaleCommand : StoreCmdlet
                 }
             }
 
-            long chunks = targets.Sum(i => info.Scales[i].ChunkCount);
-            if (!ShouldProcess($"{directory.Location} (scales {string.Join(", ", targets.Select(i => info.Scales[i].Key))}; {chunks} chunks)", $"Write downscaled scales ({method})"))
+            StagePlan plan = StagePlanner.PlanDownscale(info, directory.Location, directory.Layout, directory.Gzip, targets, method);
+            if (!ShouldProcess(plan.Description, $"Write downscaled scales ({method})"))
             {
                 return;
             }
@@ -114,16 +114,9 @@ public sealed class InvokeMajorityDownscaleCommand : StoreCmdlet
             directory.Objects.RemoveIncompleteWrites();
             var options = new ChunkWriteOptions { Resume = Resume, ThrottleLimit = ThrottleLimit };
             var monitor = new OperationMonitor("Downscaling " + dataset.Name, "chunks");
-            RunEngine(
-                async (m, ct) =>
-                {
-                    // Each scale is computed from the one above, so the scales run in order.
-                    foreach (int i in targets)
-                    {
-                        await ScaleWriter.DownscaleAsync(directory, info, i, method, options, m, ct).ConfigureAwait(false);
-                    }
-                },
-                monitor);
+
+            // Each scale is a phase of the plan: computed from the one above, so phases run in order.
+            RunEngine((m, ct) => ScaleWriter.ExecuteAsync(plan, directory, null, options, null, m, ct), monitor);
             directory.Objects.Flush();
             WriteObject(new PrecomputedDataset(directory, info, storeOptions));
         }
