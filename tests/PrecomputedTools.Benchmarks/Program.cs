@@ -21,6 +21,7 @@ public static class Program
         new BossBench(),
         new PublishBench(),
         new MeshBench(),
+        new StorageBench(),
     };
 
     public static int Main(string[] args)
@@ -28,6 +29,11 @@ public static class Program
         if (args.Length > 0 && args[0] == PipelineBench.ChildFlag)
         {
             return PipelineBench.RunChild(args);
+        }
+
+        if (args.Length > 0 && args[0] == StorageBench.ChildFlag)
+        {
+            return StorageBench.RunChild(args);
         }
 
         var selected = new List<IBenchSection>();

@@ -119,9 +119,10 @@ public static class ScaleWriter
             {
                 await RunDownscaleTasksAsync(directory, plan, tasks, options, parallel, monitor, cancellationToken).ConfigureAwait(false);
             }
-        }
 
-        directory.Objects.Flush();
+            // A phase is complete (and its failures known) before the next one reads it.
+            directory.Objects.Flush();
+        }
     }
 
     private static async Task WriteChunkRowAsync(IVolumeReader source, DatasetStore directory, PrecomputedInfo info, ScaleInfo scale, List<Box3> pending, int planesPerStep, ParallelOptions parallel, OperationMonitor monitor, string context, CancellationToken cancellationToken)

@@ -122,6 +122,10 @@ public sealed class S3ConnectionOptions
 /// S3-interoperable endpoint). Each object is one PUT, atomic by nature; gzip-encoded objects keep
 /// the plain key with <c>Content-Encoding: gzip</c>, info and manifests are <c>application/json</c>,
 /// exactly as Publish-PrecomputedS3 uploads them, so the viewer reads the result directly.
+/// Writes are uploaded behind the caller (write-behind), at most <see cref="S3ConnectionOptions.MaxInFlight"/>
+/// at once, so encoding threads never wait on the network and memory is bounded by the requests in
+/// flight; <see cref="Flush"/> waits for them and reports the first failure, and any read waits
+/// for the writes before it (read-your-writes).
 /// </summary>
 public sealed class S3Store : IObjectStore
 {
@@ -130,6 +134,9 @@ public sealed class S3Store : IObjectStore
     private readonly string _prefix;
     private readonly string _scheme;
     private readonly S3ConnectionOptions _options;
+    private readonly object _pendingGate = new();
+    private readonly HashSet<Task> _pending = new();
+    private EngineException? _writeFailure;
     private int _bucketChecked;
 
     public S3Store(string bucket, string prefix, S3ConnectionOptions options, string scheme = "s3")
@@ -223,6 +230,7 @@ public sealed class S3Store : IObjectStore
 
     public PooledBytes? Read(string key, int maxLength, CancellationToken cancellationToken = default)
     {
+        WaitForPendingWrites();
         using GetObjectResponse? response = CallOrNotFound(() => _client.GetObjectAsync(new GetObjectRequest { BucketName = Bucket, Key = FullKey(key) }, cancellationToken), Target(key), "read", cancellationToken);
         if (response is null)
         {
@@ -242,6 +250,7 @@ public sealed class S3Store : IObjectStore
 
     public byte[]? ReadRange(string key, long offset, int length, CancellationToken cancellationToken = default)
     {
+        WaitForPendingWrites();
         if (length <= 0)
         {
             return Array.Empty<byte>();
@@ -273,6 +282,7 @@ public sealed class S3Store : IObjectStore
 
     public StoredObject? Stat(string key, CancellationToken cancellationToken = default)
     {
+        WaitForPendingWrites();
         GetObjectMetadataResponse? head = CallOrNotFound(() => _client.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = Bucket, Key = FullKey(key) }, cancellationToken), Target(key), "read", cancellationToken);
         return head is null ? null : new StoredObject(key, head.ContentLength, IsGzipEncoding(head.Headers.ContentEncoding));
     }
@@ -302,6 +312,7 @@ public sealed class S3Store : IObjectStore
 
     public bool Delete(string key, CancellationToken cancellationToken = default)
     {
+        WaitForPendingWrites();
         if (Stat(key, cancellationToken) is null)
         {
             return false;
@@ -313,6 +324,7 @@ public sealed class S3Store : IObjectStore
 
     public IEnumerable<StoredObject> List(string prefix, CancellationToken cancellationToken = default)
     {
+        WaitForPendingWrites();
         string full = _prefix.Length == 0 ? prefix : _prefix + "/" + prefix;
         int strip = _prefix.Length == 0 ? 0 : _prefix.Length + 1;
         string? token = null;
@@ -332,49 +344,116 @@ public sealed class S3Store : IObjectStore
 
     public int RemoveIncompleteWrites() => 0; // a PUT is atomic: an interrupted one leaves nothing
 
+    /// <summary>Waits for every upload started so far; throws the first failure (once).</summary>
     public void Flush()
     {
+        WaitForPendingWrites();
+        EngineException? failure = Interlocked.Exchange(ref _writeFailure, null);
+        if (failure is not null)
+        {
+            throw failure;
+        }
     }
 
     public void Dispose()
     {
+        // No upload may run on a disposed client: wait for them (a failure was reported by Flush, or
+        // the run failed earlier and never wrote its info).
+        Task[] pending;
+        lock (_pendingGate)
+        {
+            pending = _pending.ToArray();
+        }
+
+        Task.WhenAll(pending).ContinueWith(_ => { }, TaskScheduler.Default).Wait();
         _client.Dispose();
         _inFlight.Dispose();
     }
 
+    private void WaitForPendingWrites()
+    {
+        Task[] pending;
+        lock (_pendingGate)
+        {
+            if (_pending.Count == 0)
+            {
+                return;
+            }
+
+            pending = _pending.ToArray();
+        }
+
+        // Failures are recorded by the uploads themselves and thrown by Flush or the next Write.
+        Task.WhenAll(pending).ContinueWith(_ => { }, TaskScheduler.Default).Wait();
+    }
+
     public override string ToString() => Location;
 
+    // Starts the upload and returns once it holds one of the in-flight slots.
     private void Put(string key, byte[] body, bool gzip, CancellationToken cancellationToken)
     {
+        EngineException? failure = Interlocked.Exchange(ref _writeFailure, null);
+        if (failure is not null)
+        {
+            throw failure;
+        }
+
         string full = FullKey(key);
 #pragma warning disable CA5351 // MD5 is S3's integrity check (Content-MD5), not security.
         using var md5 = MD5.Create();
         string digest = Convert.ToBase64String(md5.ComputeHash(body));
 #pragma warning restore CA5351
-        Call(
-            () =>
+        _inFlight.Wait(cancellationToken);
+        Task upload = Task.Run(
+            async () =>
             {
-                var request = new PutObjectRequest
+                try
                 {
-                    BucketName = Bucket,
-                    Key = full,
-                    InputStream = new MemoryStream(body, writable: false),
-                    AutoCloseStream = true,
-                    ContentType = ObjectNames.ContentType(key),
-                    UseChunkEncoding = false,
-                    MD5Digest = digest,
-                };
-                if (gzip)
-                {
-                    request.Headers.ContentEncoding = "gzip";
-                }
+                    var request = new PutObjectRequest
+                    {
+                        BucketName = Bucket,
+                        Key = full,
+                        InputStream = new MemoryStream(body, writable: false),
+                        AutoCloseStream = true,
+                        ContentType = ObjectNames.ContentType(key),
+                        UseChunkEncoding = false,
+                        MD5Digest = digest,
+                    };
+                    if (gzip)
+                    {
+                        request.Headers.ContentEncoding = "gzip";
+                    }
 
-                request.Headers.CacheControl = ObjectNames.CacheControl(key);
-                return _client.PutObjectAsync(request, cancellationToken);
+                    request.Headers.CacheControl = ObjectNames.CacheControl(key);
+                    await _client.PutObjectAsync(request, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    EngineException mapped = ex is OperationCanceledException && cancellationToken.IsCancellationRequested
+                        ? new EngineException("S3UploadCancelled", EngineErrorKind.WriteError, $"The upload of {Target(key)} was cancelled.", Target(key), ex)
+                        : S3Errors.Map(ex, Target(key), Bucket, "write", "S3UploadFailed", _options.MaxAttempts);
+                    Interlocked.CompareExchange(ref _writeFailure, mapped, null);
+                }
+                finally
+                {
+                    _inFlight.Release();
+                }
             },
-            Target(key),
-            "write",
-            cancellationToken);
+            CancellationToken.None);
+        lock (_pendingGate)
+        {
+            _pending.Add(upload);
+        }
+
+        upload.ContinueWith(
+            t =>
+            {
+                lock (_pendingGate)
+                {
+                    _pending.Remove(t);
+                }
+            },
+            TaskScheduler.Default);
     }
 
     private static bool IsGzipEncoding(string? encoding) =>
