@@ -201,4 +201,41 @@ public sealed class BenchContext
         Console.WriteLine($"  (Z-Brain {s} loaded and verified in {sw.Elapsed.TotalSeconds:F1} s; {vol.Count(b => b == 0) * 100.0 / vol.Length:F1} % background)");
         return vol;
     }
+
+    /// <summary>Runs this benchmark program again as a child with <paramref name="args"/>; returns its standard output, throwing if it failed.</summary>
+    public static string RunSelf(params string[] args)
+    {
+        var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
+        if (string.Equals(Path.GetFileNameWithoutExtension(Environment.ProcessPath), "dotnet", StringComparison.OrdinalIgnoreCase))
+        {
+            start.ArgumentList.Add(typeof(BenchContext).Assembly.Location);
+        }
+
+        foreach (string a in args)
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        using Process child = Process.Start(start)!;
+        string text = child.StandardOutput.ReadToEnd();
+        child.WaitForExit();
+        if (child.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"benchmark child {args[0]} failed: " + text);
+        }
+
+        return text;
+    }
+
+    /// <summary>This process's peak resident set (VmHWM on Linux), in MB.</summary>
+    public static double PeakResidentMegabytes()
+    {
+        string? line = File.Exists("/proc/self/status") ? File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal)) : null;
+        if (line is null)
+        {
+            return Process.GetCurrentProcess().PeakWorkingSet64 / 1e6;
+        }
+
+        return double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024 / 1e6;
+    }
 }

@@ -45,36 +45,21 @@ public sealed class PipelineBench : IBenchSection
     private static (double WallSeconds, double PeakMb) RunChild(string tif, int depthRepeat, int threads)
     {
         string output = Path.Combine(Path.GetTempPath(), "pt-bench", "pipeline-" + depthRepeat + "-" + Guid.NewGuid().ToString("N").Substring(0, 6));
-        var start = new ProcessStartInfo(Environment.ProcessPath!)
-        {
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
-        if (string.Equals(Path.GetFileNameWithoutExtension(Environment.ProcessPath), "dotnet", StringComparison.OrdinalIgnoreCase))
-        {
-            start.ArgumentList.Add(typeof(PipelineBench).Assembly.Location);
-        }
-
-        start.ArgumentList.Add(ChildFlag);
-        start.ArgumentList.Add(tif);
-        start.ArgumentList.Add(output);
-        start.ArgumentList.Add(depthRepeat.ToString(CultureInfo.InvariantCulture));
-        start.ArgumentList.Add(threads.ToString(CultureInfo.InvariantCulture));
-        using Process child = Process.Start(start)!;
-        string text = child.StandardOutput.ReadToEnd();
-        child.WaitForExit();
+        string text;
         try
         {
-            Directory.Delete(output, recursive: true);
+            text = BenchContext.RunSelf(ChildFlag, tif, output, depthRepeat.ToString(CultureInfo.InvariantCulture), threads.ToString(CultureInfo.InvariantCulture));
         }
-        catch (IOException)
+        finally
         {
-            // Leftovers in the temp folder do not affect the numbers.
-        }
-
-        if (child.ExitCode != 0)
-        {
-            throw new InvalidOperationException("pipeline child failed: " + text);
+            try
+            {
+                Directory.Delete(output, recursive: true);
+            }
+            catch (IOException)
+            {
+                // Leftovers in the temp folder do not affect the numbers.
+            }
         }
 
         string[] parts = text.Trim().Split(' ');
@@ -111,19 +96,8 @@ public sealed class PipelineBench : IBenchSection
         }
 
         double wall = clock.Elapsed.TotalSeconds;
-        Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0:F3} {1:F1}", wall, PeakResidentMegabytes()));
+        Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0:F3} {1:F1}", wall, BenchContext.PeakResidentMegabytes()));
         return 0;
-    }
-
-    private static double PeakResidentMegabytes()
-    {
-        string? line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-        if (line is null)
-        {
-            return Process.GetCurrentProcess().PeakWorkingSet64 / 1e6;
-        }
-
-        return double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024 / 1e6;
     }
 
     /// <summary>A volume made deeper by repeating the source along z; reads stream from the source.</summary>

@@ -22,6 +22,7 @@ public static class Program
         new PublishBench(),
         new MeshBench(),
         new StorageBench(),
+        new ScaleBench(),
     };
 
     public static int Main(string[] args)
@@ -29,6 +30,11 @@ public static class Program
         if (args.Length > 0 && args[0] == PipelineBench.ChildFlag)
         {
             return PipelineBench.RunChild(args);
+        }
+
+        if (args.Length > 0 && args[0] == ScaleBench.ChildFlag)
+        {
+            return ScaleBench.RunChild(args);
         }
 
         if (args.Length > 0 && args[0] == StorageBench.ChildFlag)
