@@ -101,6 +101,9 @@ public sealed class BossVolumeDescriptor : VolumeDescriptor
 
     public override Int3 VoxelOffset => Box.Begin;
 
+    /// <summary>Download blocks.</summary>
+    public override Int3 ReadGranularity => BlockShape;
+
     public override string SourceKind => "Boss";
 
     public override string Source => string.Format(
@@ -132,6 +135,68 @@ public sealed class BossVolumeDescriptor : VolumeDescriptor
     }
 
     public override IVolumeReader OpenReader() => new BossVolumeReader(this);
+
+    /// <summary>
+    /// {"kind": "boss", "baseUri", "collection", "experiment", "channel", "resolutionLevel", "x", "y", "z",
+    /// "time", "iso", "format", "blockShape", "cacheDirectory", "force"}: the channel and the (clipped)
+    /// region. No token: the process that opens it resolves one for the same host (BOSS.md §3.2).
+    /// </summary>
+    public override VolumeSourceSpec Spec
+    {
+        get
+        {
+            var settings = new System.Text.Json.Nodes.JsonObject
+            {
+                ["baseUri"] = Client.Connection.BaseUri.ToString(),
+                ["collection"] = Options.Collection,
+                ["experiment"] = Options.Experiment,
+                ["channel"] = Options.Channel,
+                ["resolutionLevel"] = Options.Resolution,
+                ["x"] = VolumeSourceSpec.Ints(new[] { Box.Begin.X, Box.End.X }),
+                ["y"] = VolumeSourceSpec.Ints(new[] { Box.Begin.Y, Box.End.Y }),
+                ["z"] = VolumeSourceSpec.Ints(new[] { Box.Begin.Z, Box.End.Z }),
+                ["iso"] = Options.Iso,
+                ["format"] = Options.Format.ToString().ToLowerInvariant(),
+                ["blockShape"] = VolumeSourceSpec.Ints(new[] { BlockShape.X, BlockShape.Y, BlockShape.Z }),
+                ["throttleLimit"] = Client.Options.ThrottleLimit,
+                ["force"] = Options.Force,
+            };
+            if (Options.Time is int time)
+            {
+                settings["time"] = time;
+            }
+
+            if (Options.CacheDirectory is { Length: > 0 } cache)
+            {
+                settings["cacheDirectory"] = cache;
+            }
+
+            return new VolumeSourceSpec(VolumeSourceSpec.BossKind, settings);
+        }
+    }
+
+    /// <summary>The cutout options a <see cref="VolumeSourceSpec"/> of kind "boss" describes.</summary>
+    public static BossCutoutOptions OptionsFromSpec(VolumeSourceSpec spec)
+    {
+        int[] Range(string axis) => spec.GetInts(axis) is { Length: 2 } r ? r : throw new FormatException($"a BOSS source needs \"{axis}\": [begin, end]");
+        var options = new BossCutoutOptions
+        {
+            Collection = spec.GetString("collection") ?? throw new FormatException("a BOSS source needs \"collection\""),
+            Experiment = spec.GetString("experiment") ?? throw new FormatException("a BOSS source needs \"experiment\""),
+            Channel = spec.GetString("channel") ?? throw new FormatException("a BOSS source needs \"channel\""),
+            Resolution = spec.GetInt("resolutionLevel") ?? 0,
+            XRange = Range("x"),
+            YRange = Range("y"),
+            ZRange = Range("z"),
+            Time = spec.GetInt("time"),
+            Iso = spec.GetBool("iso"),
+            Format = (BossTransferFormat)Enum.Parse(typeof(BossTransferFormat), spec.GetString("format") ?? nameof(BossTransferFormat.Blosc), ignoreCase: true),
+            BlockShape = spec.GetInts("blockShape") is { Length: 3 } b ? new Int3(b[0], b[1], b[2]) : null,
+            CacheDirectory = spec.GetString("cacheDirectory"),
+            Force = spec.GetBool("force"),
+        };
+        return options;
+    }
 
     /// <summary>The default block shape for a type: 64 MiB, a multiple of the cuboid (BOSS.md §11.1).</summary>
     public static Int3 DefaultBlockShape(VoxelType type) => type switch

@@ -8,6 +8,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using System.Threading;
 using PrecomputedTools.Engine.Storage;
 
 namespace PrecomputedTools.Engine.Meshing;
@@ -63,6 +64,7 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
     private static readonly Regex s_fragmentName = new(@"^(\d+)_.*\.frag$", RegexOptions.CultureInvariant);
 
     private readonly object _gate = new();
+    private readonly object _manifestGate = new();
     private readonly Dictionary<ulong, List<FragmentEntry>> _segments = new();
     private readonly Dictionary<Box3, List<(ulong Id, FragmentEntry Entry)>> _pending = new();
     private readonly Dictionary<string, List<(ulong Id, FragmentEntry Entry)>> _journal = new(StringComparer.Ordinal);
@@ -112,6 +114,9 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
     private string MeshKey(string name) => MeshDirectoryName + "/" + name;
 
     private static string JournalKey(string name) => JournalDirectoryName + "/" + name;
+
+    /// <summary>The journal record of a meshing chunk (named by its global voxel box): the proof that the chunk is done.</summary>
+    public static string JournalRecordKey(string globalBox) => JournalKey(globalBox + ".chunk.json");
 
     /// <summary>The manifest file name of a segment in this writer's layout.</summary>
     public string ManifestName(ulong id) => ManifestName(id, ColonFreeManifests);
@@ -172,38 +177,138 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
                 ObjectNames.Join(DatasetPath, JournalDirectoryName));
         }
 
+        LoadJournalRecords();
+        return _journal.Count;
+    }
+
+    // Every chunk record of the journal (each names its chunk and the fragments it wrote).
+    private void LoadJournalRecords()
+    {
         foreach (StoredObject record in Store.List(JournalDirectoryName + "/").Where(o => o.Key.EndsWith(".chunk.json", StringComparison.Ordinal)).ToList())
         {
-            JsonNode? root;
-            try
+            if (ReadJournalRecord(record.Key) is { } found)
             {
-                root = JsonNode.Parse(ReadText(record.Key) ?? "");
+                lock (_gate)
+                {
+                    _journal[found.Chunk] = found.Entries;
+                }
             }
-            catch (JsonException)
-            {
-                continue; // a damaged record only means that chunk is meshed again
-            }
+        }
+    }
 
-            if (root?["chunk"]?.GetValue<string>() is not { } chunk || root["fragments"] is not JsonArray fragments)
+    private (string Chunk, List<(ulong Id, FragmentEntry Entry)> Entries)? ReadJournalRecord(string key)
+    {
+        JsonNode? root;
+        try
+        {
+            root = JsonNode.Parse(ReadText(key) ?? "");
+        }
+        catch (JsonException)
+        {
+            return null; // a damaged record only means that chunk is meshed again
+        }
+
+        if (root?["chunk"]?.GetValue<string>() is not { } chunk || root["fragments"] is not JsonArray fragments)
+        {
+            return null;
+        }
+
+        var entries = new List<(ulong, FragmentEntry)>();
+        foreach (JsonNode? f in fragments)
+        {
+            if (f is null || !ulong.TryParse(f["id"]?.GetValue<string>(), NumberStyles.None, CultureInfo.InvariantCulture, out ulong id))
             {
                 continue;
             }
 
-            var entries = new List<(ulong, FragmentEntry)>();
-            foreach (JsonNode? f in fragments)
+            entries.Add((id, new FragmentEntry(f["name"]!.GetValue<string>(), f["vertices"]!.GetValue<long>(), f["triangles"]!.GetValue<long>())));
+        }
+
+        return (chunk, entries);
+    }
+
+    /// <summary>
+    /// When set, <see cref="IsChunkComplete"/> reads a chunk's own journal record when it was not
+    /// loaded (a plan task resumed in a fresh process, which needs only its chunk's record).
+    /// </summary>
+    public bool ReadJournalOnDemand { get; set; }
+
+    /// <summary>
+    /// A manifest task of a plan: from the journal records of every meshed chunk (read once per
+    /// writer), writes the manifest of each segment with id % <paramref name="parts"/> == <paramref name="part"/>,
+    /// ascending, handing each record to <paramref name="written"/> as soon as its manifest is stored.
+    /// </summary>
+    /// <remarks><paramref name="chunks"/>: global boxes of every meshing chunk of the plan; records not already known are read.</remarks>
+    public int WriteManifests(IReadOnlyList<string> chunks, int part, int parts, Action<SegmentMeshRecord> written, CancellationToken cancellationToken)
+    {
+        lock (_manifestGate)
+        {
+            foreach (string chunk in chunks)
             {
-                if (f is null || !ulong.TryParse(f["id"]?.GetValue<string>(), NumberStyles.None, CultureInfo.InvariantCulture, out ulong id))
+                bool known;
+                lock (_gate)
+                {
+                    known = _journal.ContainsKey(chunk);
+                }
+
+                if (known)
                 {
                     continue;
                 }
 
-                entries.Add((id, new FragmentEntry(f["name"]!.GetValue<string>(), f["vertices"]!.GetValue<long>(), f["triangles"]!.GetValue<long>())));
-            }
+                cancellationToken.ThrowIfCancellationRequested();
+                if (ReadJournalRecord(JournalRecordKey(chunk)) is not { } record || record.Chunk != chunk)
+                {
+                    throw new EngineException(
+                        "MeshChunkMissing",
+                        EngineErrorKind.InvalidOperation,
+                        $"Meshing chunk {chunk} of '{DatasetPath}' has no journal record: its mesh task has not run (or failed). Run the plan's mesh tasks first.",
+                        ObjectNames.Join(DatasetPath, JournalRecordKey(chunk)));
+                }
 
-            _journal[chunk] = entries;
+                lock (_gate)
+                {
+                    _journal[chunk] = record.Entries;
+                }
+            }
         }
 
-        return _journal.Count;
+        var mine = new SortedDictionary<ulong, List<FragmentEntry>>();
+        lock (_gate)
+        {
+            foreach (string chunk in chunks)
+            {
+                foreach ((ulong id, FragmentEntry entry) in _journal[chunk])
+                {
+                    if (id % (ulong)parts == (ulong)part)
+                    {
+                        if (!mine.TryGetValue(id, out List<FragmentEntry>? list))
+                        {
+                            mine[id] = list = new List<FragmentEntry>();
+                        }
+
+                        list.Add(entry);
+                    }
+                }
+            }
+        }
+
+        foreach (KeyValuePair<ulong, List<FragmentEntry>> segment in mine)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            written(WriteManifest(segment.Key, segment.Value));
+        }
+
+        return mine.Count;
+    }
+
+    /// <summary>The last step of a plan: mesh/info, everything durable, the journal removed.</summary>
+    public void CompleteMeshFolder()
+    {
+        Store.Flush();
+        Store.Write(MeshKey("info"), Encoding.UTF8.GetBytes(MeshInfoJson), gzip: false);
+        Store.Flush();
+        DeleteJournal();
     }
 
     /// <summary>Starts the journal of this run.</summary>
@@ -215,10 +320,21 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
         List<(ulong Id, FragmentEntry Entry)>? entries;
         lock (_gate)
         {
-            if (!_journal.TryGetValue(key, out entries))
+            _journal.TryGetValue(key, out entries);
+        }
+
+        if (entries is null && ReadJournalOnDemand && ReadJournalRecord(JournalRecordKey(key)) is { } record && record.Chunk == key)
+        {
+            entries = record.Entries;
+            lock (_gate)
             {
-                return false;
+                _journal[key] = entries;
             }
+        }
+
+        if (entries is null)
+        {
+            return false;
         }
 
         foreach (var (_, entry) in entries)
@@ -293,7 +409,11 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
             writer.WriteEndArray();
             writer.WriteEndObject();
         });
-        Store.Write(JournalKey(key + ".chunk.json"), json, gzip: false);
+        Store.Write(JournalRecordKey(key), json, gzip: false);
+        lock (_gate)
+        {
+            _journal[key] = list;
+        }
     }
 
     /// <summary>Writes every segment's manifest and mesh/info, removes the journal, and returns what was written, by id.</summary>
@@ -315,25 +435,28 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
         Store.Flush();
         foreach (KeyValuePair<ulong, List<FragmentEntry>> segment in segments)
         {
-            ulong id = segment.Key;
-            List<FragmentEntry> list = segment.Value;
-            string[] names = list.Select(e => e.Name).OrderBy(n => n, StringComparer.Ordinal).ToArray();
-            string manifest = MeshKey(ManifestName(id));
-            Store.Write(manifest, ManifestJson(names), gzip: false);
-
-            // The other layout's manifest of this id, from an earlier run, would now be stale.
-            if (!(Store.Kind == StoreKind.Folder && RuntimeInformation.IsOSPlatform(OSPlatform.Windows)))
-            {
-                Store.Delete(MeshKey(ManifestName(id, !ColonFreeManifests)));
-            }
-
-            string manifestPath = Store is FolderStore folder ? folder.PathOf(manifest) : ObjectNames.Join(Store.Location, manifest);
-            yield return new SegmentMeshRecord(id, list.Sum(e => e.Vertices), list.Sum(e => e.Triangles), names, manifestPath);
+            yield return WriteManifest(segment.Key, segment.Value);
         }
 
         Store.Write(MeshKey("info"), Encoding.UTF8.GetBytes(MeshInfoJson), gzip: false);
         Store.Flush();
         DeleteJournal();
+    }
+
+    private SegmentMeshRecord WriteManifest(ulong id, List<FragmentEntry> list)
+    {
+        string[] names = list.Select(e => e.Name).OrderBy(n => n, StringComparer.Ordinal).ToArray();
+        string manifest = MeshKey(ManifestName(id));
+        Store.Write(manifest, ManifestJson(names), gzip: false);
+
+        // The other layout's manifest of this id, from an earlier run, would now be stale.
+        if (!(Store.Kind == StoreKind.Folder && RuntimeInformation.IsOSPlatform(OSPlatform.Windows)))
+        {
+            Store.Delete(MeshKey(ManifestName(id, !ColonFreeManifests)));
+        }
+
+        string manifestPath = Store is FolderStore folder ? folder.PathOf(manifest) : ObjectNames.Join(Store.Location, manifest);
+        return new SegmentMeshRecord(id, list.Sum(e => e.Vertices), list.Sum(e => e.Triangles), names, manifestPath);
     }
 
     /// <summary>A legacy manifest: {"fragments": [names]}.</summary>

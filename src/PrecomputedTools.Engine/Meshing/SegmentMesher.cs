@@ -140,6 +140,12 @@ public static class SegmentMesher
             }
         }
 
+        return await RunAsync(reader, settings, sink, boxes, monitor, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Meshes the given chunks (of the grid <see cref="SegmentMeshSettings.ResolveChunkSize"/> gives), several at once.</summary>
+    public static async Task<MeshRunSummary> RunAsync(IVolumeReader reader, SegmentMeshSettings settings, IMeshFragmentSink sink, IReadOnlyList<Box3> boxes, OperationMonitor monitor, CancellationToken cancellationToken)
+    {
         var summary = new MeshRunSummary();
         monitor.AddWork(boxes.Count);
         int next = -1;

@@ -30,25 +30,11 @@ public sealed class CopyItem
     public long Length { get; }
 }
 
-/// <summary>What a copy did.</summary>
-public sealed class CopyResult
-{
-    public int ObjectCount { get; internal set; }
-
-    public int CopiedCount { get; internal set; }
-
-    public int SkippedCount { get; internal set; }
-
-    public long CopiedBytes { get; internal set; }
-
-    public TimeSpan Elapsed { get; internal set; }
-}
-
 /// <summary>
-/// Copies a dataset between any two stores (folder, S3, http as a source): every object keeps its
-/// form (gzip stays gzip, Content-Encoding on S3, ".gz" in a folder), colon-free manifests become
-/// "&lt;id&gt;:0" wherever ':' can be stored, and the info is copied last, after everything else is
-/// durable, so a half-finished copy never shows a complete-looking dataset.
+/// What a copy between any two stores (folder, S3, http as a source) moves: every object keeps its
+/// form (gzip stays gzip, Content-Encoding on S3, ".gz" in a folder), and colon-free manifests
+/// become "&lt;id&gt;:0" wherever ':' can be stored. <see cref="StagePlanner.PlanCopy"/> turns the
+/// list into tasks (the info last, after everything else is durable), <see cref="StageExecutor"/> runs them.
 /// </summary>
 public static class DatasetCopier
 {
@@ -96,57 +82,6 @@ public static class DatasetCopier
         items.Sort((a, b) => string.CompareOrdinal(a.DestinationKey, b.DestinationKey));
         return items;
     }
-
-    /// <summary>Copies the planned objects, then the info. With <paramref name="skipExisting"/>, objects already in the destination are not copied again.</summary>
-    public static Task<CopyResult> CopyAsync(DatasetStore source, PrecomputedInfo info, IObjectStore destination, IReadOnlyList<CopyItem> items, bool skipExisting, int throttleLimit, OperationMonitor monitor, CancellationToken cancellationToken) => Task.Run(
-        () =>
-        {
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            var existing = new HashSet<string>(StringComparer.Ordinal);
-            if (skipExisting && destination.CanList)
-            {
-                foreach (StoredObject o in destination.List("", cancellationToken))
-                {
-                    existing.Add(o.Key);
-                }
-            }
-
-            var result = new CopyResult { ObjectCount = items.Count + 1 };
-            monitor.AddWork(items.Count + 1, items.Sum(i => Math.Max(0, i.Length)));
-            int copied = 0, skipped = 0;
-            long bytes = 0;
-            Parallel.ForEach(
-                items,
-                new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = Math.Max(1, throttleLimit) },
-                item =>
-                {
-                    if (skipExisting && existing.Contains(item.DestinationKey))
-                    {
-                        Interlocked.Increment(ref skipped);
-                        monitor.ReportDone(1, Math.Max(0, item.Length));
-                        return;
-                    }
-
-                    using PooledBytes content = source.Objects.Read(item.SourceKey, int.MaxValue - 64, cancellationToken)
-                        ?? throw new EngineException("SourceObjectMissing", EngineErrorKind.ObjectNotFound, $"{ObjectNames.Join(source.Location, item.SourceKey)} disappeared during the copy.", item.SourceKey);
-                    destination.Write(item.DestinationKey, content.Span, item.Gzip, cancellationToken);
-                    Interlocked.Increment(ref copied);
-                    Interlocked.Add(ref bytes, Math.Max(0, item.Length));
-                    monitor.ReportDone(1, Math.Max(0, item.Length));
-                });
-
-            // The info declares the dataset: last, once everything else is durable.
-            destination.Flush();
-            destination.Write(DatasetStore.InfoKey, System.Text.Encoding.UTF8.GetBytes(info.ToJson()), gzip: false, cancellationToken);
-            destination.Flush();
-            monitor.ReportDone(1, 0);
-            result.CopiedCount = copied + 1;
-            result.SkippedCount = skipped;
-            result.CopiedBytes = bytes;
-            result.Elapsed = clock.Elapsed;
-            return result;
-        },
-        cancellationToken);
 
     private static string MapManifest(string key, string? meshPrefix, bool colonFree)
     {

@@ -263,6 +263,9 @@ public sealed class PrecomputedVolumeDescriptor : VolumeDescriptor
 
     public override Int3 VoxelOffset => _scale.VoxelOffset;
 
+    /// <summary>Chunks.</summary>
+    public override Int3 ReadGranularity => _scale.ChunkSize;
+
     public override string SourceKind => "Precomputed";
 
     public override string Source => ObjectNames.Join(_location, _scale.Key);
@@ -279,6 +282,17 @@ public sealed class PrecomputedVolumeDescriptor : VolumeDescriptor
     public PrecomputedInfo Info => _info;
 
     public ScaleInfo Scale => _scale;
+
+    /// <summary>{"kind": "precomputed", "location", "scale" (key), "layout", "store" (region, endpoint, profile; never keys)}.</summary>
+    public override VolumeSourceSpec Spec => new(
+        VolumeSourceSpec.PrecomputedKind,
+        new System.Text.Json.Nodes.JsonObject
+        {
+            ["location"] = _location,
+            ["scale"] = _scale.Key,
+            ["layout"] = _layout == ChunkLayout.Nested ? "nested" : "flat",
+            ["store"] = (_options ?? new StoreOptions()).ToPublicJson(),
+        });
 
     public override IVolumeReader OpenReader()
     {

@@ -80,9 +80,22 @@ public static class ScaleWriter
         foreach (IGrouping<int, PlanTask> phase in plan.Tasks.Where(t => selected is null || selected.Contains(t.Index)).GroupBy(t => t.Phase).OrderBy(g => g.Key))
         {
             List<PlanTask> tasks = phase.ToList();
+            if (tasks[0].Kind == PlanTaskKinds.Info)
+            {
+                // The info declares the dataset: written last, after every chunk is durable.
+                cancellationToken.ThrowIfCancellationRequested();
+                directory.CommitInfo(info);
+                continue;
+            }
+
+            if (tasks[0].Kind is not (PlanTaskKinds.Encode or PlanTaskKinds.Downscale))
+            {
+                throw new EngineException("InvalidPlan", EngineErrorKind.InvalidData, $"A {plan.Stage} plan cannot hold {tasks[0].Kind} tasks.", directory.Location);
+            }
+
             ScaleInfo scale = info.Scales[tasks[0].Scale];
             monitor.AddWork(tasks.Sum(t => t.Chunks.Count), tasks.Sum(t => t.Chunks.Sum(c => c.VoxelCount)) * element);
-            if (tasks[0].Kind == "encode")
+            if (tasks[0].Kind == PlanTaskKinds.Encode)
             {
                 IVolumeReader reader = source ?? throw new ArgumentNullException(nameof(source), "Scale-0 tasks read the source volume.");
                 if (reader.Size != scale.Size)

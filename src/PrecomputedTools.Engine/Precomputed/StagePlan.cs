@@ -4,7 +4,54 @@ using System.IO;
 using System.Linq;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
+using PrecomputedTools.Engine.Meshing;
+using PrecomputedTools.Engine.Storage;
+using PrecomputedTools.Engine.Volumes;
+
 namespace PrecomputedTools.Engine.Precomputed;
+
+/// <summary>The kinds of task a plan holds.</summary>
+public static class PlanTaskKinds
+{
+    /// <summary>Scale 0 from the source volume (a row of chunks).</summary>
+    public const string Encode = "encode";
+
+    /// <summary>A chunk of a lower scale from the scale above.</summary>
+    public const string Downscale = "downscale";
+
+    /// <summary>Writes the dataset's info (last: the info declares the dataset).</summary>
+    public const string Info = "info";
+
+    /// <summary>Meshes one meshing chunk: its fragments and its journal record.</summary>
+    public const string Mesh = "mesh";
+
+    /// <summary>Writes the manifests of the segments whose id % parts == part, from the journal records.</summary>
+    public const string Manifests = "manifests";
+
+    /// <summary>Writes mesh/info (and segment properties), adds "mesh" to the dataset info, removes the journal.</summary>
+    public const string MeshFinish = "mesh-finish";
+
+    /// <summary>Copies a batch of objects.</summary>
+    public const string Copy = "copy";
+}
+
+/// <summary>An object a copy task reads: its key in the source, whether it is stored gzip-encoded, its stored length (-1: unknown).</summary>
+public readonly struct PlanInput
+{
+    public PlanInput(string key, bool gzip, long length)
+    {
+        Key = key;
+        Gzip = gzip;
+        Length = length;
+    }
+
+    public string Key { get; }
+
+    public bool Gzip { get; }
+
+    public long Length { get; }
+}
 
 /// <summary>
 /// One independent, idempotent unit of a stage: it owns the objects it writes (no other task
@@ -14,7 +61,9 @@ namespace PrecomputedTools.Engine.Precomputed;
 /// </summary>
 public sealed class PlanTask
 {
-    public PlanTask(int index, int phase, string kind, int scale, IReadOnlyList<Box3> chunks, IReadOnlyList<string> outputs, int readScale, Box3 reads)
+    private static readonly IReadOnlyList<PlanInput> s_noInputs = Array.Empty<PlanInput>();
+
+    public PlanTask(int index, int phase, string kind, int scale, IReadOnlyList<Box3> chunks, IReadOnlyList<string> outputs, int readScale, Box3 reads, IReadOnlyList<PlanInput>? inputs = null, int part = 0, int parts = 0)
     {
         Index = index;
         Phase = phase;
@@ -24,6 +73,9 @@ public sealed class PlanTask
         Outputs = outputs;
         ReadScale = readScale;
         Reads = reads;
+        Inputs = inputs ?? s_noInputs;
+        Part = part;
+        Parts = parts;
     }
 
     /// <summary>Position in the plan (0-based, over all phases): a cluster worker i of n runs the tasks with Index % n == i.</summary>
@@ -32,33 +84,44 @@ public sealed class PlanTask
     /// <summary>Tasks of a phase depend only on earlier phases (a lower scale needs the one above).</summary>
     public int Phase { get; }
 
-    /// <summary>"encode" (scale 0 from the source volume) or "downscale".</summary>
+    /// <summary>One of <see cref="PlanTaskKinds"/>.</summary>
     public string Kind { get; }
 
-    /// <summary>Index of the scale the task writes.</summary>
+    /// <summary>Index of the scale the task writes (-1: none).</summary>
     public int Scale { get; }
 
-    /// <summary>Chunk boxes (scale-local voxels) the task writes.</summary>
+    /// <summary>Chunk boxes (scale-local voxels) the task writes (encode, downscale) or meshes (mesh).</summary>
     public IReadOnlyList<Box3> Chunks { get; }
 
-    /// <summary>Object keys the task owns (in the plan's layout).</summary>
+    /// <summary>Object keys the task owns (in the plan's layout); "*" stands for any segment id in mesh fragment names.</summary>
     public IReadOnlyList<string> Outputs { get; }
 
-    /// <summary>The scale read: -1 for the source volume, otherwise a scale index of the dataset.</summary>
+    /// <summary>The scale read: -1 for the source volume (or none), otherwise a scale index of the dataset.</summary>
     public int ReadScale { get; }
 
     /// <summary>The region read, in the voxels of <see cref="ReadScale"/>.</summary>
     public Box3 Reads { get; }
+
+    /// <summary>The source objects a copy task reads (empty for other kinds).</summary>
+    public IReadOnlyList<PlanInput> Inputs { get; }
+
+    /// <summary>For manifest tasks: this task writes the segments with id % <see cref="Parts"/> == Part.</summary>
+    public int Part { get; }
+
+    /// <summary>For manifest tasks: how many manifest tasks share the segments (0 for other kinds).</summary>
+    public int Parts { get; }
 }
 
 /// <summary>
-/// A writing stage as data: the target info, how the dataset stores chunks, the ShouldProcess
-/// text, and the tasks. Pure: computed from geometry, options and what exists; serialised as JSON
-/// (System.Text.Json writer) so a plan can be saved, inspected, and executed task by task.
+/// A writing stage as data: what it reads (<see cref="Source"/>), where it writes
+/// (<see cref="Destination"/> and the store settings, never a secret), the target info, how the
+/// dataset stores chunks, the ShouldProcess text, and the tasks. Pure: computed from geometry,
+/// options and what exists; serialised as JSON (System.Text.Json writer, the format is in the
+/// README's "Plan files") so a plan can be saved, inspected, and executed task by task by any process.
 /// </summary>
 public sealed class StagePlan
 {
-    public const int FormatVersion = 1;
+    public const int FormatVersion = 2;
 
     public StagePlan(string stage, string destination, ChunkLayout layout, bool gzip, PrecomputedInfo info, string description, IReadOnlyList<PlanTask> tasks, DownscaleMethod method = DownscaleMethod.Majority)
     {
@@ -72,10 +135,17 @@ public sealed class StagePlan
         Tasks = tasks;
     }
 
-    /// <summary>"convert" or "downscale".</summary>
+    /// <summary>"convert", "downscale", "mesh" or "copy".</summary>
     public string Stage { get; }
 
+    /// <summary>The dataset written: a folder path or a URL.</summary>
     public string Destination { get; }
+
+    /// <summary>Settings another process needs to reach <see cref="Destination"/> (region, endpoint, profile; see <see cref="StoreOptions.ToPublicJson"/>).</summary>
+    public JsonObject DestinationStore { get; set; } = new();
+
+    /// <summary>What the stage reads besides the destination: the volume of a convert (or of a mesh of a volume), the dataset of a copy; null when it reads only the destination.</summary>
+    public VolumeSourceSpec? Source { get; set; }
 
     public ChunkLayout Layout { get; }
 
@@ -91,6 +161,9 @@ public sealed class StagePlan
 
     /// <summary>How lower scales are computed (downscale plans).</summary>
     public DownscaleMethod Method { get; }
+
+    /// <summary>The meshing settings (mesh plans).</summary>
+    public MeshPlanSettings? Mesh { get; set; }
 
     public int PhaseCount => Tasks.Count == 0 ? 0 : Tasks.Max(t => t.Phase) + 1;
 
@@ -109,6 +182,14 @@ public sealed class StagePlan
             w.WriteNumber("version", FormatVersion);
             w.WriteString("stage", Stage);
             w.WriteString("destination", Destination);
+            w.WritePropertyName("destinationStore");
+            DestinationStore.WriteTo(w);
+            if (Source is not null)
+            {
+                w.WritePropertyName("source");
+                Source.WriteTo(w);
+            }
+
             w.WriteStartObject("storage");
             w.WriteString("layout", Layout == ChunkLayout.Nested ? "nested" : "flat");
             w.WriteBoolean("gzip", Gzip);
@@ -117,6 +198,12 @@ public sealed class StagePlan
             if (Stage == "downscale")
             {
                 w.WriteString("method", Method.ToString().ToLowerInvariant());
+            }
+
+            if (Mesh is not null)
+            {
+                w.WritePropertyName("mesh");
+                Mesh.WriteTo(w);
             }
 
             w.WritePropertyName("info");
@@ -140,6 +227,29 @@ public sealed class StagePlan
                 }
 
                 w.WriteEndArray();
+                if (t.Parts > 0)
+                {
+                    w.WriteStartArray("part");
+                    w.WriteNumberValue(t.Part);
+                    w.WriteNumberValue(t.Parts);
+                    w.WriteEndArray();
+                }
+
+                if (t.Inputs.Count > 0)
+                {
+                    w.WriteStartArray("inputs");
+                    foreach (PlanInput input in t.Inputs)
+                    {
+                        w.WriteStartObject();
+                        w.WriteString("key", input.Key);
+                        w.WriteBoolean("gzip", input.Gzip);
+                        w.WriteNumber("length", input.Length);
+                        w.WriteEndObject();
+                    }
+
+                    w.WriteEndArray();
+                }
+
                 w.WriteStartArray("outputs");
                 foreach (string key in t.Outputs)
                 {
@@ -181,6 +291,20 @@ public sealed class StagePlan
             foreach (JsonElement t in root.GetProperty("tasks").EnumerateArray())
             {
                 JsonElement reads = t.GetProperty("reads");
+                int part = 0, parts = 0;
+                if (t.TryGetProperty("part", out JsonElement p))
+                {
+                    part = p[0].GetInt32();
+                    parts = p[1].GetInt32();
+                    if (parts <= 0 || part < 0 || part >= parts)
+                    {
+                        throw new FormatException($"task part {part} of {parts} does not exist");
+                    }
+                }
+
+                List<PlanInput>? inputs = t.TryGetProperty("inputs", out JsonElement i)
+                    ? i.EnumerateArray().Select(e => new PlanInput(e.GetProperty("key").GetString() ?? "", e.GetProperty("gzip").GetBoolean(), e.GetProperty("length").GetInt64())).ToList()
+                    : null;
                 tasks.Add(new PlanTask(
                     t.GetProperty("index").GetInt32(),
                     t.GetProperty("phase").GetInt32(),
@@ -189,7 +313,10 @@ public sealed class StagePlan
                     t.GetProperty("chunks").EnumerateArray().Select(ReadBox).ToList(),
                     t.GetProperty("outputs").EnumerateArray().Select(e => e.GetString() ?? "").ToList(),
                     reads.GetProperty("scale").GetInt32(),
-                    ReadBox(reads.GetProperty("box"))));
+                    ReadBox(reads.GetProperty("box")),
+                    inputs,
+                    part,
+                    parts));
             }
 
             for (int i = 0; i < tasks.Count; i++)
@@ -200,8 +327,9 @@ public sealed class StagePlan
                 }
             }
 
-            return new StagePlan(
-                root.GetProperty("stage").GetString() ?? "",
+            string stage = root.GetProperty("stage").GetString() ?? "";
+            var plan = new StagePlan(
+                stage,
                 root.GetProperty("destination").GetString() ?? "",
                 storage.GetProperty("layout").GetString() == "nested" ? ChunkLayout.Nested : ChunkLayout.Flat,
                 storage.GetProperty("gzip").GetBoolean(),
@@ -209,8 +337,28 @@ public sealed class StagePlan
                 root.GetProperty("description").GetString() ?? "",
                 tasks,
                 root.TryGetProperty("method", out JsonElement method) ? (DownscaleMethod)Enum.Parse(typeof(DownscaleMethod), method.GetString() ?? "", ignoreCase: true) : DownscaleMethod.Majority);
+            if (root.TryGetProperty("destinationStore", out JsonElement store))
+            {
+                plan.DestinationStore = JsonNode.Parse(store.GetRawText()) as JsonObject ?? throw new FormatException("\"destinationStore\" is an object");
+            }
+
+            if (root.TryGetProperty("source", out JsonElement sourceSpec) && sourceSpec.ValueKind != JsonValueKind.Null)
+            {
+                plan.Source = VolumeSourceSpec.Read(sourceSpec);
+            }
+
+            if (root.TryGetProperty("mesh", out JsonElement mesh))
+            {
+                plan.Mesh = MeshPlanSettings.Read(mesh);
+            }
+            else if (stage == "mesh")
+            {
+                throw new FormatException("a mesh plan has \"mesh\" settings");
+            }
+
+            return plan;
         }
-        catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or ArgumentException)
+        catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or ArgumentException or IndexOutOfRangeException or OverflowException)
         {
             throw Invalid(ex.Message, source, ex);
         }
@@ -219,7 +367,7 @@ public sealed class StagePlan
     private static EngineException Invalid(string message, string? source, Exception? inner = null) =>
         new("InvalidPlan", EngineErrorKind.InvalidData, (source is null ? "" : source + ": ") + "not a valid stage plan: " + message, source, inner);
 
-    private static void WriteBox(Utf8JsonWriter w, Box3 box)
+    internal static void WriteBox(Utf8JsonWriter w, Box3 box)
     {
         w.WriteStartArray();
         foreach (int v in new[] { box.Begin.X, box.Begin.Y, box.Begin.Z, box.End.X, box.End.Y, box.End.Z })
@@ -230,7 +378,7 @@ public sealed class StagePlan
         w.WriteEndArray();
     }
 
-    private static Box3 ReadBox(JsonElement e)
+    internal static Box3 ReadBox(JsonElement e)
     {
         int[] v = e.EnumerateArray().Select(x => x.GetInt32()).ToArray();
         if (v.Length != 6)
@@ -249,7 +397,8 @@ public static class StagePlanner
     /// Scale 0 from a volume: one task per row of chunks side by side along x (as many as fit the
     /// slab budget), the unit the writer streams a few z planes at a time.
     /// </summary>
-    public static StagePlan PlanConvert(PrecomputedInfo info, string destination, ChunkLayout layout, bool gzip, Int3 sourceSize, Int3 sourceGranularity, VoxelType sourceType, long slabBudgetBytes = 192L << 20)
+    /// <remarks>The last task (its own phase) writes the info: the info declares the dataset, so it comes after every chunk.</remarks>
+    public static StagePlan PlanConvert(PrecomputedInfo info, string destination, ChunkLayout layout, bool gzip, Int3 sourceSize, Int3 sourceGranularity, VoxelType sourceType, long slabBudgetBytes = 192L << 20, VolumeSourceSpec? source = null)
     {
         ScaleInfo scale = info.Scales[0];
         if (sourceSize != scale.Size)
@@ -278,8 +427,122 @@ public static class StagePlanner
             }
         }
 
+        tasks.Add(InfoTask(tasks.Count, 1));
         string description = $"{destination} ({scale.ChunkCount} chunks of scale {scale.Key}, {scale.Encoding})";
-        return new StagePlan("convert", destination, layout, gzip, info, description, tasks);
+        return new StagePlan("convert", destination, layout, gzip, info, description, tasks) { Source = source };
+    }
+
+    private static PlanTask InfoTask(int index, int phase) =>
+        new(index, phase, PlanTaskKinds.Info, -1, Array.Empty<Box3>(), new[] { DatasetStore.InfoKey }, -1, default);
+
+    /// <summary>
+    /// Meshing: one task per meshing chunk (it writes the chunk's fragments, "&lt;id&gt;_&lt;box&gt;.frag",
+    /// and its journal record, and reads the chunk plus one voxel on the high side), then manifest
+    /// tasks that each own the segments with id % parts == part, then one task that writes mesh/info,
+    /// the segment properties and the dataset info's "mesh" and removes the journal.
+    /// </summary>
+    /// <remarks>
+    /// <paramref name="info"/> is the dataset's info when the stage is done (for a volume without a
+    /// dataset: a one-scale info describing it); <paramref name="scaleIndex"/> the dataset scale
+    /// meshed, or -1 when the plan's source volume is.
+    /// </remarks>
+    public static StagePlan PlanMesh(PrecomputedInfo info, string destination, ChunkLayout layout, bool gzip, MeshPlanSettings settings, int scaleIndex, VolumeSourceSpec? source = null)
+    {
+        Int3 size = settings.VolumeSize;
+        Int3 chunk = settings.ChunkSize;
+        Int3 grid = Int3.CeilDiv(size, chunk);
+        var tasks = new List<PlanTask>();
+        string meshDirectory = settings.Directory.Trim('/');
+        for (int z = 0; z < grid.Z; z++)
+        {
+            for (int y = 0; y < grid.Y; y++)
+            {
+                for (int x = 0; x < grid.X; x++)
+                {
+                    Int3 begin = new Int3(x, y, z) * chunk;
+                    var box = new Box3(begin, Int3.Min(begin + chunk, size));
+                    string global = box.Translate(settings.VoxelOffset).ToString();
+                    var reads = new Box3(box.Begin, Int3.Min(box.End + new Int3(1, 1, 1), size));
+                    tasks.Add(new PlanTask(
+                        tasks.Count,
+                        0,
+                        PlanTaskKinds.Mesh,
+                        scaleIndex,
+                        new[] { box },
+                        new[] { LegacyMeshWriter.JournalRecordKey(global), meshDirectory + "/*_" + global + ".frag" },
+                        scaleIndex,
+                        reads));
+                }
+            }
+        }
+
+        int chunks = tasks.Count;
+        int parts = Math.Max(1, Math.Min(16, (chunks + 7) / 8));
+        for (int part = 0; part < parts; part++)
+        {
+            string manifest = meshDirectory + "/*" + (settings.ColonFreeManifests ? ".json" : ":0");
+            tasks.Add(new PlanTask(tasks.Count, 1, PlanTaskKinds.Manifests, scaleIndex, Array.Empty<Box3>(), new[] { manifest }, -1, default, null, part, parts));
+        }
+
+        var finish = new List<string> { meshDirectory + "/info" };
+        if (settings.UpdateInfo)
+        {
+            finish.Add(DatasetStore.InfoKey);
+        }
+
+        if (settings.SegmentNames is { Count: > 0 })
+        {
+            finish.Add(SegmentPropertiesDirectory + "/info");
+        }
+
+        tasks.Add(new PlanTask(tasks.Count, 2, PlanTaskKinds.MeshFinish, scaleIndex, Array.Empty<Box3>(), finish, -1, default));
+        string what = settings.SegmentIds is null ? "every segment" : $"{settings.SegmentIds.Count} segment{(settings.SegmentIds.Count == 1 ? "" : "s")}";
+        string description = $"{ObjectNames.Join(destination, meshDirectory)} ({what} of {settings.SourceName}, {chunks} chunks)";
+        return new StagePlan("mesh", destination, layout, gzip, info, description, tasks) { Mesh = settings, Source = source };
+    }
+
+    /// <summary>The folder of the segment properties New-SegmentMesh writes.</summary>
+    public const string SegmentPropertiesDirectory = "segment_properties";
+
+    /// <summary>
+    /// A copy: the objects (keys in the source, their form, their destination keys) in batches of
+    /// at most <paramref name="objectsPerTask"/> objects or <paramref name="bytesPerTask"/> bytes,
+    /// then the info (written last).
+    /// </summary>
+    public static StagePlan PlanCopy(PrecomputedInfo info, string destination, ChunkLayout layout, bool gzip, IReadOnlyList<CopyItem> items, VolumeSourceSpec source, int objectsPerTask = 256, long bytesPerTask = 256L << 20)
+    {
+        var tasks = new List<PlanTask>();
+        var inputs = new List<PlanInput>();
+        var outputs = new List<string>();
+        long bytes = 0;
+        void Flush()
+        {
+            if (inputs.Count > 0)
+            {
+                tasks.Add(new PlanTask(tasks.Count, 0, PlanTaskKinds.Copy, -1, Array.Empty<Box3>(), outputs.ToArray(), -1, default, inputs.ToArray()));
+                inputs.Clear();
+                outputs.Clear();
+                bytes = 0;
+            }
+        }
+
+        foreach (CopyItem item in items)
+        {
+            if (inputs.Count >= objectsPerTask || (inputs.Count > 0 && bytes + Math.Max(0, item.Length) > bytesPerTask))
+            {
+                Flush();
+            }
+
+            inputs.Add(new PlanInput(item.SourceKey, item.Gzip, item.Length));
+            outputs.Add(item.DestinationKey);
+            bytes += Math.Max(0, item.Length);
+        }
+
+        Flush();
+        tasks.Add(InfoTask(tasks.Count, 1));
+        long total = items.Sum(i => Math.Max(0, i.Length));
+        string description = string.Format(System.Globalization.CultureInfo.InvariantCulture, "{0} ({1:N0} objects, {2:N1} MB from {3})", destination, items.Count + 1, total / 1e6, source.GetString("location"));
+        return new StagePlan("copy", destination, layout, gzip, info, description, tasks) { Source = source };
     }
 
     /// <summary>Lower scales: one task per output chunk; each scale is a phase, as it reads the scale above.</summary>

@@ -1,4 +1,5 @@
 using System;
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
 namespace PrecomputedTools.Engine.Storage;
@@ -16,6 +17,58 @@ public sealed class StoreOptions
     public bool Durable { get; set; } = true;
 
     public StoreOptions Clone() => new() { S3 = S3.Clone(), MaxInFlight = MaxInFlight, Durable = Durable };
+
+    /// <summary>
+    /// The settings another process needs to reach the same store, without any secret:
+    /// {"region", "endpointUrl", "profileName"} (members only when set). Saved in stage plans.
+    /// </summary>
+    public JsonObject ToPublicJson()
+    {
+        var o = new JsonObject();
+        if (S3.Region is { Length: > 0 } region)
+        {
+            o["region"] = region;
+        }
+
+        if (S3.EndpointUrl is { } endpoint)
+        {
+            o["endpointUrl"] = endpoint.ToString();
+        }
+
+        if (S3.ProfileName is { Length: > 0 } profile)
+        {
+            o["profileName"] = profile;
+        }
+
+        return o;
+    }
+
+    /// <summary>
+    /// Options for a store described by <paramref name="settings"/> (see <see cref="ToPublicJson"/>):
+    /// what <paramref name="local"/> (this process's parameters: credentials, an endpoint) sets wins.
+    /// </summary>
+    public static StoreOptions FromPublicJson(JsonObject? settings, StoreOptions? local)
+    {
+        StoreOptions options = local?.Clone() ?? new StoreOptions();
+        if (settings is null)
+        {
+            return options;
+        }
+
+        string? Text(string name) => settings[name] is JsonValue v && v.TryGetValue(out string? s) ? s : null;
+        options.S3.Region ??= Text("region");
+        if (options.S3.EndpointUrl is null && Text("endpointUrl") is { } endpoint)
+        {
+            options.S3.EndpointUrl = new Uri(endpoint);
+        }
+
+        if (options.S3.ProfileName is null && options.S3.AccessKey is null && Text("profileName") is { } profile)
+        {
+            options.S3.ProfileName = profile;
+        }
+
+        return options;
+    }
 }
 
 /// <summary>

@@ -65,6 +65,9 @@ public sealed class TiffStackDescriptor : VolumeDescriptor
 
     public override VoxelType DataType { get; }
 
+    /// <summary>Whole slices.</summary>
+    public override Int3 ReadGranularity => new(Size.X, Size.Y, 1);
+
     public override double[]? Resolution => _resolution is null ? null : (double[])_resolution.Clone();
 
     public override string SourceKind => "TiffStack";
@@ -74,6 +77,21 @@ public sealed class TiffStackDescriptor : VolumeDescriptor
     public override string Name => System.IO.Path.GetFileNameWithoutExtension(Path.TrimEnd(System.IO.Path.DirectorySeparatorChar, System.IO.Path.AltDirectorySeparatorChar));
 
     public override IVolumeReader OpenReader() => new TiffStackReader(this, _pages, _width, _height);
+
+    /// <summary>{"kind": "tiff", "path", "swapXY", "resolution"}: the stack is opened again (and checked) from the path.</summary>
+    public override VolumeSourceSpec Spec
+    {
+        get
+        {
+            var settings = new System.Text.Json.Nodes.JsonObject { ["path"] = Path, ["swapXY"] = SwapXY };
+            if (_resolution is not null)
+            {
+                settings["resolution"] = VolumeSourceSpec.Numbers(_resolution);
+            }
+
+            return new VolumeSourceSpec(VolumeSourceSpec.TiffKind, settings);
+        }
+    }
 
     /// <summary>
     /// Opens a folder of slices or a (multi-page) TIFF file and validates every page: same size,

@@ -47,6 +47,9 @@ public abstract class VolumeDescriptor
     /// <summary>Position of voxel (0,0,0) in the global voxel grid.</summary>
     public virtual Int3 VoxelOffset => Int3.Zero;
 
+    /// <summary>The box shape reads are cheapest in (see <see cref="IVolumeReader.ReadGranularity"/>); known without opening a reader, for planning.</summary>
+    public virtual Int3 ReadGranularity => Size;
+
     /// <summary>"TiffStack", "Boss", "Precomputed", ...</summary>
     public abstract string SourceKind { get; }
 
@@ -57,6 +60,9 @@ public abstract class VolumeDescriptor
     public virtual string Name => Source;
 
     public abstract IVolumeReader OpenReader();
+
+    /// <summary>How another process opens the same volume (saved in stage plans), or null when it cannot.</summary>
+    public virtual VolumeSourceSpec? Spec => null;
 
     public override string ToString() =>
         $"{Name} {Size} {VoxelTypes.ToInfoName(DataType)} ({SourceKind})";

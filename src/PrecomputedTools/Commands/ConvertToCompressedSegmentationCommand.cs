@@ -102,8 +102,12 @@ public sealed class ConvertToCompressedSegmentationCommand : StoreCmdlet
             PrecomputedInfo? previous = store.HasInfo ? store.ReadInfo() : store.ReadPendingInfo();
             bool declared = store.HasInfo;
             PrecomputedInfo info = PlanInfo(store, previous);
-            ScaleInfo scale = info.Scales[0];
-            if (!ShouldProcess($"{store.Location} ({scale.ChunkCount} chunks of scale {scale.Key}, {scale.Encoding})", "Write precomputed scale 0"))
+
+            // The whole stage is planned before anything is written (or asked).
+            VolumeDescriptor descriptor = InputObject.Descriptor;
+            StagePlan plan = StagePlanner.PlanConvert(info, store.Location, store.Layout, store.Gzip, descriptor.Size, descriptor.ReadGranularity, descriptor.DataType, source: descriptor.Spec);
+            plan.DestinationStore = options.ToPublicJson();
+            if (!ShouldProcess(plan.Description, "Write precomputed scale 0"))
             {
                 return;
             }
@@ -125,20 +129,20 @@ public sealed class ConvertToCompressedSegmentationCommand : StoreCmdlet
                 store.WritePendingInfo(info);
             }
 
-            var monitor = new OperationMonitor("Writing " + store.Location, "chunks") { Phase = $"Scale 0 ({scale.Key})" };
-            var writeOptions = new ChunkWriteOptions { Resume = Resume, ThrottleLimit = ThrottleLimit };
-            VolumeDescriptor descriptor = InputObject.Descriptor;
+            var monitor = new OperationMonitor("Writing " + store.Location, "chunks") { Phase = $"Scale 0 ({info.Scales[0].Key})" };
+            var context = new StageContext { Store = store, Resume = Resume, ThrottleLimit = ThrottleLimit, StoreOptions = options };
+
+            // The plan's last task writes the info, after every chunk is durable, so a failed first
+            // run leaves no dataset that looks complete.
             RunEngine(
                 async (m, ct) =>
                 {
                     using IVolumeReader reader = descriptor.OpenReader();
-                    await ScaleWriter.WriteFromVolumeAsync(reader, store, info, writeOptions, m, ct).ConfigureAwait(false);
+                    context.SourceReader = reader;
+                    await StageExecutor.ExecuteAsync(plan, context, null, m, ct).ConfigureAwait(false);
                 },
                 monitor);
 
-            // The info declares the dataset: written last, after every chunk is durable, so a
-            // failed first run leaves no dataset that looks complete.
-            store.CommitInfo(info);
             WriteObject(new PrecomputedDataset(store, info, options));
         }
         catch (EngineException ex)

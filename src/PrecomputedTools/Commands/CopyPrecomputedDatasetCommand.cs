@@ -6,6 +6,7 @@ using System.Management.Automation;
 using PrecomputedTools.Engine;
 using PrecomputedTools.Engine.Precomputed;
 using PrecomputedTools.Engine.Storage;
+using PrecomputedTools.Engine.Volumes;
 using PrecomputedTools.Infrastructure;
 
 namespace PrecomputedTools.Commands;
@@ -98,9 +99,14 @@ public sealed class CopyPrecomputedDatasetCommand : StoreCmdlet
             }
 
             List<CopyItem> items = DatasetCopier.Plan(source, info, destination.Objects, StopToken);
-            long bytes = items.Sum(i => Math.Max(0, i.Length));
-            string target = string.Format(CultureInfo.InvariantCulture, "{0} ({1:N0} objects, {2:N1} MB from {3})", destination.Location, items.Count + 1, bytes / 1e6, source.Location);
-            if (!ShouldProcess(target, "Copy precomputed dataset"))
+            var sourceSpec = new VolumeSourceSpec(VolumeSourceSpec.PrecomputedKind, new System.Text.Json.Nodes.JsonObject
+            {
+                ["location"] = source.Location,
+                ["store"] = sourceOptions.ToPublicJson(),
+            });
+            StagePlan plan = StagePlanner.PlanCopy(info, destination.Location, destination.Layout, destination.Gzip, items, sourceSpec);
+            plan.DestinationStore = destinationOptions.ToPublicJson();
+            if (!ShouldProcess(plan.Description, "Copy precomputed dataset"))
             {
                 return;
             }
@@ -113,8 +119,11 @@ public sealed class CopyPrecomputedDatasetCommand : StoreCmdlet
 
             destination.Objects.RemoveIncompleteWrites();
             var monitor = new OperationMonitor("Copying " + source.Location, "objects");
-            CopyResult result = RunEngine((m, ct) => DatasetCopier.CopyAsync(source, info, destination.Objects, items, Resume, ThrottleLimit, m, ct), monitor);
-            WriteVerbose(string.Format(CultureInfo.InvariantCulture, "Copied {0:N0} objects ({1:N0} bytes), skipped {2:N0} already there, in {3:N1} s.", result.CopiedCount, result.CopiedBytes, result.SkippedCount, result.Elapsed.TotalSeconds));
+            var context = new StageContext { Store = destination, SourceStore = source, StoreOptions = destinationOptions, Resume = Resume, ThrottleLimit = ThrottleLimit };
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            RunEngine((m, ct) => StageExecutor.ExecuteAsync(plan, context, null, m, ct), monitor);
+            StageStatistics result = context.Statistics;
+            WriteVerbose(string.Format(CultureInfo.InvariantCulture, "Copied {0:N0} objects ({1:N0} bytes), skipped {2:N0} already there, in {3:N1} s.", result.ObjectsCopied + 1, result.BytesCopied, result.ObjectsSkipped, clock.Elapsed.TotalSeconds));
             WriteObject(new PrecomputedDataset(destination, info, destinationOptions));
         }
         catch (EngineException ex)

@@ -106,17 +106,18 @@ public sealed class InvokeMajorityDownscaleCommand : StoreCmdlet
             }
 
             StagePlan plan = StagePlanner.PlanDownscale(info, directory.Location, directory.Layout, directory.Gzip, targets, method);
+            plan.DestinationStore = storeOptions.ToPublicJson();
             if (!ShouldProcess(plan.Description, $"Write downscaled scales ({method})"))
             {
                 return;
             }
 
             directory.Objects.RemoveIncompleteWrites();
-            var options = new ChunkWriteOptions { Resume = Resume, ThrottleLimit = ThrottleLimit };
+            var context = new StageContext { Store = directory, StoreOptions = storeOptions, Resume = Resume, ThrottleLimit = ThrottleLimit };
             var monitor = new OperationMonitor("Downscaling " + dataset.Name, "chunks");
 
             // Each scale is a phase of the plan: computed from the one above, so phases run in order.
-            RunEngine((m, ct) => ScaleWriter.ExecuteAsync(plan, directory, null, options, null, m, ct), monitor);
+            RunEngine((m, ct) => StageExecutor.ExecuteAsync(plan, context, null, m, ct), monitor);
             directory.Objects.Flush();
             WriteObject(new PrecomputedDataset(directory, info, storeOptions));
         }

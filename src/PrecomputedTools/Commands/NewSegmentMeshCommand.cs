@@ -1,5 +1,6 @@
 using System;
 using System.Collections;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
@@ -132,25 +133,29 @@ public sealed class NewSegmentMeshCommand : StoreCmdlet
     {
         StoreOptions options = BuildStoreOptions(ParameterSetName == InputSet ? InputObject.StoreOptions : null, ThrottleLimit);
         DatasetStore store;
-        PrecomputedInfo? info = null;
-        IVolumeReader reader;
-        Int3 voxelOffset;
+        PrecomputedInfo? info;
+        VolumeDescriptor? volume = null;
+        int scaleIndex = -1;
+        Int3 size, granularity, voxelOffset;
         double[] resolution;
         string scaleName;
+        VoxelType dataType;
         if (ParameterSetName == VolumeSet)
         {
             store = DatasetStore.Open(ResolveOutputLocation(OutputPath), options);
             info = store.HasInfo ? store.ReadInfo() : null;
-            VolumeDescriptor descriptor = Volume.Descriptor;
-            resolution = Resolution ?? descriptor.Resolution ?? throw new EngineException(
+            volume = Volume.Descriptor;
+            resolution = Resolution ?? volume.Resolution ?? throw new EngineException(
                 "ResolutionRequired",
                 EngineErrorKind.InvalidArgument,
                 $"The volume '{Volume.Name}' does not say its voxel size; give -Resolution x,y,z in nanometres.",
                 Volume.Source);
-            voxelOffset = descriptor.VoxelOffset;
+            voxelOffset = volume.VoxelOffset;
             scaleName = Volume.Name;
-            RequireLabels(descriptor.DataType, Volume.Source);
-            reader = descriptor.OpenReader();
+            size = volume.Size;
+            granularity = volume.ReadGranularity;
+            dataType = volume.DataType;
+            RequireLabels(dataType, Volume.Source);
         }
         else
         {
@@ -162,100 +167,151 @@ public sealed class NewSegmentMeshCommand : StoreCmdlet
                 WriteWarning($"'{store.Location}' is of type \"{info.Type}\", not segmentation; neuroglancer shows meshes only for segmentation layers.");
             }
 
-            RequireLabels(info.DataType, store.Location);
+            dataType = info.DataType;
+            RequireLabels(dataType, store.Location);
             resolution = (double[])scale.Resolution.Clone();
             voxelOffset = scale.VoxelOffset;
             scaleName = scale.Key;
-            reader = new PrecomputedVolumeReader(store, info, scale);
+            scaleIndex = info.Scales.IndexOf(scale);
+            size = scale.Size;
+            granularity = scale.ChunkSize;
         }
 
         using (store)
-        using (reader)
         {
             DatasetOutput.CheckWritable(store);
-            Run(store, options, info, reader, resolution, voxelOffset, scaleName);
+            Run(store, options, info, volume, scaleIndex, size, granularity, resolution, voxelOffset, scaleName, dataType);
         }
     }
 
-    private void Run(DatasetStore store, StoreOptions options, PrecomputedInfo? info, IVolumeReader reader, double[] resolution, Int3 voxelOffset, string scaleName)
+    private void Run(DatasetStore store, StoreOptions options, PrecomputedInfo? info, VolumeDescriptor? volume, int scaleIndex, Int3 size, Int3 granularity, double[] resolution, Int3 voxelOffset, string scaleName, VoxelType dataType)
     {
         string datasetPath = store.Location;
         Dictionary<ulong, string>? names = SegmentName is null ? null : ReadSegmentNames(SegmentName);
         HashSet<ulong>? only = SegmentId is null ? null : new HashSet<ulong>(SegmentId);
-        var settings = new SegmentMeshSettings
+        var probe = new SegmentMeshSettings { ChunkSize = ChunkSize is null ? null : Int3.From(ChunkSize) };
+        string meshDirectory = (MeshDirectory ?? info?.Mesh ?? "mesh").Trim('/');
+        bool colonFree = ColonFreeManifest || (store.Objects.Kind == StoreKind.Folder && System.Runtime.InteropServices.RuntimeInformation.IsOSPlatform(System.Runtime.InteropServices.OSPlatform.Windows));
+        var settings = new MeshPlanSettings
         {
-            Geometry = new MeshGeometry { Resolution = resolution, VoxelOffset = voxelOffset, AlignToVoxels = !LegacyVertexPlacement },
-            ChunkSize = ChunkSize is null ? null : Int3.From(ChunkSize),
+            Directory = meshDirectory,
+            ScaleKey = scaleIndex >= 0 ? scaleName : null,
+            SourceName = scaleName,
+            VolumeSize = size,
+            ChunkSize = probe.ResolveChunkSize(size, granularity),
+            Resolution = resolution,
+            VoxelOffset = voxelOffset,
+            AlignToVoxels = !LegacyVertexPlacement,
             Simplify = !NoSimplify,
             ReductionFactor = ReductionFactor,
             MaxError = MaxError,
-            ThrottleLimit = ThrottleLimit,
-            SegmentIds = only,
+            SegmentIds = only?.OrderBy(i => i).ToList(),
+            ColonFreeManifests = colonFree,
+            SegmentNames = names is { Count: > 0 } ? names : null,
+            UpdateInfo = info is not null,
         };
-        Int3 chunk = settings.ResolveChunkSize(reader.Size, reader.ReadGranularity);
-        string meshDirectory = MeshDirectory ?? info?.Mesh ?? "mesh";
-        string parameters = string.Format(
-            CultureInfo.InvariantCulture,
-            "scale={0}; chunk={1}; aligned={2}; simplify={3}; reduction={4}; maxError={5}; ids={6}",
-            scaleName,
-            chunk,
-            !LegacyVertexPlacement,
-            !NoSimplify,
-            ReductionFactor,
-            MaxError?.ToString(CultureInfo.InvariantCulture) ?? "default",
-            only is null ? "all" : string.Join(",", only.OrderBy(i => i)));
-        var writer = new LegacyMeshWriter(store.Objects, meshDirectory, voxelOffset, parameters, ColonFreeManifest ? true : null);
-        if (!Force && !Resume && writer.HasExistingOutput(only))
+
+        // The dataset's info when the stage is done: it names the mesh folder (and the segment names).
+        PrecomputedInfo target;
+        if (info is not null)
         {
-            ThrowTerminatingError(OutputExistsError(writer.MeshPath));
+            target = info.Clone();
+            target.Mesh = meshDirectory;
+            if (settings.SegmentNames is not null)
+            {
+                target.SegmentProperties = StagePlanner.SegmentPropertiesDirectory;
+            }
+        }
+        else
+        {
+            target = new PrecomputedInfo { Type = "segmentation", DataType = dataType };
+            target.Scales.AddRange(ScalePyramid.Generate(size, resolution, voxelOffset, 64, ChunkEncodings.Raw, null, 1));
         }
 
-        string what = only is null ? "every segment" : $"{only.Count} segment{(only.Count == 1 ? "" : "s")}";
-        if (!ShouldProcess($"{writer.MeshPath} ({what} of {scaleName}, {Int3.CeilDiv(reader.Size, chunk).Volume} chunks)", "Write segment meshes"))
+        StagePlan plan = StagePlanner.PlanMesh(target, datasetPath, store.Layout, store.Gzip, settings, scaleIndex, volume?.Spec);
+        plan.DestinationStore = options.ToPublicJson();
+        var check = new LegacyMeshWriter(store.Objects, meshDirectory, voxelOffset, settings.Parameters, colonFree);
+        if (!Force && !Resume && check.HasExistingOutput(only))
+        {
+            ThrowTerminatingError(OutputExistsError(check.MeshPath));
+        }
+
+        if (!ShouldProcess(plan.Description, "Write segment meshes"))
         {
             return;
         }
 
         if (Force)
         {
-            int removed = writer.DeleteExistingOutput(only);
-            WriteVerbose($"Removed {removed} earlier mesh files from '{writer.MeshPath}'.");
+            int removed = check.DeleteExistingOutput(only);
+            WriteVerbose($"Removed {removed} earlier mesh files from '{check.MeshPath}'.");
         }
 
         store.Objects.RemoveIncompleteWrites();
         if (Resume)
         {
-            int done = writer.LoadJournal();
+            int done = check.LoadJournal();
             WriteVerbose(done > 0 ? $"Resuming: {done} chunks were meshed by the interrupted run." : "No interrupted run to resume; meshing everything.");
         }
 
-        writer.BeginJournal();
         var monitor = new OperationMonitor("Meshing " + datasetPath, "chunks");
-        MeshRunSummary summary = RunEngine((m, ct) => SegmentMesher.RunAsync(reader, settings, writer, m, ct), monitor);
-
-        WriteVerbose(string.Format(
-            CultureInfo.InvariantCulture,
-            "Meshed {0} chunks ({1} skipped as already done): {2:N0} marching-cubes triangles, {3:N0} written.",
-            summary.Chunks,
-            summary.ChunksSkipped,
-            summary.TrianglesBeforeSimplification,
-            summary.TrianglesWritten));
-
-        // Each segment's record goes down the pipeline as soon as its manifest is written.
+        var finished = new ConcurrentQueue<SegmentMeshRecord>();
         var written = new List<SegmentMeshRecord>();
-        foreach (SegmentMeshRecord r in writer.FinishSegments())
+        var context = new StageContext
         {
-            written.Add(r);
-            string? name = null;
-            names?.TryGetValue(r.Id, out name);
-            WriteObject(new SegmentMesh(r.Id, name, r.VertexCount, r.TriangleCount, r.Fragments, r.ManifestPath, datasetPath));
+            Store = store,
+            StoreOptions = options,
+            Resume = Resume,
+            ThrottleLimit = ThrottleLimit,
+            SegmentWritten = finished.Enqueue,
+        };
+
+        // Each segment's record goes down the pipeline as soon as its manifest is stored.
+        void Emit()
+        {
+            while (finished.TryDequeue(out SegmentMeshRecord? r))
+            {
+                written.Add(r);
+                string? name = null;
+                names?.TryGetValue(r.Id, out name);
+                WriteObject(new SegmentMesh(r.Id, name, r.VertexCount, r.TriangleCount, r.Fragments, r.ManifestPath, datasetPath));
+            }
+        }
+
+        RunEngine(
+            async (m, ct) =>
+            {
+                using IVolumeReader? reader = volume?.OpenReader();
+                context.SourceReader = reader;
+                await StageExecutor.ExecuteAsync(plan, context, null, m, ct).ConfigureAwait(false);
+            },
+            monitor,
+            onPoll: Emit);
+
+        if (context.Statistics.Mesh is { } summary)
+        {
+            WriteVerbose(string.Format(
+                CultureInfo.InvariantCulture,
+                "Meshed {0} chunks ({1} skipped as already done): {2:N0} marching-cubes triangles, {3:N0} written.",
+                summary.Chunks,
+                summary.ChunksSkipped,
+                summary.TrianglesBeforeSimplification,
+                summary.TrianglesWritten));
+        }
+
+        if (names is { Count: > 0 })
+        {
+            WriteVerbose($"Wrote {names.Count} segment names to '{ObjectNames.Join(datasetPath, StagePlanner.SegmentPropertiesDirectory + "/info")}'.");
         }
 
         ReportMissing(written, only, scaleName);
-        UpdateDatasetInfo(store, info, meshDirectory, names);
-        if (info is not null)
+        if (info is null)
         {
-            WriteObject(new PrecomputedDataset(store, info, options));
+            WriteWarning($"'{datasetPath}' has no info file; add \"mesh\": \"{meshDirectory}\" to the volume info that will use these meshes.");
+        }
+        else
+        {
+            WriteObject(new PrecomputedDataset(store, target, options));
         }
     }
 
@@ -274,40 +330,6 @@ public sealed class NewSegmentMeshCommand : StoreCmdlet
         else if (records.Count == 0)
         {
             WriteWarning($"Scale {scaleName} holds only background (label 0); no segment meshes were written.");
-        }
-    }
-
-    private void UpdateDatasetInfo(DatasetStore store, PrecomputedInfo? info, string meshDirectory, Dictionary<ulong, string>? names)
-    {
-        string datasetPath = store.Location;
-        if (names is not null && names.Count > 0)
-        {
-            string path = LegacyMeshWriter.WriteSegmentProperties(store.Objects, "segment_properties", names);
-            WriteVerbose($"Wrote {names.Count} segment names to '{path}'.");
-        }
-
-        if (info is null)
-        {
-            WriteWarning($"'{datasetPath}' has no info file; add \"mesh\": \"{meshDirectory}\" to the volume info that will use these meshes.");
-            return;
-        }
-
-        bool changed = false;
-        if (info.Mesh != meshDirectory)
-        {
-            info.Mesh = meshDirectory;
-            changed = true;
-        }
-
-        if (names is not null && names.Count > 0 && info.SegmentProperties != "segment_properties")
-        {
-            info.SegmentProperties = "segment_properties";
-            changed = true;
-        }
-
-        if (changed)
-        {
-            store.WriteInfo(info);
         }
     }
 

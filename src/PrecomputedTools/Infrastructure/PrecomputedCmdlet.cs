@@ -43,7 +43,8 @@ public abstract class PrecomputedCmdlet : PSCmdlet, IDisposable
     /// Runs engine work on the thread pool while this (pipeline) thread writes its messages and
     /// progress. Stops promptly on Ctrl+C; engine errors come back as terminating error records.
     /// </summary>
-    internal T RunEngine<T>(Func<OperationMonitor, CancellationToken, Task<T>> work, OperationMonitor monitor, int progressId = 1, int parentProgressId = -1)
+    /// <remarks><paramref name="onPoll"/> runs on this thread while the work runs and once after: it writes what the engine queued (records emitted as tasks finish).</remarks>
+    internal T RunEngine<T>(Func<OperationMonitor, CancellationToken, Task<T>> work, OperationMonitor monitor, int progressId = 1, int parentProgressId = -1, Action? onPoll = null)
     {
         Task<T> task = Task.Run(() => work(monitor, StopToken), StopToken);
         var progress = new ProgressWriter(this, monitor, progressId, parentProgressId);
@@ -52,10 +53,12 @@ public abstract class PrecomputedCmdlet : PSCmdlet, IDisposable
             while (!IsDone(task))
             {
                 FlushMessages(monitor);
+                onPoll?.Invoke();
                 progress.WriteIfDue();
             }
 
             FlushMessages(monitor);
+            onPoll?.Invoke();
             return task.GetAwaiter().GetResult();
         }
         catch (OperationCanceledException) when (StopToken.IsCancellationRequested)
@@ -93,7 +96,7 @@ public abstract class PrecomputedCmdlet : PSCmdlet, IDisposable
         return ex;
     }
 
-    internal void RunEngine(Func<OperationMonitor, CancellationToken, Task> work, OperationMonitor monitor, int progressId = 1, int parentProgressId = -1) =>
+    internal void RunEngine(Func<OperationMonitor, CancellationToken, Task> work, OperationMonitor monitor, int progressId = 1, int parentProgressId = -1, Action? onPoll = null) =>
         RunEngine<bool>(
             async (m, ct) =>
             {
@@ -102,7 +105,8 @@ public abstract class PrecomputedCmdlet : PSCmdlet, IDisposable
             },
             monitor,
             progressId,
-            parentProgressId);
+            parentProgressId,
+            onPoll);
 
     private bool IsDone(Task task)
     {

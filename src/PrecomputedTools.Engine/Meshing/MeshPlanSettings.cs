@@ -1,0 +1,189 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Text.Json;
+
+namespace PrecomputedTools.Engine.Meshing;
+
+/// <summary>
+/// The settings of a meshing stage as saved in its plan: what is meshed (a scale of the dataset or
+/// a source volume, its geometry), how (chunking, vertex placement, simplification, which ids), and
+/// where the results go (mesh folder, manifest names, segment names).
+/// </summary>
+public sealed class MeshPlanSettings
+{
+    /// <summary>Mesh folder name inside the dataset.</summary>
+    public string Directory { get; set; } = "mesh";
+
+    /// <summary>Key of the dataset scale meshed; null when a source volume is meshed.</summary>
+    public string? ScaleKey { get; set; }
+
+    /// <summary>A name for the meshed data in messages and in the journal's parameters.</summary>
+    public string SourceName { get; set; } = "";
+
+    /// <summary>Size in voxels of what is meshed.</summary>
+    public Int3 VolumeSize { get; set; }
+
+    /// <summary>Meshing chunk in voxels.</summary>
+    public Int3 ChunkSize { get; set; }
+
+    /// <summary>Nanometres per voxel.</summary>
+    public double[] Resolution { get; set; } = { 1, 1, 1 };
+
+    /// <summary>Global position of voxel (0,0,0) of what is meshed.</summary>
+    public Int3 VoxelOffset { get; set; }
+
+    public bool AlignToVoxels { get; set; } = true;
+
+    public bool Simplify { get; set; } = true;
+
+    public double ReductionFactor { get; set; } = 10;
+
+    public double? MaxError { get; set; }
+
+    /// <summary>Mesh only these ids (null: every non-zero label).</summary>
+    public IReadOnlyList<ulong>? SegmentIds { get; set; }
+
+    /// <summary>Manifests named "&lt;id&gt;.json" instead of "&lt;id&gt;:0".</summary>
+    public bool ColonFreeManifests { get; set; }
+
+    /// <summary>Names for the segment_properties; null: none written.</summary>
+    public IReadOnlyDictionary<ulong, string>? SegmentNames { get; set; }
+
+    /// <summary>True when the destination has a volume info that gets "mesh" (and "segment_properties").</summary>
+    public bool UpdateInfo { get; set; } = true;
+
+    /// <summary>The run's settings as one line; a resumed run must have the same (the journal keeps it).</summary>
+    public string Parameters => string.Format(
+        CultureInfo.InvariantCulture,
+        "scale={0}; chunk={1}; aligned={2}; simplify={3}; reduction={4}; maxError={5}; ids={6}",
+        SourceName,
+        ChunkSize,
+        AlignToVoxels,
+        Simplify,
+        ReductionFactor,
+        MaxError?.ToString(CultureInfo.InvariantCulture) ?? "default",
+        SegmentIds is null ? "all" : string.Join(",", SegmentIds.OrderBy(i => i)));
+
+    /// <summary>The mesher's settings for one process.</summary>
+    public SegmentMeshSettings ToMeshSettings(int throttleLimit) => new()
+    {
+        Geometry = new MeshGeometry { Resolution = (double[])Resolution.Clone(), VoxelOffset = VoxelOffset, AlignToVoxels = AlignToVoxels },
+        ChunkSize = ChunkSize,
+        Simplify = Simplify,
+        ReductionFactor = ReductionFactor,
+        MaxError = MaxError,
+        ThrottleLimit = throttleLimit,
+        SegmentIds = SegmentIds is null ? null : new HashSet<ulong>(SegmentIds),
+    };
+
+    public void WriteTo(Utf8JsonWriter w)
+    {
+        w.WriteStartObject();
+        w.WriteString("directory", Directory);
+        if (ScaleKey is not null)
+        {
+            w.WriteString("scale", ScaleKey);
+        }
+
+        w.WriteString("sourceName", SourceName);
+        WriteInt3(w, "volumeSize", VolumeSize);
+        WriteInt3(w, "chunkSize", ChunkSize);
+        w.WriteStartArray("resolution");
+        foreach (double r in Resolution)
+        {
+            w.WriteNumberValue(r);
+        }
+
+        w.WriteEndArray();
+        WriteInt3(w, "voxelOffset", VoxelOffset);
+        w.WriteBoolean("alignToVoxels", AlignToVoxels);
+        w.WriteBoolean("simplify", Simplify);
+        w.WriteNumber("reductionFactor", ReductionFactor);
+        if (MaxError is double maxError)
+        {
+            w.WriteNumber("maxError", maxError);
+        }
+
+        // Ids as decimal strings: JSON numbers lose ids above 2^53.
+        if (SegmentIds is not null)
+        {
+            w.WriteStartArray("segmentIds");
+            foreach (ulong id in SegmentIds.OrderBy(i => i))
+            {
+                w.WriteStringValue(id.ToString(CultureInfo.InvariantCulture));
+            }
+
+            w.WriteEndArray();
+        }
+
+        w.WriteBoolean("colonFreeManifests", ColonFreeManifests);
+        if (SegmentNames is not null)
+        {
+            w.WriteStartObject("segmentNames");
+            foreach (KeyValuePair<ulong, string> kv in SegmentNames.OrderBy(kv => kv.Key))
+            {
+                w.WriteString(kv.Key.ToString(CultureInfo.InvariantCulture), kv.Value);
+            }
+
+            w.WriteEndObject();
+        }
+
+        w.WriteBoolean("updateInfo", UpdateInfo);
+        w.WriteEndObject();
+    }
+
+    public static MeshPlanSettings Read(JsonElement e)
+    {
+        var settings = new MeshPlanSettings
+        {
+            Directory = e.GetProperty("directory").GetString() ?? "mesh",
+            ScaleKey = e.TryGetProperty("scale", out JsonElement scale) ? scale.GetString() : null,
+            SourceName = e.GetProperty("sourceName").GetString() ?? "",
+            VolumeSize = ReadInt3(e.GetProperty("volumeSize")),
+            ChunkSize = ReadInt3(e.GetProperty("chunkSize")),
+            Resolution = e.GetProperty("resolution").EnumerateArray().Select(x => x.GetDouble()).ToArray(),
+            VoxelOffset = ReadInt3(e.GetProperty("voxelOffset")),
+            AlignToVoxels = e.GetProperty("alignToVoxels").GetBoolean(),
+            Simplify = e.GetProperty("simplify").GetBoolean(),
+            ReductionFactor = e.GetProperty("reductionFactor").GetDouble(),
+            MaxError = e.TryGetProperty("maxError", out JsonElement maxError) ? maxError.GetDouble() : null,
+            SegmentIds = e.TryGetProperty("segmentIds", out JsonElement ids) ? ids.EnumerateArray().Select(x => ulong.Parse(x.GetString() ?? "", NumberStyles.None, CultureInfo.InvariantCulture)).ToList() : null,
+            ColonFreeManifests = e.GetProperty("colonFreeManifests").GetBoolean(),
+            UpdateInfo = e.GetProperty("updateInfo").GetBoolean(),
+        };
+        if (e.TryGetProperty("segmentNames", out JsonElement names))
+        {
+            var map = new SortedDictionary<ulong, string>();
+            foreach (JsonProperty p in names.EnumerateObject())
+            {
+                map[ulong.Parse(p.Name, NumberStyles.None, CultureInfo.InvariantCulture)] = p.Value.GetString() ?? "";
+            }
+
+            settings.SegmentNames = map;
+        }
+
+        if (settings.Resolution.Length != 3 || !settings.ChunkSize.AllPositive || !settings.VolumeSize.AllPositive)
+        {
+            throw new FormatException("mesh settings need a 3-number resolution and positive volume and chunk sizes");
+        }
+
+        return settings;
+    }
+
+    private static void WriteInt3(Utf8JsonWriter w, string name, Int3 v)
+    {
+        w.WriteStartArray(name);
+        w.WriteNumberValue(v.X);
+        w.WriteNumberValue(v.Y);
+        w.WriteNumberValue(v.Z);
+        w.WriteEndArray();
+    }
+
+    private static Int3 ReadInt3(JsonElement e)
+    {
+        int[] v = e.EnumerateArray().Select(x => x.GetInt32()).ToArray();
+        return v.Length == 3 ? new Int3(v[0], v[1], v[2]) : throw new FormatException("expected 3 integers");
+    }
+}
