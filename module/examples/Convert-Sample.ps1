@@ -6,7 +6,7 @@
     scales by majority downsampling, meshes every segment when New-SegmentMesh is available,
     checks the result, and prints where the dataset is and the neuroglancer source URL it has
     once served (Start-PrecomputedServer serves it on that URL).
-    Uses only core cmdlets, so it runs in pwsh, Windows PowerShell 5.1 and the ptps host.
+    Uses only core cmdlets, so it runs in pwsh (`dotnet pwsh` from the repository), Windows PowerShell 5.1 and the ptps host.
 .EXAMPLE
     ./Convert-Sample.ps1 -OutputPath ./out
 #>

@@ -6,7 +6,7 @@
     serves the output folder on 127.0.0.1 with CORS and precompressed chunks, and prints the
     neuroglancer URL that shows the meshed segments. With -KeepServing it serves until Ctrl+C;
     otherwise it checks that the dataset answers over HTTP and stops the server.
-    Only core cmdlets are used, so it runs in pwsh, Windows PowerShell 5.1 and the ptps host.
+    Only core cmdlets are used, so it runs in pwsh (`dotnet pwsh` from the repository), Windows PowerShell 5.1 and the ptps host.
 .EXAMPLE
     ./Invoke-GuideWorkflow.ps1 -OutputPath ./out -KeepServing
 .EXAMPLE
