@@ -109,6 +109,12 @@ public sealed class ConvertToCompressedSegmentationCommand : StoreCmdlet
             plan.DestinationStore = options.ToPublicJson();
             if (!ShouldProcess(plan.Description, "Write precomputed scale 0"))
             {
+                // The next stage of a -WhatIf pipeline describes its own work from this.
+                if (WhatIfRequested)
+                {
+                    WriteObject(PrecomputedDataset.Planned(store.Location, info, store.Layout, store.Gzip, options));
+                }
+
                 return;
             }
 

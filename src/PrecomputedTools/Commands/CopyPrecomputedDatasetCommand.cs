@@ -63,6 +63,12 @@ public sealed class CopyPrecomputedDatasetCommand : StoreCmdlet
                 ThrowTerminatingError(NewError("ForceAndResume", ErrorCategory.InvalidArgument, "-Force starts over and -Resume continues; give only one.", null));
             }
 
+            if (ParameterSetName == InputSet && InputObject.IsPlanned)
+            {
+                DescribePlanned(InputObject);
+                return;
+            }
+
             string sourceLocation = ParameterSetName switch
             {
                 PathSet => ResolveInputLocation(Path),
@@ -130,5 +136,18 @@ public sealed class CopyPrecomputedDatasetCommand : StoreCmdlet
         {
             ThrowTerminatingError(ToErrorRecord(ex));
         }
+    }
+
+    // A dataset an earlier -WhatIf step only planned: describe the copy, pass the planned copy on.
+    private void DescribePlanned(PrecomputedDataset dataset)
+    {
+        if (!WhatIfRequested)
+        {
+            ThrowTerminatingError(PlannedDatasetError(dataset));
+        }
+
+        string destination = ResolveOutputLocation(Destination);
+        ShouldProcess($"{dataset.Path} ({dataset.Scales.Length} scales, planned) -> {destination}", "Copy precomputed dataset");
+        WriteObject(PrecomputedDataset.Planned(destination, dataset.Info, dataset.Layout, dataset.Gzip, BuildStoreOptions(null, ThrottleLimit)));
     }
 }

@@ -68,25 +68,17 @@ public sealed class InvokeMajorityDownscaleCommand : StoreCmdlet
                 _ => InputObject,
             };
             StoreOptions storeOptions = BuildStoreOptions(dataset.StoreOptions, ThrottleLimit);
+            if (dataset.IsPlanned)
+            {
+                DescribePlanned(dataset);
+                return;
+            }
 
             // The dataset's own settings (flat/nested, gzip) are kept for the lower scales.
             using DatasetStore directory = dataset.OpenStore(storeOptions);
             DatasetOutput.CheckWritable(directory);
             PrecomputedInfo info = directory.ReadInfo();
-            DownscaleMethod method = Method is null
-                ? (info.IsSegmentation ? DownscaleMethod.Majority : DownscaleMethod.Average)
-                : (DownscaleMethod)Enum.Parse(typeof(DownscaleMethod), Method, ignoreCase: true);
-            int[] targets = Enumerable.Range(1, info.Scales.Count - 1)
-                .Where(i => Scale is null || Scale.Contains(info.Scales[i].Key, StringComparer.Ordinal))
-                .ToArray();
-            if (Scale is not null)
-            {
-                foreach (string key in Scale.Where(k => info.FindScale(k) is null || info.Scales[0].Key == k))
-                {
-                    throw new EngineException("ScaleNotFound", EngineErrorKind.ObjectNotFound, $"'{key}' is not a lower scale of '{dataset.Path}'. Lower scales: {string.Join(", ", info.Scales.Skip(1).Select(s => s.Key))}.", key);
-                }
-            }
-
+            (DownscaleMethod method, int[] targets) = ChooseWork(info, dataset.Path);
             if (targets.Length == 0)
             {
                 WriteWarning($"'{dataset.Path}' has a single scale; nothing to downscale. Use New-PrecomputedInfo -TargetChunkSize to plan more scales.");
@@ -125,5 +117,41 @@ public sealed class InvokeMajorityDownscaleCommand : StoreCmdlet
         {
             ThrowTerminatingError(ToErrorRecord(ex));
         }
+    }
+    private (DownscaleMethod Method, int[] Targets) ChooseWork(PrecomputedInfo info, string location)
+    {
+        DownscaleMethod method = Method is null
+            ? (info.IsSegmentation ? DownscaleMethod.Majority : DownscaleMethod.Average)
+            : (DownscaleMethod)Enum.Parse(typeof(DownscaleMethod), Method, ignoreCase: true);
+        if (Scale is not null)
+        {
+            foreach (string key in Scale.Where(k => info.FindScale(k) is null || info.Scales[0].Key == k))
+            {
+                throw new EngineException("ScaleNotFound", EngineErrorKind.ObjectNotFound, $"'{key}' is not a lower scale of '{location}'. Lower scales: {string.Join(", ", info.Scales.Skip(1).Select(s => s.Key))}.", key);
+            }
+        }
+
+        int[] targets = Enumerable.Range(1, info.Scales.Count - 1)
+            .Where(i => Scale is null || Scale.Contains(info.Scales[i].Key, StringComparer.Ordinal))
+            .ToArray();
+        return (method, targets);
+    }
+
+    // A dataset an earlier -WhatIf step only planned: describe this stage from its info, pass it on.
+    private void DescribePlanned(PrecomputedDataset dataset)
+    {
+        if (!WhatIfRequested)
+        {
+            ThrowTerminatingError(PlannedDatasetError(dataset));
+        }
+
+        (DownscaleMethod method, int[] targets) = ChooseWork(dataset.Info, dataset.Path);
+        if (targets.Length > 0)
+        {
+            StagePlan plan = StagePlanner.PlanDownscale(dataset.Info, dataset.Path, dataset.Layout, dataset.Gzip, targets, method);
+            ShouldProcess(plan.Description, $"Write downscaled scales ({method})");
+        }
+
+        WriteObject(dataset);
     }
 }

@@ -131,6 +131,12 @@ public sealed class NewSegmentMeshCommand : StoreCmdlet
 
     private void Mesh()
     {
+        if (ParameterSetName == InputSet && InputObject.IsPlanned)
+        {
+            DescribePlanned(InputObject);
+            return;
+        }
+
         StoreOptions options = BuildStoreOptions(ParameterSetName == InputSet ? InputObject.StoreOptions : null, ThrottleLimit);
         DatasetStore store;
         PrecomputedInfo? info;
@@ -313,6 +319,22 @@ public sealed class NewSegmentMeshCommand : StoreCmdlet
         {
             WriteObject(new PrecomputedDataset(store, target, options));
         }
+    }
+
+    // A dataset an earlier -WhatIf step only planned: describe the meshing from its info, pass it on.
+    private void DescribePlanned(PrecomputedDataset dataset)
+    {
+        if (!WhatIfRequested)
+        {
+            ThrowTerminatingError(PlannedDatasetError(dataset));
+        }
+
+        PrecomputedInfo target = dataset.Info.Clone();
+        ScaleInfo scale = PrecomputedVolumeReader.FindScale(target, Scale, dataset.Path);
+        target.Mesh = (MeshDirectory ?? target.Mesh ?? "mesh").Trim('/');
+        string which = SegmentId is null ? "every segment" : $"{SegmentId.Length} segment(s)";
+        ShouldProcess($"{which} of {dataset.Path} at scale {scale.Key} into '{ObjectNames.Join(dataset.Path, target.Mesh)}'", "Write segment meshes");
+        WriteObject(PrecomputedDataset.Planned(dataset.Path, target, dataset.Layout, dataset.Gzip, dataset.StoreOptions));
     }
 
     private void ReportMissing(IReadOnlyList<SegmentMeshRecord> records, HashSet<ulong>? only, string scaleName)

@@ -103,6 +103,12 @@ public sealed class PublishPrecomputedS3Command : PrecomputedCmdlet
         }
 
         string prefix = KeyPrefix ?? dataset.Name;
+        if (dataset.IsPlanned)
+        {
+            DescribePlanned(dataset, prefix);
+            return;
+        }
+
         PublishPlan plan;
         try
         {
@@ -178,6 +184,27 @@ public sealed class PublishPrecomputedS3Command : PrecomputedCmdlet
         }
 
         WriteObject(new PublishedDataset(dataset, outcome.Result!));
+    }
+
+    // A dataset an earlier -WhatIf step only planned: say what would be uploaded; nothing to count yet.
+    private void DescribePlanned(PrecomputedDataset dataset, string prefix)
+    {
+        if (!WhatIfRequested)
+        {
+            ThrowTerminatingError(PlannedDatasetError(dataset));
+        }
+
+        string s3Uri = S3Publisher.FormatS3Uri(BucketName, prefix);
+        ShouldProcess($"{s3Uri}/ (the planned dataset {dataset.Path}, {dataset.Scales.Length} scales{(dataset.MeshDirectory is null ? "" : " and meshes")})", "Upload precomputed dataset");
+        if (SetCors)
+        {
+            ShouldProcess("s3://" + BucketName, "Replace the bucket CORS configuration with the neuroglancer rule");
+        }
+
+        if (SetPublicReadPolicy)
+        {
+            ShouldProcess(s3Uri + "/*", "Make objects publicly readable (bucket policy)");
+        }
     }
 
     /// <summary>ShouldProcess with the semantics of ConfirmImpact High for one action of a Medium-impact command.</summary>

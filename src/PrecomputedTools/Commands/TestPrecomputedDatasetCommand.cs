@@ -47,6 +47,12 @@ public sealed class TestPrecomputedDatasetCommand : StoreCmdlet
 
     protected override void ProcessRecord()
     {
+        if (ParameterSetName == InputSet && InputObject.IsPlanned)
+        {
+            WriteWarning($"'{InputObject.Path}' was only planned by a -WhatIf step; nothing was written to check.");
+            return;
+        }
+
         string path = ParameterSetName switch
         {
             PathSet => ResolveInputLocation(Path),

@@ -183,6 +183,19 @@ public abstract class PrecomputedCmdlet : PSCmdlet, IDisposable
         return record;
     }
 
+    /// <summary>True under -WhatIf (given, or $WhatIfPreference): writers describe their work and pass a planned dataset on.</summary>
+    internal bool WhatIfRequested => MyInvocation.BoundParameters.TryGetValue("WhatIf", out object? given)
+        ? LanguagePrimitives.IsTrue(given)
+        : LanguagePrimitives.IsTrue(SessionState.PSVariable.GetValue("WhatIfPreference"));
+
+    /// <summary>A planned dataset (from a writer under -WhatIf) reached a stage that runs for real.</summary>
+    internal static ErrorRecord PlannedDatasetError(PrecomputedDataset dataset) => NewError(
+        "DatasetOnlyPlanned",
+        ErrorCategory.InvalidOperation,
+        $"'{dataset.Path}' was only planned by a -WhatIf step before this one and was never written.",
+        dataset.Path,
+        "Run the whole pipeline with -WhatIf, or the earlier step without it.");
+
     /// <summary>The OutputExists error: the target exists and -Force was not given.</summary>
     internal ErrorRecord OutputExistsError(string path) => NewError(
         "OutputExists",

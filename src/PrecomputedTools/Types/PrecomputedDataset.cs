@@ -19,8 +19,9 @@ public sealed class PrecomputedDataset
     {
     }
 
-    internal PrecomputedDataset(string path, PrecomputedInfo info, Engine.Precomputed.ChunkLayout layout = Engine.Precomputed.ChunkLayout.Flat, bool gzip = true, StoreOptions? storeOptions = null)
+    internal PrecomputedDataset(string path, PrecomputedInfo info, Engine.Precomputed.ChunkLayout layout = Engine.Precomputed.ChunkLayout.Flat, bool gzip = true, StoreOptions? storeOptions = null, bool planned = false)
     {
+        IsPlanned = planned;
         Info = info;
         Path = path;
         ChunkLayout = layout == Engine.Precomputed.ChunkLayout.Nested ? "Nested" : "Flat";
@@ -34,6 +35,13 @@ public sealed class PrecomputedDataset
         SegmentPropertiesDirectory = info.SegmentProperties;
         Scales = info.Scales.Select((s, i) => new PrecomputedScale(path, i, s)).ToArray();
     }
+
+    /// <summary>
+    /// True for the dataset a writer passes on under -WhatIf: what it would write, with nothing
+    /// written. The next stage of a -WhatIf pipeline describes its own work from it; without
+    /// -WhatIf it is refused (DatasetOnlyPlanned).
+    /// </summary>
+    public bool IsPlanned { get; }
 
     /// <summary>Where the dataset is: the folder holding the info file, or its s3://, gs:// or http(s):// URL.</summary>
     public string Path { get; }
@@ -94,6 +102,10 @@ public sealed class PrecomputedDataset
         return new PrecomputedDataset(store, store.ReadInfo(), options);
     }
 
+    /// <summary>The dataset a writer would produce, passed on under -WhatIf.</summary>
+    internal static PrecomputedDataset Planned(string location, PrecomputedInfo info, Engine.Precomputed.ChunkLayout layout, bool gzip, StoreOptions? options) =>
+        new(location, info, layout, gzip, options, planned: true);
+
     /// <summary>Opens the dataset's store with its own settings (or others given).</summary>
     internal DatasetStore OpenStore(StoreOptions? options = null, ChunkLayout? layout = null, bool? gzip = null) =>
         DatasetStore.Open(Path, options ?? StoreOptions, layout ?? Layout, gzip ?? Gzip);
@@ -101,7 +113,7 @@ public sealed class PrecomputedDataset
     /// <summary>"zbrain 1406x621x138 uint64 compressed_segmentation, 3 scales".</summary>
     public override string ToString() => string.Format(
         CultureInfo.InvariantCulture,
-        "{0} {1}x{2}x{3} {4} {5}, {6} scale{7}",
+        "{0} {1}x{2}x{3} {4} {5}, {6} scale{7}{8}",
         Name,
         Size[0],
         Size[1],
@@ -109,7 +121,8 @@ public sealed class PrecomputedDataset
         DataType,
         Encoding,
         Scales.Length,
-        Scales.Length == 1 ? "" : "s");
+        Scales.Length == 1 ? "" : "s",
+        IsPlanned ? " (planned, -WhatIf)" : "");
 }
 
 /// <summary>One scale of a precomputed dataset.</summary>
