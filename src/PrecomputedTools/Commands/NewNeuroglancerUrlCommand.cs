@@ -29,7 +29,7 @@ public sealed class NewNeuroglancerUrlCommand : PrecomputedCmdlet
     [Parameter(ValueFromPipeline = true)]
     public object? InputObject { get; set; }
 
-    /// <summary>The dataset to show: a PublishedDataset, a PrecomputedServer, or a PrecomputedDataset that is being served.</summary>
+    /// <summary>The dataset to show: a PublishedDataset, a PrecomputedServer, a PrecomputedDataset that is being served, a source URL, or the path of a served local dataset.</summary>
     [Parameter(Position = 0)]
     public object? Dataset { get; set; }
 
@@ -97,7 +97,7 @@ public sealed class NewNeuroglancerUrlCommand : PrecomputedCmdlet
 
         if (value is string text && !IsDigits(text))
         {
-            _layers.Add(new LayerSpec(NeuroglancerState.ToDataSource(text), NameFromSource(text), null));
+            AddText(text);
             return;
         }
 
@@ -191,12 +191,37 @@ public sealed class NewNeuroglancerUrlCommand : PrecomputedCmdlet
                 _layers.Add(new LayerSpec(SourceFor(dataset), dataset.Name, dataset));
                 break;
             case string text:
-                _layers.Add(new LayerSpec(NeuroglancerState.ToDataSource(text), NameFromSource(text), null));
+                AddText(text);
                 break;
             default:
                 ThrowTerminatingError(NewError("UnsupportedDataset", ErrorCategory.InvalidArgument, $"-Dataset takes a PublishedDataset, PrecomputedServer, PrecomputedDataset or URL, not {value.GetType().Name}.", value));
                 break;
         }
+    }
+
+    // A URL is a data source as given; anything else is a path to a local dataset, which must be
+    // served (or -BaseUrl given) for the viewer to reach it, exactly as a piped dataset.
+    private void AddText(string text)
+    {
+        if (text.IndexOf("://", StringComparison.Ordinal) > 0)
+        {
+            _layers.Add(new LayerSpec(NeuroglancerState.ToDataSource(text), NameFromSource(text), null));
+            return;
+        }
+
+        string folder = ResolveExistingPath(text, literal: false);
+        PrecomputedDataset dataset;
+        try
+        {
+            dataset = PrecomputedDataset.Load(folder);
+        }
+        catch (EngineException ex)
+        {
+            ThrowTerminatingError(ToErrorRecord(ex));
+            return;
+        }
+
+        AddDataset(dataset);
     }
 
     private string SourceFor(PrecomputedDataset dataset)
