@@ -20,8 +20,24 @@ namespace PrecomputedTools.Engine.Export;
 public static class TiffStackExporter
 {
     /// <summary>ndpull's prefix: collection_experiment_channel for BOSS volumes, else the volume's name.</summary>
-    public static string Prefix(VolumeDescriptor volume) =>
-        volume is BossVolumeDescriptor boss ? boss.Options.Collection + "_" + boss.Options.Experiment + "_" + boss.Options.Channel : volume.Name;
+    /// <remarks>A precomputed volume is named "dataset/scale": separators and other characters no file name may hold become '_'.</remarks>
+    public static string Prefix(VolumeDescriptor volume) => SafeFileName(
+        volume is BossVolumeDescriptor boss ? boss.Options.Collection + "_" + boss.Options.Experiment + "_" + boss.Options.Channel : volume.Name);
+
+    private static string SafeFileName(string name)
+    {
+        char[] invalid = Path.GetInvalidFileNameChars();
+        char[] chars = name.ToCharArray();
+        for (int i = 0; i < chars.Length; i++)
+        {
+            if (chars[i] is '/' or '\\' or ':' || Array.IndexOf(invalid, chars[i]) >= 0)
+            {
+                chars[i] = '_';
+            }
+        }
+
+        return new string(chars);
+    }
 
     /// <summary>The slice file names, in z order: {prefix}_x{x0}-{x1}_y{y0}-{y1}_z{z}.tif, z zero-padded to the digits of the stop.</summary>
     public static IReadOnlyList<string> SliceNames(VolumeDescriptor volume)
