@@ -15,11 +15,11 @@ param(
     [string[]] $Path = @($PSScriptRoot)
 )
 
-$ErrorActionPreference = 'Stop'
+# The tests run with the default preferences a user has; only loading Pester must stop on failure.
 if ($PesterPath) {
-    Import-Module $PesterPath -Force
+    Import-Module $PesterPath -Force -ErrorAction Stop
 } else {
-    Import-Module Pester -MinimumVersion 5.0.0
+    Import-Module Pester -MinimumVersion 5.0.0 -ErrorAction Stop
 }
 
 $configuration = New-PesterConfiguration

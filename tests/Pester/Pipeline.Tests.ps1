@@ -323,6 +323,8 @@ Describe 'Errors that leave the pipeline running: <Case> gives <Id> (<Category>)
     @{ Case = 'stopping a server that is not running'; Id = 'ServerNotFound'; Category = 'ObjectNotFound'; Script = { Stop-PrecomputedServer -Id 987654 } }
 ) {
     It 'writes an error record with a stable id and the right category' {
+        # As in an interactive session, whatever preference the runner has.
+        $ErrorActionPreference = 'Continue'
         $records = @(& $Script 2>&1 | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] })
         $records.Count | Should -BeGreaterThan 0
         $records[0].FullyQualifiedErrorId | Should -BeLike "$Id,PrecomputedTools.Commands.*"
