@@ -357,7 +357,7 @@ public sealed class BossClient : IDisposable
         }
         catch (HttpRequestException ex)
         {
-            return new RetryableFailure(FailureKind.Transient, new EngineException("BossServerUnavailable", EngineErrorKind.ConnectionError, $"The connection to {Connection.BaseUri.Host} failed while requesting {what}: {ex.Message}", Describe(box), ex));
+            return new RetryableFailure(FailureKind.Transient, new EngineException("BossServerUnavailable", EngineErrorKind.ConnectionError, $"The connection to {Connection.BaseUri.Host} failed while requesting {what}: {ExceptionText.Full(ex)}", Describe(box), ex));
         }
 
         using (response)
@@ -404,7 +404,7 @@ public sealed class BossClient : IDisposable
                 }
                 catch (Exception ex) when (ex is IOException or HttpRequestException)
                 {
-                    return new RetryableFailure(FailureKind.Transient, new EngineException("BossServerUnavailable", EngineErrorKind.ConnectionError, $"The download of {what} broke off: {ex.Message}", Describe(box), ex));
+                    return new RetryableFailure(FailureKind.Transient, new EngineException("BossServerUnavailable", EngineErrorKind.ConnectionError, $"The download of {what} broke off: {ExceptionText.Full(ex)}", Describe(box), ex));
                 }
 
                 if (body2 is null)
@@ -549,7 +549,7 @@ public sealed class BossClient : IDisposable
             }
             catch (HttpRequestException ex)
             {
-                failure = new EngineException("BossServerUnavailable", EngineErrorKind.ConnectionError, $"Cannot reach the BOSS server {Connection.BaseUri.GetLeftPart(UriPartial.Authority)}: {ex.Message}", Connection.BaseUri.ToString(), ex);
+                failure = new EngineException("BossServerUnavailable", EngineErrorKind.ConnectionError, $"Cannot reach the BOSS server {Connection.BaseUri.GetLeftPart(UriPartial.Authority)}: {ExceptionText.Full(ex)}", Connection.BaseUri.ToString(), ex);
             }
 
             if (attempt >= Math.Min(Options.MaxAttempts, 4))

@@ -731,7 +731,7 @@ public sealed class S3Publisher : IDisposable
                     return new EngineException("S3EndpointUnreachable", EngineErrorKind.ConnectionError, $"Could not {action} {target}{tries}: {socket.Message}", target, ex);
                 }
 
-                return new EngineException(fallbackId, EngineErrorKind.WriteError, $"Could not {action} {target}{tries}: {ex.Message}", target, ex);
+                return new EngineException(fallbackId, EngineErrorKind.WriteError, $"Could not {action} {target}{tries}: {ExceptionText.Full(ex)}", target, ex);
         }
     }
 

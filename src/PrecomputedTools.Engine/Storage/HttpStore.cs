@@ -70,7 +70,7 @@ public sealed class HttpStore : IObjectStore
             }
             catch (Exception ex) when (ex is IOException or HttpRequestException)
             {
-                throw new EngineException("HttpReadFailed", EngineErrorKind.ReadError, $"Reading {url} failed: {ex.Message}", url, ex);
+                throw new EngineException("HttpReadFailed", EngineErrorKind.ReadError, $"Reading {url} failed: {ExceptionText.Full(ex)}", url, ex);
             }
         });
     }
@@ -161,7 +161,7 @@ public sealed class HttpStore : IObjectStore
             }
             catch (HttpRequestException ex)
             {
-                throw new EngineException("HttpUnreachable", EngineErrorKind.ConnectionError, $"{method} {url} failed: {Describe(ex)}", url, ex);
+                throw new EngineException("HttpUnreachable", EngineErrorKind.ConnectionError, $"{method} {url} failed: {ExceptionText.Full(ex)}", url, ex);
             }
 
             using (response)
@@ -192,14 +192,4 @@ public sealed class HttpStore : IObjectStore
         }
     }
 
-    private static string Describe(Exception ex)
-    {
-        string text = ex.Message;
-        for (Exception? inner = ex.InnerException; inner is not null; inner = inner.InnerException)
-        {
-            text += " (" + inner.Message + ")";
-        }
-
-        return text;
-    }
 }

@@ -554,7 +554,7 @@ public static class S3Errors
                     }
                 }
 
-                return new EngineException(fallbackId, EngineErrorKind.WriteError, $"Could not {action} {target}{tries}: {ex.Message}", target, ex);
+                return new EngineException(fallbackId, EngineErrorKind.WriteError, $"Could not {action} {target}{tries}: {ExceptionText.Full(ex)}", target, ex);
         }
     }
 }
