@@ -1,3 +1,4 @@
+using System;
 using System.IO;
 using System.Management.Automation;
 using PrecomputedTools.Engine;
@@ -40,20 +41,43 @@ public sealed class NewPrecomputedNginxConfigCommand : PrecomputedCmdlet
     [Parameter]
     public string? OutFile { get; set; }
 
+    /// <summary>-Path is a folder on the machine that will run nginx, not on this one: it is used as given (an absolute path) and not checked here.</summary>
+    [Parameter]
+    public SwitchParameter Remote { get; set; }
+
     /// <summary>Overwrite -OutFile if it exists.</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
 
     protected override void ProcessRecord()
     {
-        string root = ResolveExistingPath(Path, literal: true);
-        if (!Directory.Exists(root))
+        string root;
+        bool isDataset;
+        if (Remote)
         {
-            WriteError(NewError("NotAFolder", ErrorCategory.InvalidArgument, $"'{root}' is a file; give a dataset folder or a folder of datasets.", Path));
-            return;
+            // A path of the server, not of this machine: Linux (/srv/...) or Windows (D:\...) alike.
+            bool absolute = Path.StartsWith("/", StringComparison.Ordinal) || (Path.Length > 2 && char.IsLetter(Path[0]) && Path[1] == ':' && (Path[2] == '\\' || Path[2] == '/'));
+            if (!absolute)
+            {
+                WriteError(NewError("RemotePathNotAbsolute", ErrorCategory.InvalidArgument, $"With -Remote, -Path is the folder on the nginx machine and must be absolute; '{Path}' is not.", Path));
+                return;
+            }
+
+            root = Path.Length > 1 ? Path.TrimEnd('/', '\\') : Path;
+            isDataset = false;
+        }
+        else
+        {
+            root = ResolveExistingPath(Path, literal: true);
+            if (!Directory.Exists(root))
+            {
+                WriteError(NewError("NotAFolder", ErrorCategory.InvalidArgument, $"'{root}' is a file; give a dataset folder or a folder of datasets.", Path));
+                return;
+            }
+
+            isDataset = File.Exists(System.IO.Path.Combine(root, ObjectNames.InfoName));
         }
 
-        bool isDataset = File.Exists(System.IO.Path.Combine(root, ObjectNames.InfoName));
         string location = NginxConfig.NormalizeLocation(Location);
         string text;
         try
