@@ -212,7 +212,16 @@ public sealed class PrecomputedInfo
             }
             else if (!allowIncompleteScales)
             {
-                throw InvalidInfo($"Scale {i} has no chunk_sizes.", source);
+                // The guide's hand-written base info has no chunk sizes: say which command completes it.
+                int cut = source?.LastIndexOfAny(new[] { '/', '\\' }) ?? -1;
+                string folder = source is null ? "<dataset folder>" : (cut > 0 ? source.Substring(0, cut) : source);
+                string complete = $"New-PrecomputedInfo -Path '{folder}' -OutputPath '{folder}' -Force";
+                throw new EngineException(
+                    "InvalidPrecomputedInfo",
+                    EngineErrorKind.InvalidData,
+                    $"{(source is null ? "" : source + ": ")}Scale {i} has no chunk_sizes. A partial info (such as the guide's base info) is completed by {complete}: it adds chunk sizes and the lower scales.",
+                    source,
+                    recommendedAction: "Run " + complete + ".");
             }
 
             string? encoding = GetString(s, "encoding") ?? topEncoding;

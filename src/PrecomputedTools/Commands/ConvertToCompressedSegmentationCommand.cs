@@ -157,6 +157,47 @@ public sealed class ConvertToCompressedSegmentationCommand : StoreCmdlet
         }
     }
 
+    // An existing info decides the geometry: settings given on the command line that say otherwise
+    // would be silently dropped, so they are refused (-Force starts over with them).
+    private void RefuseConflictingSettings(PrecomputedInfo existing, Int3 size, string location)
+    {
+        ScaleInfo first = existing.Scales[0];
+        var conflicts = new System.Collections.Generic.List<string>();
+        if (Resolution is not null && !Resolution.Select((r, i) => Math.Abs(r - first.Resolution[i]) <= 1e-6 * Math.Max(1, Math.Abs(r))).All(same => same))
+        {
+            conflicts.Add($"-Resolution {string.Join(",", Resolution)} (the info has {string.Join(",", first.Resolution)} nm)");
+        }
+
+        if (VoxelOffset is not null && Int3.From(VoxelOffset) != first.VoxelOffset)
+        {
+            conflicts.Add($"-VoxelOffset {string.Join(",", VoxelOffset)} (the info has {first.VoxelOffset})");
+        }
+
+        if (Encoding is not null && !string.Equals(Encoding, first.Encoding, StringComparison.Ordinal))
+        {
+            conflicts.Add($"-Encoding {Encoding} (the info has {first.Encoding})");
+        }
+
+        if (MyInvocation.BoundParameters.ContainsKey(nameof(TargetChunkSize)))
+        {
+            Int3 wanted = ScalePyramid.Generate(size, first.Resolution, first.VoxelOffset, TargetChunkSize, first.Encoding, first.BlockSize, 1)[0].ChunkSize;
+            if (wanted != first.ChunkSize)
+            {
+                conflicts.Add($"-TargetChunkSize {TargetChunkSize} (chunks of {wanted}; the info has {first.ChunkSize})");
+            }
+        }
+
+        if (conflicts.Count > 0)
+        {
+            throw new EngineException(
+                "SettingsConflictWithInfo",
+                EngineErrorKind.InvalidArgument,
+                $"The info in '{location}' decides the dataset's geometry, and it differs from {string.Join(" and ", conflicts)}. Leave those parameters out to {(Resume ? "resume" : "fill that info")}, or use -Force to start over with them.",
+                location,
+                recommendedAction: "Drop the conflicting parameters, or add -Force to replace the dataset.");
+        }
+    }
+
     private PrecomputedInfo PlanInfo(DatasetStore directory, PrecomputedInfo? existing)
     {
         VolumeSource volume = InputObject;
@@ -172,16 +213,21 @@ public sealed class ConvertToCompressedSegmentationCommand : StoreCmdlet
 
             if (matches && !Force)
             {
+                RefuseConflictingSettings(existing, size, directory.Location);
                 WriteVerbose($"Using the info already in '{directory.Location}' ({existing.Scales.Count} scales).");
                 return existing;
             }
 
             if (!matches && !Force)
             {
+                Int3 had = existing.Scales[0].Size;
+                string swapped = had.X == size.Y && had.Y == size.X && had.Z == size.Z && had.X != had.Y
+                    ? " Its x and y are the volume's y and x: if the slices were read transposed, Import-TiffStack -SwapXY reads them the other way."
+                    : "";
                 throw new EngineException(
                     "InvalidVolumeGeometry",
                     EngineErrorKind.InvalidArgument,
-                    $"The info in '{directory.Location}' describes {existing.Scales[0].Size} voxels but the volume is {size}. Use -Force to replace it.",
+                    $"The info in '{directory.Location}' describes {had} voxels but the volume is {size}.{swapped} Use -Force to replace the info.",
                     directory.Location);
             }
 
