@@ -2,6 +2,7 @@ using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.IO;
+using System.Linq;
 using System.Runtime.InteropServices;
 using System.Threading;
 
@@ -215,7 +216,37 @@ public sealed class FolderStore : IObjectStore
             }
         }
 
+        if (removed)
+        {
+            PruneEmptyFolders(Path.GetDirectoryName(plain));
+        }
+
         return removed;
+    }
+
+    // Object stores have no folders: one emptied by deletes goes too (up to the root), so a replaced
+    // dataset leaves no empty mesh/ or old scale folder that looks like part of it.
+    private void PruneEmptyFolders(string? folder)
+    {
+        string root = Path.GetFullPath(Root).TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar);
+        while (folder is not null && folder.Length > root.Length && folder.StartsWith(root, StringComparison.Ordinal))
+        {
+            try
+            {
+                if (Directory.EnumerateFileSystemEntries(folder).Any())
+                {
+                    return;
+                }
+
+                Directory.Delete(folder);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return; // a writer got there first, or it is not ours to remove
+            }
+
+            folder = Path.GetDirectoryName(folder);
+        }
     }
 
     public IEnumerable<StoredObject> List(string prefix, CancellationToken cancellationToken = default)
