@@ -139,12 +139,15 @@ public class NewSegmentMeshTests
         Assert.Single(result.Output); // just the dataset
 
         string dataset = RawDataset("csv");
-        string csv = Path.Combine(Path.GetDirectoryName(dataset)!, "names.csv");
-        File.WriteAllText(csv, "id,name,path\n5,\"Raphe, Inferior\",Hindbrain / Raphe\n18446744073709551614,big,x\n");
-        var output = s.RunOk("New-SegmentMesh -Path $dataset -SegmentName $csv -LegacyVertexPlacement", new System.Collections.Generic.Dictionary<string, object?> { ["dataset"] = dataset, ["csv"] = csv });
+        // Rows as Import-Csv gives them (this host has no Import-Csv; tests/Pester reads real CSV files).
+        const string rows = "@([pscustomobject]@{ id = '5'; name = 'Raphe, Inferior'; path = 'Hindbrain / Raphe' }, [pscustomobject]@{ id = '18446744073709551614'; name = 'big'; path = 'x' })";
+        var output = s.RunOk("New-SegmentMesh -Path $dataset -SegmentName " + rows + " -LegacyVertexPlacement", new System.Collections.Generic.Dictionary<string, object?> { ["dataset"] = dataset });
         Assert.Equal(new ulong[] { 5, Big }, output.Take(2).Select(o => (ulong)o.Properties["Id"].Value).ToArray());
         Assert.Equal("Raphe, Inferior", output[0].Properties["Name"].Value);
         Assert.True(File.Exists(Path.Combine(dataset, "mesh", "5:0")));
+        JsonNode props = JsonNode.Parse(File.ReadAllText(Path.Combine(dataset, "segment_properties", "info")))!;
+        Assert.Equal("path", props["inline"]!["properties"]![1]!["id"]!.GetValue<string>());
+        Assert.Equal("Hindbrain / Raphe", props["inline"]!["properties"]![1]!["values"]![0]!.GetValue<string>());
 
         RunResult bad = s.Run("New-SegmentMesh -Path $dataset -Force -Resume", new System.Collections.Generic.Dictionary<string, object?> { ["dataset"] = dataset });
         Assert.Equal("ForceAndResume,PrecomputedTools.Commands.NewSegmentMeshCommand", bad.FirstError?.FullyQualifiedErrorId);

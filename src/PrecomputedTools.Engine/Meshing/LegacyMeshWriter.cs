@@ -9,6 +9,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using System.Threading;
+using PrecomputedTools.Engine.Precomputed;
 using PrecomputedTools.Engine.Storage;
 
 namespace PrecomputedTools.Engine.Meshing;
@@ -475,41 +476,18 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
 
     /// <summary>
     /// Writes <c>&lt;directory&gt;/info</c> of segment properties (the precomputed spec's
-    /// segment_properties): ids as decimal strings and one "label" property with the names, ascending by id.
+    /// segment_properties): ids as decimal strings ascending, a "label" property with the names, then
+    /// <paramref name="extra"/> (descriptions, string and number columns, tags).
     /// </summary>
-    public static string WriteSegmentProperties(IObjectStore store, string directory, IEnumerable<KeyValuePair<ulong, string>> names)
+    public static string WriteSegmentProperties(IObjectStore store, string directory, IEnumerable<KeyValuePair<ulong, string>> names, IReadOnlyList<SegmentProperty>? extra = null)
     {
-        var sorted = names.OrderBy(kv => kv.Key).ToList();
-        byte[] json = WriteJson(
-            writer =>
-            {
-                writer.WriteStartObject();
-                writer.WriteString("@type", "neuroglancer_segment_properties");
-                writer.WriteStartObject("inline");
-                writer.WriteStartArray("ids");
-                foreach (var kv in sorted)
-                {
-                    writer.WriteStringValue(kv.Key.ToString(CultureInfo.InvariantCulture));
-                }
+        var labels = new SortedDictionary<ulong, string>();
+        foreach (KeyValuePair<ulong, string> kv in names)
+        {
+            labels[kv.Key] = kv.Value;
+        }
 
-                writer.WriteEndArray();
-                writer.WriteStartArray("properties");
-                writer.WriteStartObject();
-                writer.WriteString("id", "label");
-                writer.WriteString("type", "label");
-                writer.WriteStartArray("values");
-                foreach (var kv in sorted)
-                {
-                    writer.WriteStringValue(kv.Value);
-                }
-
-                writer.WriteEndArray();
-                writer.WriteEndObject();
-                writer.WriteEndArray();
-                writer.WriteEndObject();
-                writer.WriteEndObject();
-            },
-            indented: true);
+        byte[] json = SegmentProperties.ToInfoJson(labels, extra);
         string key = directory.Trim('/') + "/info";
         store.Write(key, json, gzip: false);
         return store is FolderStore folder ? folder.PathOf(key) : ObjectNames.Join(store.Location, key);

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using System.Text.Json;
+using PrecomputedTools.Engine.Precomputed;
 
 namespace PrecomputedTools.Engine.Meshing;
 
@@ -50,6 +51,12 @@ public sealed class MeshPlanSettings
 
     /// <summary>Names for the segment_properties; null: none written.</summary>
     public IReadOnlyDictionary<ulong, string>? SegmentNames { get; set; }
+
+    /// <summary>Segment properties beyond the names (descriptions, string and number columns, tags); null: none.</summary>
+    public IReadOnlyList<SegmentProperty>? SegmentProperties { get; set; }
+
+    /// <summary>True when a segment_properties info is written.</summary>
+    public bool WritesSegmentProperties => SegmentNames is { Count: > 0 } || SegmentProperties is { Count: > 0 };
 
     /// <summary>True when the destination has a volume info that gets "mesh" (and "segment_properties").</summary>
     public bool UpdateInfo { get; set; } = true;
@@ -130,6 +137,11 @@ public sealed class MeshPlanSettings
             w.WriteEndObject();
         }
 
+        if (SegmentProperties is { Count: > 0 })
+        {
+            Precomputed.SegmentProperties.WritePlan(w, "segmentProperties", SegmentProperties);
+        }
+
         w.WriteBoolean("updateInfo", UpdateInfo);
         w.WriteEndObject();
     }
@@ -162,6 +174,11 @@ public sealed class MeshPlanSettings
             }
 
             settings.SegmentNames = map;
+        }
+
+        if (e.TryGetProperty("segmentProperties", out JsonElement properties))
+        {
+            settings.SegmentProperties = Precomputed.SegmentProperties.ReadPlan(properties);
         }
 
         if (settings.Resolution.Length != 3 || !settings.ChunkSize.AllPositive || !settings.VolumeSize.AllPositive)

@@ -275,9 +275,9 @@ public static class StageExecutor
 
                 case PlanTaskKinds.MeshFinish:
                     cancellationToken.ThrowIfCancellationRequested();
-                    if (settings.SegmentNames is { Count: > 0 } names)
+                    if (settings.WritesSegmentProperties)
                     {
-                        LegacyMeshWriter.WriteSegmentProperties(store.Objects, StagePlanner.SegmentPropertiesDirectory, names);
+                        LegacyMeshWriter.WriteSegmentProperties(store.Objects, StagePlanner.SegmentPropertiesDirectory, settings.SegmentNames ?? new Dictionary<ulong, string>(), settings.SegmentProperties);
                     }
 
                     writer.CompleteMeshFolder();

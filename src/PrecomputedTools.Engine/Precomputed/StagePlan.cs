@@ -490,7 +490,7 @@ public static class StagePlanner
             finish.Add(DatasetStore.InfoKey);
         }
 
-        if (settings.SegmentNames is { Count: > 0 })
+        if (settings.WritesSegmentProperties)
         {
             finish.Add(SegmentPropertiesDirectory + "/info");
         }

@@ -77,7 +77,7 @@ public sealed class NewSegmentMeshCommand : StoreCmdlet
     [Parameter]
     public SwitchParameter NoSimplify { get; set; }
 
-    /// <summary>Segment names for neuroglancer's segment list: a hashtable of id = name, or the path of a CSV file with columns id,name (a header row is optional).</summary>
+    /// <summary>Segment names and properties for neuroglancer's segment list: a hashtable of id = name; rows such as Import-Csv output, with an Id column, a Name column (the label), and other columns that become properties (Description, Tags split at commas or spaces, number columns, text columns); or the path of such a CSV file (a header row is optional: then the columns are id,name,...).</summary>
     [Parameter]
     public object? SegmentName { get; set; }
 
@@ -193,7 +193,8 @@ public sealed class NewSegmentMeshCommand : StoreCmdlet
     private void Run(DatasetStore store, StoreOptions options, PrecomputedInfo? info, VolumeDescriptor? volume, int scaleIndex, Int3 size, Int3 granularity, double[] resolution, Int3 voxelOffset, string scaleName, VoxelType dataType)
     {
         string datasetPath = store.Location;
-        Dictionary<ulong, string>? names = SegmentName is null ? null : ReadSegmentNames(SegmentName);
+        (Dictionary<ulong, string> Names, List<SegmentProperty> Extra)? table = SegmentName is null ? null : ReadSegmentProperties(SegmentName);
+        Dictionary<ulong, string>? names = table?.Names;
         HashSet<ulong>? only = SegmentId is null ? null : new HashSet<ulong>(SegmentId);
         var probe = new SegmentMeshSettings { ChunkSize = ChunkSize is null ? null : Int3.From(ChunkSize) };
         string meshDirectory = (MeshDirectory ?? info?.Mesh ?? "mesh").Trim('/');
@@ -214,6 +215,7 @@ public sealed class NewSegmentMeshCommand : StoreCmdlet
             SegmentIds = only?.OrderBy(i => i).ToList(),
             ColonFreeManifests = colonFree,
             SegmentNames = names is { Count: > 0 } ? names : null,
+            SegmentProperties = table?.Extra is { Count: > 0 } extra ? extra : null,
             UpdateInfo = info is not null,
         };
 
@@ -223,7 +225,7 @@ public sealed class NewSegmentMeshCommand : StoreCmdlet
         {
             target = info.Clone();
             target.Mesh = meshDirectory;
-            if (settings.SegmentNames is not null)
+            if (settings.WritesSegmentProperties)
             {
                 target.SegmentProperties = StagePlanner.SegmentPropertiesDirectory;
             }
@@ -305,9 +307,9 @@ public sealed class NewSegmentMeshCommand : StoreCmdlet
                 summary.TrianglesWritten));
         }
 
-        if (names is { Count: > 0 })
+        if (settings.WritesSegmentProperties)
         {
-            WriteVerbose($"Wrote {names.Count} segment names to '{ObjectNames.Join(datasetPath, StagePlanner.SegmentPropertiesDirectory + "/info")}'.");
+            WriteVerbose($"Wrote {names?.Count ?? 0} segment names and {settings.SegmentProperties?.Count ?? 0} other properties to '{ObjectNames.Join(datasetPath, StagePlanner.SegmentPropertiesDirectory + "/info")}'.");
         }
 
         ReportMissing(written, only, scaleName);
@@ -364,56 +366,159 @@ public sealed class NewSegmentMeshCommand : StoreCmdlet
     }
 
     /// <summary>Reads -SegmentName: a hashtable (id = name) or a CSV file of id,name.</summary>
-    private Dictionary<ulong, string> ReadSegmentNames(object value)
+    private static readonly string[] s_idColumns = { "id", "segmentid", "segment_id", "segment", "label_id" };
+    private static readonly string[] s_nameColumns = { "name", "label" };
+
+    // -SegmentName: a hashtable of id = name, rows (Import-Csv output or any objects with an id
+    // column), or a CSV file read by the host's own Import-Csv.
+    private (Dictionary<ulong, string> Names, List<SegmentProperty> Extra) ReadSegmentProperties(object value)
     {
         object raw = value is PSObject pso ? pso.BaseObject : value;
-        var names = new Dictionary<ulong, string>();
         if (raw is IDictionary table)
         {
+            var names = new Dictionary<ulong, string>();
             foreach (DictionaryEntry entry in table)
             {
                 object key = entry.Key is PSObject k ? k.BaseObject : entry.Key;
                 names[ParseId(key, "-SegmentName")] = Convert.ToString(entry.Value is PSObject v ? v.BaseObject : entry.Value, CultureInfo.InvariantCulture) ?? "";
             }
 
-            return names;
+            return (names, new List<SegmentProperty>());
         }
 
         if (raw is string path)
         {
             string file = ResolveExistingPath(path, literal: true);
-            int line = 0;
-            foreach (string text in File.ReadLines(file))
+            List<PSObject> rows = ImportCsv(file, header: null);
+            // A file without a header row: its first line became the column names.
+            if (rows.Count > 0 && FindColumn(rows[0], s_idColumns) is null && ulong.TryParse(rows[0].Properties.First().Name, NumberStyles.None, CultureInfo.InvariantCulture, out _))
             {
-                line++;
-                if (text.Trim().Length == 0)
-                {
-                    continue;
-                }
-
-                List<string> fields = SplitCsv(text);
-                if (fields.Count < 2)
-                {
-                    throw new EngineException("InvalidSegmentNameFile", EngineErrorKind.InvalidData, $"{file}:{line}: expected id,name.", file);
-                }
-
-                if (!ulong.TryParse(fields[0].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out ulong id))
-                {
-                    if (line == 1)
-                    {
-                        continue; // header row
-                    }
-
-                    throw new EngineException("InvalidSegmentNameFile", EngineErrorKind.InvalidData, $"{file}:{line}: '{fields[0]}' is not an unsigned 64-bit segment id.", file);
-                }
-
-                names[id] = fields[1];
+                int columns = rows[0].Properties.Count();
+                rows = ImportCsv(file, new[] { "id", "name" }.Concat(Enumerable.Range(3, Math.Max(0, columns - 2)).Select(i => "column" + i.ToString(CultureInfo.InvariantCulture))).ToArray());
             }
 
-            return names;
+            return FromRows(rows, file);
         }
 
-        throw new EngineException("InvalidSegmentName", EngineErrorKind.InvalidArgument, "-SegmentName takes a hashtable of id = name or the path of a CSV file with columns id,name.", value);
+        if (raw is IEnumerable items)
+        {
+            return FromRows(items.Cast<object>().Select(PSObject.AsPSObject).ToList(), "-SegmentName");
+        }
+
+        // One row: keep the PSObject, which holds a custom object's properties.
+        return FromRows(new List<PSObject> { PSObject.AsPSObject(value) }, "-SegmentName");
+    }
+
+    private List<PSObject> ImportCsv(string file, string[]? header)
+    {
+        try
+        {
+            string script = header is null ? "Import-Csv -LiteralPath $args[0]" : "Import-Csv -LiteralPath $args[0] -Header $args[1]";
+            return InvokeCommand.InvokeScript(script, file, header).Where(o => o is not null).ToList();
+        }
+        catch (RuntimeException ex) when (ex is CommandNotFoundException || ex.ErrorRecord?.FullyQualifiedErrorId?.StartsWith("CommandNotFoundException", StringComparison.Ordinal) == true)
+        {
+            throw new EngineException("InvalidSegmentName", EngineErrorKind.NotSupported, $"This host has no Import-Csv to read '{file}'; give -SegmentName (Import-Csv '{file}') from pwsh, or a hashtable of id = name.", file);
+        }
+    }
+
+    private static string? FindColumn(PSObject row, string[] candidates) =>
+        row.Properties.Select(p => p.Name).FirstOrDefault(n => candidates.Contains(n, StringComparer.OrdinalIgnoreCase));
+
+    // The name column becomes the label, "description" the description, "tags" the tags (split at
+    // commas, semicolons and spaces), columns of numbers number properties, the rest string properties.
+    private static (Dictionary<ulong, string> Names, List<SegmentProperty> Extra) FromRows(List<PSObject> rows, string source)
+    {
+        var names = new Dictionary<ulong, string>();
+        var extra = new List<SegmentProperty>();
+        if (rows.Count == 0)
+        {
+            return (names, extra);
+        }
+
+        string idColumn = FindColumn(rows[0], s_idColumns) ?? throw new EngineException(
+            "InvalidSegmentName",
+            EngineErrorKind.InvalidData,
+            $"{source}: no id column. Name the column of segment ids Id (the others: {string.Join(", ", rows[0].Properties.Select(p => p.Name))}).",
+            source);
+        string? nameColumn = FindColumn(rows[0], s_nameColumns);
+        var columns = rows[0].Properties.Select(p => p.Name).Where(n => n != idColumn && n != nameColumn).ToList();
+        var ids = new ulong[rows.Count];
+        var cells = columns.ToDictionary(c => c, _ => new object?[rows.Count]);
+        for (int r = 0; r < rows.Count; r++)
+        {
+            object? id = rows[r].Properties[idColumn]?.Value;
+            ids[r] = ParseId(id is PSObject p ? p.BaseObject : id ?? "", $"{source} row {r + 1}");
+            if (nameColumn is not null)
+            {
+                names[ids[r]] = Convert.ToString(Cell(rows[r], nameColumn), CultureInfo.InvariantCulture) ?? "";
+            }
+
+            foreach (string column in columns)
+            {
+                cells[column][r] = Cell(rows[r], column);
+            }
+        }
+
+        foreach (string column in columns)
+        {
+            object?[] values = cells[column];
+            SegmentProperty property;
+            if (column.Equals("tags", StringComparison.OrdinalIgnoreCase))
+            {
+                property = new SegmentProperty("tags", SegmentProperty.TagsType);
+                for (int r = 0; r < rows.Count; r++)
+                {
+                    string text = Convert.ToString(values[r], CultureInfo.InvariantCulture) ?? "";
+                    property.Tags[ids[r]] = text.Split(new[] { ',', ';', ' ', '\t' }, StringSplitOptions.RemoveEmptyEntries).Select(SegmentProperty.CleanTag).Where(t => t.Length > 0).ToArray();
+                }
+            }
+            else if (!column.Equals("description", StringComparison.OrdinalIgnoreCase) && values.All(v => TryNumber(v, out _)))
+            {
+                property = new SegmentProperty(column, SegmentProperty.NumberType);
+                for (int r = 0; r < rows.Count; r++)
+                {
+                    TryNumber(values[r], out double number);
+                    property.Numbers[ids[r]] = number;
+                }
+
+                property.DataType = SegmentProperty.ChooseNumberType(property.Numbers.Values);
+            }
+            else
+            {
+                bool description = column.Equals("description", StringComparison.OrdinalIgnoreCase);
+                property = new SegmentProperty(description ? "description" : column, description ? SegmentProperty.DescriptionType : SegmentProperty.StringType);
+                for (int r = 0; r < rows.Count; r++)
+                {
+                    property.Text[ids[r]] = Convert.ToString(values[r], CultureInfo.InvariantCulture) ?? "";
+                }
+            }
+
+            extra.Add(property);
+        }
+
+        return (names, extra);
+    }
+
+    private static object? Cell(PSObject row, string column)
+    {
+        object? value = row.Properties[column]?.Value;
+        return value is PSObject p ? p.BaseObject : value;
+    }
+
+    private static bool TryNumber(object? value, out double number)
+    {
+        switch (value)
+        {
+            case byte or sbyte or short or ushort or int or uint or long or ulong or float or double or decimal:
+                number = Convert.ToDouble(value, CultureInfo.InvariantCulture);
+                return true;
+            case string text when text.Trim().Length > 0:
+                return double.TryParse(text.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out number);
+            default:
+                number = 0;
+                return false;
+        }
     }
 
     private static ulong ParseId(object key, string parameter)
@@ -433,49 +538,5 @@ public sealed class NewSegmentMeshCommand : StoreCmdlet
             default:
                 throw new EngineException("InvalidSegmentId", EngineErrorKind.InvalidArgument, $"{parameter}: '{key}' is not an unsigned 64-bit segment id.", key);
         }
-    }
-
-    /// <summary>Splits one RFC 4180 CSV line (quoted fields, doubled quotes).</summary>
-    private static List<string> SplitCsv(string line)
-    {
-        var fields = new List<string>();
-        var current = new StringBuilder();
-        bool quoted = false;
-        for (int i = 0; i < line.Length; i++)
-        {
-            char c = line[i];
-            if (quoted)
-            {
-                if (c == '"' && i + 1 < line.Length && line[i + 1] == '"')
-                {
-                    current.Append('"');
-                    i++;
-                }
-                else if (c == '"')
-                {
-                    quoted = false;
-                }
-                else
-                {
-                    current.Append(c);
-                }
-            }
-            else if (c == '"')
-            {
-                quoted = true;
-            }
-            else if (c == ',')
-            {
-                fields.Add(current.ToString());
-                current.Clear();
-            }
-            else
-            {
-                current.Append(c);
-            }
-        }
-
-        fields.Add(current.ToString());
-        return fields;
     }
 }
