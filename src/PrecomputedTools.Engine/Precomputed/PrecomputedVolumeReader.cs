@@ -116,8 +116,7 @@ public sealed class PrecomputedVolumeReader : IVolumeReader
                     Int3 grid = new(cx, cy, cz);
                     Box3 chunkBox = Scale.ChunkBox(grid);
                     Box3 overlap = chunkBox.Intersect(region);
-                    byte[]? voxels = GetChunk(grid, chunkBox);
-                    CopyOverlap(voxels, chunkBox, overlap, region, destination);
+                    CopyChunk(grid, chunkBox, overlap, region, destination);
                 }
             }
         }
@@ -137,7 +136,10 @@ public sealed class PrecomputedVolumeReader : IVolumeReader
         return true;
     }
 
-    private byte[]? GetChunk(Int3 grid, Box3 chunkBox)
+    // Decoded chunks live in the cache or in a small free list of buffers evicted from it: reading
+    // a whole scale allocates about the cache's size, not one array per chunk. Cached arrays are
+    // only read under the gate, so one evicted and reused by another thread is never being copied.
+    private void CopyChunk(Int3 grid, Box3 chunkBox, Box3 overlap, Box3 region, Span<byte> destination)
     {
         lock (_cacheGate)
         {
@@ -145,39 +147,101 @@ public sealed class PrecomputedVolumeReader : IVolumeReader
             {
                 _lru.Remove(hit);
                 _lru.AddFirst(hit);
-                return hit.Value.Voxels;
+                CopyOverlap(hit.Value.Voxels, chunkBox, overlap, region, destination);
+                return;
             }
         }
 
         byte[]? voxels = null;
-        byte[]? encoded = _directory.ReadChunk(Info, Scale, chunkBox);
-        if (encoded is not null)
+        int size = checked((int)(chunkBox.Size.Volume * _elementSize));
+        using (PooledBytes? encoded = _directory.ReadChunkPooled(Info, Scale, chunkBox))
         {
-            voxels = new byte[chunkBox.Size.Volume * _elementSize];
-            ChunkCodec.Decode(Info.DataType, Scale, chunkBox.Size, encoded, voxels, Scale.ChunkName(chunkBox));
-        }
-
-        long size = voxels?.Length ?? 0;
-        if (size <= _cacheLimitBytes / 4)
-        {
-            lock (_cacheGate)
+            if (encoded is not null)
             {
-                if (!_cache.ContainsKey(grid))
-                {
-                    LinkedListNode<CachedChunk> node = _lru.AddFirst(new CachedChunk(grid, voxels));
-                    _cache[grid] = node;
-                    _cachedBytes += size;
-                    while (_cachedBytes > _cacheLimitBytes && _lru.Last is { } oldest)
-                    {
-                        _lru.RemoveLast();
-                        _cache.Remove(oldest.Value.Grid);
-                        _cachedBytes -= oldest.Value.Voxels?.Length ?? 0;
-                    }
-                }
+                voxels = RentBuffer(size);
+                ChunkCodec.Decode(Info.DataType, Scale, chunkBox.Size, encoded.Span, voxels.AsSpan(0, size), Scale.ChunkName(chunkBox));
             }
         }
 
-        return voxels;
+        lock (_cacheGate)
+        {
+            CopyOverlap(voxels, chunkBox, overlap, region, destination);
+            if (size <= _cacheLimitBytes / 4 && !_cache.ContainsKey(grid))
+            {
+                LinkedListNode<CachedChunk> node = _lru.AddFirst(new CachedChunk(grid, voxels));
+                _cache[grid] = node;
+                _cachedBytes += voxels?.Length ?? 0;
+                while (_cachedBytes > _cacheLimitBytes && _lru.Last is { } oldest)
+                {
+                    _lru.RemoveLast();
+                    _cache.Remove(oldest.Value.Grid);
+                    _cachedBytes -= oldest.Value.Voxels?.Length ?? 0;
+                    ReturnBuffer(oldest.Value.Voxels);
+                }
+            }
+            else
+            {
+                ReturnBuffer(voxels);
+            }
+        }
+    }
+
+    private readonly List<byte[]> _free = new();
+
+    // A buffer at least as long as the chunk (edge chunks are smaller and reuse whole-chunk buffers).
+    private byte[] RentBuffer(int size)
+    {
+        lock (_cacheGate)
+        {
+            int best = -1;
+            for (int i = 0; i < _free.Count; i++)
+            {
+                if (_free[i].Length >= size && (best < 0 || _free[i].Length < _free[best].Length))
+                {
+                    best = i;
+                }
+            }
+
+            if (best >= 0)
+            {
+                byte[] buffer = _free[best];
+                _free[best] = _free[_free.Count - 1];
+                _free.RemoveAt(_free.Count - 1);
+                return buffer;
+            }
+        }
+
+        return new byte[size];
+    }
+
+    // Called under the gate. A few buffers are enough (one per reading thread between two
+    // evictions); when full, a larger buffer replaces the smallest kept.
+    private void ReturnBuffer(byte[]? buffer)
+    {
+        if (buffer is null)
+        {
+            return;
+        }
+
+        if (_free.Count < 16)
+        {
+            _free.Add(buffer);
+            return;
+        }
+
+        int smallest = 0;
+        for (int i = 1; i < _free.Count; i++)
+        {
+            if (_free[i].Length < _free[smallest].Length)
+            {
+                smallest = i;
+            }
+        }
+
+        if (_free[smallest].Length < buffer.Length)
+        {
+            _free[smallest] = buffer;
+        }
     }
 
     private void CopyOverlap(byte[]? chunkVoxels, Box3 chunkBox, Box3 overlap, Box3 region, Span<byte> destination)
@@ -209,6 +273,7 @@ public sealed class PrecomputedVolumeReader : IVolumeReader
         {
             _cache.Clear();
             _lru.Clear();
+            _free.Clear();
             _cachedBytes = 0;
         }
 
