@@ -86,7 +86,7 @@ public sealed class MemorySink : IMeshFragmentSink
                 Fragments[segmentId] = list = new List<(Box3, MeshData)>();
             }
 
-            list.Add((chunk, mesh));
+            list.Add((chunk, mesh.Copy())); // the mesher reuses its buffers
         }
     }
 

@@ -4,45 +4,111 @@ using System.Runtime.InteropServices;
 
 namespace PrecomputedTools.Engine.Meshing;
 
-/// <summary>The raw marching-cubes output of one label in one block.</summary>
+/// <summary>
+/// The raw marching-cubes output of one label in one block, in pages of 4096 vertices (or
+/// triangles) from the worker's <see cref="IntPagePool"/>: pages stay below the large-object
+/// size and are reused from block to block, so a meshing worker stops allocating once warmed up.
+/// </summary>
 internal sealed class LabelSurface
 {
-    /// <summary>Doubled voxel-centre coordinates (2x, 2y, 2z) of each vertex, in the volume's 0-based grid; exact integers.</summary>
-    public int[] Pos2 = new int[96];
+    public const int PageShift = 12;
+    public const int PageItems = 1 << PageShift;
+    public const int PageInts = 3 * PageItems;
 
-    public int VertexCount;
+    private readonly IntPagePool _pool;
+    private readonly System.Collections.Generic.List<int[]> _positions = new();
+    private readonly System.Collections.Generic.List<int[]> _triangles = new();
 
-    public int[] Tris = new int[96];
+    public LabelSurface(IntPagePool pool) => _pool = pool;
 
-    public int IndexCount;
+    /// <summary>Vertices so far; their doubled voxel-centre coordinates (2x, 2y, 2z) are exact integers in the volume's 0-based grid.</summary>
+    public int VertexCount { get; private set; }
 
-    public int TriangleCount => IndexCount / 3;
+    public int TriangleCount { get; private set; }
 
     public int AddVertex(int x2, int y2, int z2)
     {
-        int n = VertexCount * 3;
-        if (n + 3 > Pos2.Length)
+        int page = VertexCount >> PageShift;
+        if (page == _positions.Count)
         {
-            Array.Resize(ref Pos2, Pos2.Length * 2);
+            _positions.Add(_pool.Take());
         }
 
-        Pos2[n] = x2;
-        Pos2[n + 1] = y2;
-        Pos2[n + 2] = z2;
+        int at = 3 * (VertexCount & (PageItems - 1));
+        int[] p = _positions[page];
+        p[at] = x2;
+        p[at + 1] = y2;
+        p[at + 2] = z2;
         return VertexCount++;
     }
 
     public void AddTriangle(int a, int b, int c)
     {
-        if (IndexCount + 3 > Tris.Length)
+        int page = TriangleCount >> PageShift;
+        if (page == _triangles.Count)
         {
-            Array.Resize(ref Tris, Tris.Length * 2);
+            _triangles.Add(_pool.Take());
         }
 
-        Tris[IndexCount] = a;
-        Tris[IndexCount + 1] = b;
-        Tris[IndexCount + 2] = c;
-        IndexCount += 3;
+        int at = 3 * (TriangleCount & (PageItems - 1));
+        int[] t = _triangles[page];
+        t[at] = a;
+        t[at + 1] = b;
+        t[at + 2] = c;
+        TriangleCount++;
+    }
+
+    /// <summary>The doubled coordinates of every vertex, in order.</summary>
+    public void CopyPositions(Span<int> destination) => Copy(_positions, 3 * VertexCount, destination);
+
+    /// <summary>Three vertex indices per triangle, in order.</summary>
+    public void CopyTriangles(Span<int> destination) => Copy(_triangles, 3 * TriangleCount, destination);
+
+    /// <summary>Gives the pages back to the pool.</summary>
+    public void Release()
+    {
+        foreach (int[] page in _positions)
+        {
+            _pool.Return(page);
+        }
+
+        foreach (int[] page in _triangles)
+        {
+            _pool.Return(page);
+        }
+
+        _positions.Clear();
+        _triangles.Clear();
+        VertexCount = 0;
+        TriangleCount = 0;
+    }
+
+    private static void Copy(System.Collections.Generic.List<int[]> pages, int count, Span<int> destination)
+    {
+        for (int page = 0; count > 0; page++)
+        {
+            int n = Math.Min(count, PageInts);
+            pages[page].AsSpan(0, n).CopyTo(destination);
+            destination = destination.Slice(n);
+            count -= n;
+        }
+    }
+}
+
+/// <summary>Spare pages of a meshing worker, kept up to a fixed number of bytes.</summary>
+internal sealed class IntPagePool
+{
+    private const int KeepPages = (64 << 20) / (4 * LabelSurface.PageInts);
+    private readonly System.Collections.Generic.Stack<int[]> _spare = new();
+
+    public int[] Take() => _spare.Count > 0 ? _spare.Pop() : new int[LabelSurface.PageInts];
+
+    public void Return(int[] page)
+    {
+        if (_spare.Count < KeepPages)
+        {
+            _spare.Push(page);
+        }
     }
 }
 
@@ -70,6 +136,9 @@ internal sealed class LabelBlockMesher
 
     private readonly int[][] _caches = { Array.Empty<int>(), Array.Empty<int>(), Array.Empty<int>(), Array.Empty<int>(), Array.Empty<int>() };
     private readonly int[] _corners = new int[8];
+
+    /// <summary>Pages of the label surfaces; the caller releases each surface when done with it.</summary>
+    public IntPagePool Pages { get; } = new();
     private readonly int[] _vtx = new int[12];
 
     /// <summary>Non-uniform cells seen by the last run (for diagnostics and benchmarks).</summary>
@@ -197,7 +266,7 @@ internal sealed class LabelBlockMesher
                 }
             }
 
-            LabelSurface surface = surfaces[label] ??= new LabelSurface();
+            LabelSurface surface = surfaces[label] ??= new LabelSurface(Pages);
             int[] vtx = _vtx;
             for (int e = 0; e < 12; e++)
             {

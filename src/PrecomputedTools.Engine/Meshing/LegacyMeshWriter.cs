@@ -361,7 +361,18 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
     public void AddFragment(ulong segmentId, Box3 chunk, MeshData mesh)
     {
         string name = FragmentName(segmentId, chunk);
-        Store.Write(MeshKey(name), mesh.ToFragmentBytes(), gzip: false);
+        int length = mesh.FragmentLength;
+        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            mesh.WriteFragment(buffer);
+            Store.Write(MeshKey(name), buffer.AsSpan(0, length), gzip: false);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+
         var entry = new FragmentEntry(name, mesh.VertexCount, mesh.TriangleCount);
         lock (_gate)
         {

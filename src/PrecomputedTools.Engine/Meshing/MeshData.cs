@@ -38,6 +38,23 @@ public sealed class MeshData
 
     public static MeshData Empty { get; } = new(Array.Empty<double>(), 0, Array.Empty<int>(), 0);
 
+    /// <summary>A copy with arrays of its own, exactly as long as the counts (a mesh backed by reused buffers is valid only briefly).</summary>
+    public MeshData Copy()
+    {
+        double[] positions = new double[VertexCount * 3];
+        Array.Copy(Positions, positions, positions.Length);
+        int[] indices = new int[TriangleCount * 3];
+        Array.Copy(Indices, indices, indices.Length);
+        bool[]? locked = null;
+        if (Locked is not null)
+        {
+            locked = new bool[VertexCount];
+            Array.Copy(Locked, locked, VertexCount);
+        }
+
+        return new MeshData(positions, VertexCount, indices, TriangleCount, locked);
+    }
+
     /// <summary>Signed enclosed volume Σ a·(b×c)/6: positive for a closed, outward-wound mesh.</summary>
     public double SignedVolume()
     {
@@ -55,16 +72,37 @@ public sealed class MeshData
         return sum / 6;
     }
 
+    /// <summary>Bytes of the legacy fragment (<see cref="WriteFragment"/>).</summary>
+    public int FragmentLength
+    {
+        get
+        {
+            long length = 4 + (12L * VertexCount) + (12L * TriangleCount);
+            if (length > int.MaxValue)
+            {
+                throw new EngineException("MeshFragmentTooLarge", EngineErrorKind.LimitsExceeded, $"A mesh fragment of {VertexCount} vertices and {TriangleCount} triangles is too large for one file; use a smaller chunk size.");
+            }
+
+            return (int)length;
+        }
+    }
+
     /// <summary>The legacy precomputed fragment bytes (FORMATS.md §8.3): nv, float32 positions, uint32 indices.</summary>
     public byte[] ToFragmentBytes()
     {
-        long length = 4 + (12L * VertexCount) + (12L * TriangleCount);
-        if (length > int.MaxValue)
+        byte[] bytes = new byte[FragmentLength];
+        WriteFragment(bytes);
+        return bytes;
+    }
+
+    /// <summary>Writes the fragment bytes into the first <see cref="FragmentLength"/> bytes of <paramref name="bytes"/> (a reused buffer).</summary>
+    public void WriteFragment(Span<byte> bytes)
+    {
+        if (bytes.Length < FragmentLength)
         {
-            throw new EngineException("MeshFragmentTooLarge", EngineErrorKind.LimitsExceeded, $"A mesh fragment of {VertexCount} vertices and {TriangleCount} triangles is too large for one file; use a smaller chunk size.");
+            throw new ArgumentException("The buffer is shorter than the fragment.", nameof(bytes));
         }
 
-        byte[] bytes = new byte[length];
         WriteUInt32(bytes, 0, (uint)VertexCount);
         int offset = 4;
         for (int i = 0; i < VertexCount * 3; i++, offset += 4)
@@ -76,8 +114,6 @@ public sealed class MeshData
         {
             WriteUInt32(bytes, offset, (uint)Indices[i]);
         }
-
-        return bytes;
     }
 
     /// <summary>Parses and checks a legacy fragment: length, finite floats, indices below nv.</summary>
@@ -129,7 +165,7 @@ public sealed class MeshData
     private static EngineException Invalid(string what, string? source) =>
         new("InvalidMeshFragment", EngineErrorKind.InvalidData, $"The mesh fragment{(source is null ? "" : " '" + source + "'")} {what}.", source);
 
-    private static void WriteUInt32(byte[] b, int o, uint v)
+    private static void WriteUInt32(Span<byte> b, int o, uint v)
     {
         b[o] = (byte)v;
         b[o + 1] = (byte)(v >> 8);
@@ -137,7 +173,7 @@ public sealed class MeshData
         b[o + 3] = (byte)(v >> 24);
     }
 
-    private static unsafe void WriteSingle(byte[] b, int o, float f) => WriteUInt32(b, o, *(uint*)&f);
+    private static unsafe void WriteSingle(Span<byte> b, int o, float f) => WriteUInt32(b, o, *(uint*)&f);
 
     private static uint ReadUInt32(ReadOnlySpan<byte> b, int o) =>
         b[o] | ((uint)b[o + 1] << 8) | ((uint)b[o + 2] << 16) | ((uint)b[o + 3] << 24);

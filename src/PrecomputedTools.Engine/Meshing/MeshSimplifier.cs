@@ -30,44 +30,100 @@ public static class MeshSimplifier
     private const double MinNormalCos = 0.05;
 
     /// <summary>Simplifies <paramref name="mesh"/> toward <paramref name="targetTriangles"/> within <paramref name="maxError"/> (same units as the positions).</summary>
-    public static MeshData Simplify(MeshData mesh, int targetTriangles, double maxError)
+    public static MeshData Simplify(MeshData mesh, int targetTriangles, double maxError) =>
+        Simplify(mesh, targetTriangles, maxError, new Buffers());
+
+    /// <summary>
+    /// As <see cref="Simplify(MeshData, int, double)"/>, working in (and returning a mesh backed
+    /// by) <paramref name="buffers"/>: the result is valid until the next call with the same
+    /// buffers. A meshing worker keeps one set, so simplifying allocates nothing once the buffers
+    /// have grown to its largest mesh, instead of a few large arrays per segment per chunk.
+    /// </summary>
+    public static MeshData Simplify(MeshData mesh, int targetTriangles, double maxError, Buffers buffers)
     {
         if (mesh.TriangleCount <= targetTriangles || mesh.TriangleCount < 4)
         {
             return mesh;
         }
 
-        return new Worker(mesh).Run(targetTriangles, maxError * maxError);
+        return new Worker(mesh, buffers).Run(targetTriangles, maxError * maxError);
+    }
+
+    /// <summary>Working arrays of the simplifier, grown on demand and reused from mesh to mesh (one set per thread).</summary>
+    public sealed class Buffers
+    {
+        internal int[] Tris = Array.Empty<int>();
+        internal double[] Quadrics = Array.Empty<double>();
+        internal int[] Mark = Array.Empty<int>();
+        internal bool[] Touched = Array.Empty<bool>();
+        internal int[] Remap = Array.Empty<int>();
+        internal long[] Keys = Array.Empty<long>();
+        internal float[] Costs = Array.Empty<float>();
+        internal int[] Order = Array.Empty<int>();
+        internal int[] BucketStart = new int[(1 << 12) + 1]; // Worker.Buckets + 1
+        internal int[] AdjacencyStart = Array.Empty<int>();
+        internal int[] Adjacency = Array.Empty<int>();
+        internal int[] OutTris = Array.Empty<int>();
+        internal double[] OutPositions = Array.Empty<double>();
+        internal bool[] OutLocked = Array.Empty<bool>();
+
+        /// <summary>At least <paramref name="length"/> elements (contents unspecified); grows by half again to amortise.</summary>
+        internal static T[] Grow<T>(ref T[] array, int length)
+        {
+            if (array.Length < length)
+            {
+                array = new T[Math.Max(length, (int)Math.Min(int.MaxValue - 64, array.Length + (array.Length / 2L)))];
+            }
+
+            return array;
+        }
     }
 
     private sealed class Worker
     {
+        private readonly Buffers _b;
         private readonly double[] _p;
         private readonly int _n;
         private readonly bool[]? _locked;
         private readonly double[] _q;
         private int[] _tris;
         private int _triCount;
-        private int[] _adjStart = Array.Empty<int>();
-        private int[] _adj = Array.Empty<int>();
+        private int[] _adjStart;
+        private int[] _adj;
         private readonly int[] _mark;
         private int _stamp;
         private readonly int[] _ring = new int[1024];
         private readonly bool[] _touched;
         private readonly int[] _remap;
 
-        public Worker(MeshData mesh)
+        public Worker(MeshData mesh, Buffers buffers)
         {
+            // Simplifying an earlier result again (a coarser level of detail): that result keeps
+            // its arrays, and this one gets new ones.
+            if (ReferenceEquals(mesh.Positions, buffers.OutPositions) || ReferenceEquals(mesh.Indices, buffers.OutTris) || (mesh.Locked is not null && ReferenceEquals(mesh.Locked, buffers.OutLocked)))
+            {
+                buffers.OutPositions = Array.Empty<double>();
+                buffers.OutTris = Array.Empty<int>();
+                buffers.OutLocked = Array.Empty<bool>();
+            }
+
+            _b = buffers;
             _n = mesh.VertexCount;
             _p = mesh.Positions;
             _locked = mesh.Locked;
             _triCount = mesh.TriangleCount;
-            _tris = new int[_triCount * 3];
+            _tris = Buffers.Grow(ref buffers.Tris, _triCount * 3);
             Array.Copy(mesh.Indices, _tris, _triCount * 3);
-            _q = new double[_n * 10];
-            _mark = new int[_n];
-            _touched = new bool[_n];
-            _remap = new int[_n];
+            _q = Buffers.Grow(ref buffers.Quadrics, _n * 10);
+            Array.Clear(_q, 0, _n * 10);
+            _mark = Buffers.Grow(ref buffers.Mark, _n);
+            Array.Clear(_mark, 0, _n); // stamps start again from 0
+            _touched = Buffers.Grow(ref buffers.Touched, _n);
+            _remap = Buffers.Grow(ref buffers.Remap, _n);
+            _adjStart = buffers.AdjacencyStart;
+            _adj = buffers.Adjacency;
+            _order = buffers.Order;
+            _bucketStart = buffers.BucketStart;
             for (int t = 0; t < _triCount; t++)
             {
                 AddPlaneQuadric(_tris[3 * t], _tris[(3 * t) + 1], _tris[(3 * t) + 2]);
@@ -76,8 +132,8 @@ public static class MeshSimplifier
 
         public MeshData Run(int target, double maxCost)
         {
-            long[] keys = new long[_triCount * 3 / 2 + 8];
-            float[] costs = new float[keys.Length];
+            long[] keys = Buffers.Grow(ref _b.Keys, _triCount * 3 / 2 + 8);
+            float[] costs = Buffers.Grow(ref _b.Costs, keys.Length);
             // Collapses that cost (almost) nothing, e.g. inside flat patches, are made even past the target.
             double freeCost = maxCost * 1e-4;
             bool more = true;
@@ -136,6 +192,8 @@ public static class MeshSimplifier
                 more = accepted * 2 >= _triCount / 200;
             }
 
+            // Keep what grew for the next mesh.
+            (_b.Keys, _b.Costs, _b.Order, _b.AdjacencyStart, _b.Adjacency) = (keys, costs, _order, _adjStart, _adj);
             return Compact();
         }
 
@@ -189,8 +247,8 @@ public static class MeshSimplifier
             return cost < 0 ? 0 : cost;
         }
 
-        private int[] _order = Array.Empty<int>();
-        private int[] _bucketStart = new int[Buckets + 1];
+        private int[] _order;
+        private int[] _bucketStart;
 
         /// <summary>
         /// Orders candidates by cost with a counting sort on the float's top bits (exponent and three
@@ -494,7 +552,7 @@ public static class MeshSimplifier
             }
 
             int count = 0;
-            int[] tris = new int[_triCount * 3];
+            int[] tris = Buffers.Grow(ref _b.OutTris, _triCount * 3);
             for (int i = 0; i < _triCount * 3; i++)
             {
                 int v = _tris[i];
@@ -506,8 +564,8 @@ public static class MeshSimplifier
                 tris[i] = newIndex[v];
             }
 
-            double[] positions = new double[count * 3];
-            bool[]? locked = _locked is null ? null : new bool[count];
+            double[] positions = Buffers.Grow(ref _b.OutPositions, count * 3);
+            bool[]? locked = _locked is null ? null : Buffers.Grow(ref _b.OutLocked, count);
             for (int v = 0; v < _n; v++)
             {
                 int k = newIndex[v];

@@ -83,6 +83,7 @@ public interface IMeshFragmentSink
     bool IsChunkComplete(Box3 chunk);
 
     /// <summary>Stores one segment's fragment of one chunk.</summary>
+    /// <remarks><paramref name="mesh"/> lives in the meshing worker's reused buffers: valid only during the call (keep <see cref="MeshData.Copy"/>).</remarks>
     void AddFragment(ulong segmentId, Box3 chunk, MeshData mesh);
 
     /// <summary>Every fragment of the chunk has been added.</summary>
@@ -206,7 +207,7 @@ public static class SegmentMesher
     {
         var worker = new ChunkWorker(null, new SegmentMeshSettings { Geometry = geometry, Simplify = false });
         var result = new SortedDictionary<ulong, MeshData>();
-        worker.MeshBlock(labels, size, new Box3(Int3.Zero, size), size, (id, mesh) => result[id] = mesh);
+        worker.MeshBlock(labels, size, new Box3(Int3.Zero, size), size, (id, mesh) => result[id] = mesh.Copy());
         return result;
     }
 
@@ -247,6 +248,14 @@ public static class SegmentMesher
         private byte[] _slab = Array.Empty<byte>();
         private ulong[] _row = Array.Empty<ulong>();
         private readonly int[] _lut = new int[65536];
+
+        // Per-worker buffers reused from segment to segment and chunk to chunk: meshing a volume
+        // allocates the largest segment's arrays once instead of large arrays per segment per chunk.
+        private readonly MeshSimplifier.Buffers _simplifier = new();
+        private double[] _positions = Array.Empty<double>();
+        private bool[] _locked = Array.Empty<bool>();
+        private int[] _doubled = Array.Empty<int>();
+        private int[] _indices = Array.Empty<int>();
 
         public ChunkWorker(IVolumeReader? reader, SegmentMeshSettings settings)
         {
@@ -496,12 +505,19 @@ public static class SegmentMesher
             {
                 LabelSurface s = surfaces[i]!;
                 int nv = s.VertexCount;
-                double[] positions = new double[nv * 3];
-                bool[] locked = new bool[nv];
+                int nt = s.TriangleCount;
+                double[] positions = MeshSimplifier.Buffers.Grow(ref _positions, nv * 3);
+                bool[] locked = MeshSimplifier.Buffers.Grow(ref _locked, nv);
+                Array.Clear(locked, 0, nv);
+                int[] pos2 = MeshSimplifier.Buffers.Grow(ref _doubled, nv * 3);
+                s.CopyPositions(pos2);
+                int[] indices = MeshSimplifier.Buffers.Grow(ref _indices, nt * 3);
+                s.CopyTriangles(indices);
+                s.Release();
                 bool anyLocked = false;
                 for (int v = 0; v < nv; v++)
                 {
-                    int x2 = s.Pos2[3 * v], y2 = s.Pos2[(3 * v) + 1], z2 = s.Pos2[(3 * v) + 2];
+                    int x2 = pos2[3 * v], y2 = pos2[(3 * v) + 1], z2 = pos2[(3 * v) + 2];
                     positions[3 * v] = g.ToNanometres(0, x2);
                     positions[(3 * v) + 1] = g.ToNanometres(1, y2);
                     positions[(3 * v) + 2] = g.ToNanometres(2, z2);
@@ -512,13 +528,13 @@ public static class SegmentMesher
                     }
                 }
 
-                var mesh = new MeshData(positions, nv, s.Tris, s.TriangleCount, anyLocked ? locked : null);
+                var mesh = new MeshData(positions, nv, indices, nt, anyLocked ? locked : null);
                 before += mesh.TriangleCount;
                 if (_settings.Simplify)
                 {
                     long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
                     int target = Math.Max(4, (int)(mesh.TriangleCount / Math.Max(1, _settings.ReductionFactor)));
-                    mesh = MeshSimplifier.Simplify(mesh, target, _settings.EffectiveMaxError);
+                    mesh = MeshSimplifier.Simplify(mesh, target, _settings.EffectiveMaxError, _simplifier);
                     simplifySeconds += (System.Diagnostics.Stopwatch.GetTimestamp() - t0) / (double)System.Diagnostics.Stopwatch.Frequency;
                 }
 
