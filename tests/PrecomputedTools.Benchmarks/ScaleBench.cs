@@ -125,7 +125,7 @@ public sealed class ScaleBench : IBenchSection
         Step(lines, "meshes(scale0)", () =>
         {
             ScaleInfo scale = info.Scales[0];
-            using var reader = new PrecomputedVolumeReader(store, info, scale);
+            using var reader = new PrecomputedVolumeReader(store, info, scale, PrecomputedVolumeReader.MeshingCacheBytes);
             var settings = new SegmentMeshSettings
             {
                 Geometry = new MeshGeometry { Resolution = scale.Resolution, VoxelOffset = scale.VoxelOffset },

@@ -25,6 +25,9 @@ public sealed class PrecomputedVolumeReader : IVolumeReader
     private readonly LinkedList<CachedChunk> _lru = new();
     private long _cachedBytes;
 
+    /// <summary>Cache for a reader that meshes: blocks are read once; only the next block's one-voxel overlap is read again.</summary>
+    public const long MeshingCacheBytes = 48L << 20;
+
     public PrecomputedVolumeReader(DatasetStore directory, PrecomputedInfo info, ScaleInfo scale, long cacheLimitBytes = 256L << 20, bool ownsStore = false)
     {
         _directory = directory;

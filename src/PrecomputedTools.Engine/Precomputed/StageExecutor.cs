@@ -222,8 +222,6 @@ public static class StageExecutor
     private static IEnumerable<IGrouping<int, PlanTask>> Phases(StagePlan plan, int[]? selected) =>
         plan.Tasks.Where(t => selected is null || selected.Contains(t.Index)).GroupBy(t => t.Phase).OrderBy(g => g.Key);
 
-    private const long MeshReaderCacheBytes = 48L << 20;
-
     private static async Task MeshAsync(StagePlan plan, DatasetStore store, StageContext context, int[]? selected, List<IDisposable> owned, OperationMonitor monitor, CancellationToken cancellationToken)
     {
         MeshPlanSettings settings = plan.Mesh ?? throw new EngineException("InvalidPlan", EngineErrorKind.InvalidData, "The mesh plan has no mesh settings.", plan.Destination);
@@ -242,7 +240,7 @@ public static class StageExecutor
                         ScaleInfo scale = plan.Info.FindScale(key) ?? throw new EngineException("ScaleNotFound", EngineErrorKind.ObjectNotFound, $"The plan's info has no scale '{key}'.", key);
                         // Blocks are read once each; the cache only saves re-decoding the next block's
                         // border chunks (the one-voxel overlap), so it is kept small.
-                        reader = Own(owned, new PrecomputedVolumeReader(store, plan.Info, scale, cacheLimitBytes: MeshReaderCacheBytes));
+                        reader = Own(owned, new PrecomputedVolumeReader(store, plan.Info, scale, cacheLimitBytes: PrecomputedVolumeReader.MeshingCacheBytes));
                     }
                     else
                     {
