@@ -1,0 +1,131 @@
+using System;
+using System.Buffers.Binary;
+using System.Collections.Generic;
+using System.IO;
+using System.IO.Compression;
+using System.Linq;
+using PrecomputedTools.Engine.Precomputed;
+using Xunit;
+
+namespace PrecomputedTools.Engine.Tests.Precomputed;
+
+/// <summary>neuroglancer_uint64_sharded_v1, checked against the vectors of docs/FORMATS.md §6.</summary>
+public sealed class ShardingTests
+{
+    [Theory]
+    [InlineData(3, 2, 1, 2, 1, 0, 6UL)]
+    [InlineData(4, 4, 4, 1, 2, 3, 53UL)]
+    [InlineData(10, 3, 1, 9, 2, 0, 41UL)]
+    [InlineData(6, 3, 2, 5, 2, 1, 53UL)]
+    [InlineData(6, 3, 2, 1, 0, 0, 1UL)]
+    [InlineData(6, 3, 2, 0, 1, 0, 2UL)]
+    [InlineData(6, 3, 2, 0, 0, 1, 4UL)]
+    public void ChunkIdsAreCompressedMortonCodes(int gx, int gy, int gz, int x, int y, int z, ulong expected) =>
+        Assert.Equal(expected, ShardingSpec.ChunkId(new Int3(gx, gy, gz), new Int3(x, y, z)));
+
+    [Theory]
+    [InlineData(0UL, 0x4772b084e028ae41UL)]
+    [InlineData(1UL, 0xe8bd67d616d4ce9aUL)]
+    [InlineData(2UL, 0xd62f9cd21b013f5aUL)]
+    [InlineData(3UL, 0x6b596e4f0e43e4d1UL)]
+    [InlineData(12345UL, 0x1d31307e3a65e510UL)]
+    public void MurmurHashMatchesTheViewersVectors(ulong id, ulong expected) =>
+        Assert.Equal(expected, ShardingSpec.Murmur3X86128Low64(id));
+
+    [Theory]
+    [InlineData(1UL, 3, 2UL, 6UL, "6.shard")]
+    [InlineData(12345UL, 3, 0UL, 4UL, "4.shard")]
+    [InlineData(1UL, 5, 2UL, 6UL, "06.shard")]
+    [InlineData(12345UL, 5, 0UL, 4UL, "04.shard")]
+    public void MurmurRoutingMatchesTheWorkedExamples(ulong id, int shardBits, ulong minishard, ulong shard, string file)
+    {
+        var spec = new ShardingSpec { Hash = ShardingSpec.MurmurHash, MinishardBits = 2, ShardBits = shardBits };
+        Assert.Equal((shard, minishard), spec.Locate(id));
+        Assert.Equal(file, spec.ShardFileName(shard));
+    }
+
+    [Fact]
+    public void TheWorkedShardFileIsByteForByteTheSpecs()
+    {
+        var spec = new ShardingSpec { MinishardBits = 1, ShardBits = 0, MinishardIndexEncoding = "raw", DataEncoding = "raw" };
+        var chunks = Enumerable.Range(0, 8).Select(i => new KeyValuePair<ulong, byte[]>((ulong)i, Enumerable.Repeat((byte)i, 100 + (10 * i)).ToArray())).Reverse();
+        byte[] shard = ShardBuilder.Build(spec, chunks);
+        Assert.Equal(1304, shard.Length);
+        ulong U(int offset) => BinaryPrimitives.ReadUInt64LittleEndian(shard.AsSpan(offset));
+        Assert.Equal(new ulong[] { 1080, 1176, 1176, 1272 }, new[] { U(0), U(8), U(16), U(24) });
+        int m0 = 32 + 1080, m1 = 32 + 1176;
+        Assert.Equal(new ulong[] { 0, 2, 2, 2, 0, 0, 0, 0, 100, 120, 140, 160 }, Enumerable.Range(0, 12).Select(i => U(m0 + (8 * i))));
+        Assert.Equal(new ulong[] { 1, 2, 2, 2, 520, 0, 0, 0, 110, 130, 150, 170 }, Enumerable.Range(0, 12).Select(i => U(m1 + (8 * i))));
+        Assert.Equal(Enumerable.Repeat((byte)3, 130), shard.Skip(32 + 630).Take(130));
+    }
+
+    [Theory]
+    [InlineData(ShardingSpec.IdentityHash, "gzip", "gzip")]
+    [InlineData(ShardingSpec.MurmurHash, "raw", "gzip")]
+    [InlineData(ShardingSpec.MurmurHash, "gzip", "raw")]
+    public void AReaderGetsBackEveryChunkThroughByteRanges(string hash, string indexEncoding, string dataEncoding)
+    {
+        var spec = new ShardingSpec { Hash = hash, PreshiftBits = 1, MinishardBits = 2, ShardBits = 2, MinishardIndexEncoding = indexEncoding, DataEncoding = dataEncoding };
+        var random = new Random(7);
+        var all = Enumerable.Range(0, 300).Select(i => (Id: (ulong)(i * 37 % 1000), Data: Enumerable.Range(0, random.Next(1, 200)).Select(_ => (byte)random.Next(256)).ToArray()))
+            .GroupBy(c => c.Id).Select(g => g.First()).ToList();
+        var files = all.GroupBy(c => spec.Locate(c.Id).Shard).ToDictionary(g => g.Key, g => ShardBuilder.Build(spec, g.Select(c => new KeyValuePair<ulong, byte[]>(c.Id, c.Data))));
+        foreach (byte[] file in files.Values.Where(_ => indexEncoding == "gzip"))
+        {
+            ulong start = BinaryPrimitives.ReadUInt64LittleEndian(file);
+            ulong end = BinaryPrimitives.ReadUInt64LittleEndian(file.AsSpan(8));
+            if (end > start)
+            {
+                Assert.Equal(new byte[] { 0x1f, 0x8b }, file.Skip(16 * spec.MinishardCount + (int)start).Take(2)); // RFC 1952, not zlib
+            }
+        }
+
+        int ranges = 0;
+        var reader = new ShardReader(spec, (shard, offset, length) =>
+        {
+            ranges++;
+            return files.TryGetValue(shard, out byte[]? f) ? f.Skip((int)offset).Take(length).ToArray() : null;
+        });
+        foreach (var chunk in all)
+        {
+            Assert.Equal(chunk.Data, reader.Read(chunk.Id, "test"));
+        }
+
+        Assert.Null(reader.Read(999_999, "test"));
+        Assert.True(ranges < 3 * all.Count, "minishard indices are read once");
+    }
+
+    [Fact]
+    public void ChosenParametersMakeEachShardAnAlignedBlockOfChunks()
+    {
+        var scale = new ScaleInfo { Key = "8nm", Size = new Int3(34432, 39552, 51508), ChunkSize = new Int3(64, 64, 64), Resolution = new double[] { 8, 8, 8 } };
+        ShardingSpec spec = ShardingSpec.ForScale(scale, 8);
+        Assert.Equal(0, (spec.PreshiftBits + spec.MinishardBits) % 3);
+        Assert.InRange(spec.MinishardBits, 0, 9);
+        Assert.Equal(ShardingSpec.BitsFor(538) + ShardingSpec.BitsFor(618) + ShardingSpec.BitsFor(805), spec.PreshiftBits + spec.MinishardBits + spec.ShardBits);
+
+        // Chunks of one shard form a box: its bounding box holds exactly as many cells as the shard has.
+        var grid = new Int3(16, 16, 16);
+        var small = new ScaleInfo { Key = "s", Size = new Int3(1024, 1024, 1024), ChunkSize = new Int3(64, 64, 64), Resolution = new double[] { 1, 1, 1 } };
+        ShardingSpec blocks = ShardingSpec.ForScale(small, 8, targetShardBytes: 64L * 64 * 64 * 8 * 64);
+        var cells = new Dictionary<ulong, List<Int3>>();
+        for (int z = 0; z < 16; z++)
+        {
+            for (int y = 0; y < 16; y++)
+            {
+                for (int x = 0; x < 16; x++)
+                {
+                    ulong shard = blocks.Locate(ShardingSpec.ChunkId(grid, new Int3(x, y, z))).Shard;
+                    (cells.TryGetValue(shard, out var list) ? list : cells[shard] = new List<Int3>()).Add(new Int3(x, y, z));
+                }
+            }
+        }
+
+        Assert.Equal(64, cells.Count);
+        foreach (List<Int3> list in cells.Values)
+        {
+            Int3 min = list.Aggregate(Int3.Min), max = list.Aggregate(Int3.Max);
+            Assert.Equal(list.Count, (max - min + Int3.One).Volume);
+        }
+    }
+}
