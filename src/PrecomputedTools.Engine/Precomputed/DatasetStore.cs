@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
 using System.Text;
 using PrecomputedTools.Engine.Storage;
@@ -152,8 +153,60 @@ public sealed class DatasetStore : IDisposable
     public PooledBytes? ReadChunkPooled(PrecomputedInfo info, ScaleInfo scale, Box3 localBox)
     {
         int limit = ChunkCodec.MaxEncodedLength(info.DataType, info.NumChannels, scale, localBox.Size);
+        if (scale.Sharding is not null)
+        {
+            return ReadShardedChunk(scale, localBox, limit);
+        }
+
         return Objects.Read(ChunkKey(scale, localBox, Layout), limit)
             ?? Objects.Read(ChunkKey(scale, localBox, Layout == ChunkLayout.Flat ? ChunkLayout.Nested : ChunkLayout.Flat), limit);
+    }
+
+    private readonly Dictionary<string, ShardReader> _shardReaders = new();
+
+    /// <summary>The scale's sharding, parsed (null when the scale is not sharded).</summary>
+    public static ShardingSpec? ShardingOf(ScaleInfo scale, string? source = null) =>
+        scale.Sharding is null ? null : ShardingSpec.FromJson(scale.Sharding, source);
+
+    /// <summary>The key of a shard file: "&lt;scale key&gt;/&lt;hex&gt;.shard".</summary>
+    public static string ShardKey(ScaleInfo scale, ShardingSpec spec, ulong shard) => scale.Key + "/" + spec.ShardFileName(shard);
+
+    /// <summary>The chunk id of a chunk of a sharded scale (its compressed Morton code).</summary>
+    public static ulong ShardedChunkId(ScaleInfo scale, Box3 localBox)
+    {
+        Int3 chunk = scale.ChunkSize;
+        return ShardingSpec.ChunkId(scale.GridSize, new Int3(localBox.Begin.X / chunk.X, localBox.Begin.Y / chunk.Y, localBox.Begin.Z / chunk.Z));
+    }
+
+    // Through byte ranges, as the viewer reads it: the shard index entry, the minishard index (kept),
+    // then the chunk.
+    private PooledBytes? ReadShardedChunk(ScaleInfo scale, Box3 localBox, int limit)
+    {
+        ShardReader reader;
+        lock (_shardReaders)
+        {
+            if (!_shardReaders.TryGetValue(scale.Key, out reader!))
+            {
+                ShardingSpec spec = ShardingOf(scale, Location)!;
+                reader = new ShardReader(spec, (shard, offset, length) => Objects.ReadRange(ShardKey(scale, spec, shard), offset, length));
+                _shardReaders[scale.Key] = reader;
+            }
+        }
+
+        byte[]? chunk = reader.Read(ShardedChunkId(scale, localBox), ObjectNames.Join(Location, scale.Key));
+        if (chunk is null)
+        {
+            return null;
+        }
+
+        if (chunk.Length > limit)
+        {
+            throw new EngineException("ObjectTooLarge", EngineErrorKind.InvalidData, $"The chunk {scale.ChunkName(localBox)} in the shards of {ObjectNames.Join(Location, scale.Key)} is {chunk.Length} bytes; a chunk of its shape has at most {limit}.", Location);
+        }
+
+        byte[] pooled = EngineBuffers.Bytes.Rent(Math.Max(1, chunk.Length));
+        chunk.CopyTo(pooled, 0);
+        return new PooledBytes(pooled, chunk.Length);
     }
 
     public byte[]? ReadChunk(PrecomputedInfo info, ScaleInfo scale, Box3 localBox)

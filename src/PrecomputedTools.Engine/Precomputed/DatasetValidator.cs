@@ -88,9 +88,14 @@ public static class DatasetValidator
         {
             var result = new ScaleValidation { Key = scale.Key, ExpectedChunks = scale.ChunkCount };
             report.Scales.Add(result);
-            if (!ChunkEncodings.IsKnown(scale.Encoding) || scale.Sharding is not null)
+            if (!ChunkEncodings.IsKnown(scale.Encoding))
             {
-                problems.Enqueue($"{scale.Key}: {(scale.Sharding is not null ? "sharded scales are" : $"encoding '{scale.Encoding}' is")} not checked by this module");
+                problems.Enqueue($"{scale.Key}: encoding '{scale.Encoding}' is not checked by this module");
+                continue;
+            }
+
+            if (scale.Sharding is not null && !CheckShards(store, scale, problems, cancellationToken))
+            {
                 continue;
             }
 
@@ -145,6 +150,86 @@ public static class DatasetValidator
 
         report.Problems.AddRange(problems.OrderBy(p => p, StringComparer.Ordinal));
         return report;
+    }
+
+    /// <summary>
+    /// The structure of every shard file of a sharded scale (docs/FORMATS.md §6.2): a valid name
+    /// within shard_bits, minishard index ranges inside the file, ascending ids, each id a chunk of
+    /// the grid routed to this shard and minishard, its data inside the file. The chunks themselves
+    /// are then decoded like unsharded ones. False when the sharding member itself is unusable.
+    /// </summary>
+    private static bool CheckShards(DatasetStore store, ScaleInfo scale, ConcurrentQueue<string> problems, CancellationToken cancellationToken)
+    {
+        ShardingSpec spec;
+        try
+        {
+            spec = ShardingSpec.FromJson(scale.Sharding!, scale.Key);
+        }
+        catch (EngineException ex)
+        {
+            problems.Enqueue(ex.Message);
+            return false;
+        }
+
+        if (!store.Objects.CanList)
+        {
+            return true;
+        }
+
+        var gridIds = new HashSet<ulong>(scale.EnumerateChunks().Select(box => DatasetStore.ShardedChunkId(scale, box)));
+        foreach (StoredObject file in store.Objects.List(scale.Key + "/", cancellationToken).ToList())
+        {
+            string name = file.Key.Substring(scale.Key.Length + 1);
+            if (!name.EndsWith(".shard", StringComparison.Ordinal) || name.IndexOf('/') >= 0)
+            {
+                continue; // reported as not accounted for
+            }
+
+            string where = scale.Key + "/" + name;
+            if (!ulong.TryParse(name.Substring(0, name.Length - 6), System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out ulong shard)
+                || spec.ShardFileName(shard) != name)
+            {
+                problems.Enqueue($"{where}: not a shard name of this sharding (expected {spec.ShardFileName(0)} ...)");
+                continue;
+            }
+
+            long length = file.Length >= 0 ? file.Length : store.Objects.Stat(file.Key, cancellationToken)?.Length ?? -1;
+            var reader = new ShardReader(spec, (s, offset, count) => store.Objects.ReadRange(file.Key, offset, count, cancellationToken));
+            try
+            {
+                for (ulong minishard = 0; minishard < (ulong)spec.MinishardCount; minishard++)
+                {
+                    if (reader.MinishardIndex(shard, minishard, where) is not { } index)
+                    {
+                        continue;
+                    }
+
+                    for (int i = 0; i < index.Ids.Length; i++)
+                    {
+                        ulong id = index.Ids[i];
+                        if (!gridIds.Contains(id))
+                        {
+                            problems.Enqueue($"{where}: chunk id {id} is not a chunk of the {scale.GridSize} grid");
+                        }
+                        else if (spec.Locate(id) != (shard, minishard))
+                        {
+                            problems.Enqueue($"{where}: chunk id {id} belongs to shard {spec.Locate(id).Shard}, minishard {spec.Locate(id).Minishard}, not minishard {minishard} here");
+                        }
+
+                        if (length >= 0 && (16L * spec.MinishardCount) + (long)index.Starts[i] + (long)index.Sizes[i] > length)
+                        {
+                            problems.Enqueue($"{where}: chunk id {id} lies beyond the end of the file");
+                        }
+                    }
+                }
+            }
+            catch (EngineException ex)
+            {
+                problems.Enqueue(ex.Message);
+            }
+        }
+
+        return true;
     }
 
     /// <summary>

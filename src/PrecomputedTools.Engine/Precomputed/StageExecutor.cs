@@ -311,9 +311,9 @@ public static class StageExecutor
                 continue;
             }
 
-            if (tasks[0].Kind != PlanTaskKinds.Copy)
+            if (tasks.Any(t => t.Kind is not (PlanTaskKinds.Copy or PlanTaskKinds.Shard)))
             {
-                throw new EngineException("InvalidPlan", EngineErrorKind.InvalidData, $"A copy plan cannot hold {tasks[0].Kind} tasks.", plan.Destination);
+                throw new EngineException("InvalidPlan", EngineErrorKind.InvalidData, $"A copy plan cannot hold {tasks.First(t => t.Kind is not (PlanTaskKinds.Copy or PlanTaskKinds.Shard)).Kind} tasks.", plan.Destination);
             }
 
             if (source is null)
@@ -323,7 +323,9 @@ public static class StageExecutor
                 source = Own(owned, DatasetStore.Open(location, StoreOptions.FromPublicJson(spec.Settings["store"] as System.Text.Json.Nodes.JsonObject, context.StoreOptions)));
             }
 
-            List<(PlanInput Input, string Output)> items = tasks.SelectMany(t => t.Inputs.Zip(t.Outputs, (i, o) => (i, o))).ToList();
+            DatasetStore reading = source;
+            await WriteShardsAsync(plan, tasks.Where(t => t.Kind == PlanTaskKinds.Shard).ToList(), reading, destination, context, monitor, cancellationToken).ConfigureAwait(false);
+            List<(PlanInput Input, string Output)> items = tasks.Where(t => t.Kind == PlanTaskKinds.Copy).SelectMany(t => t.Inputs.Zip(t.Outputs, (i, o) => (i, o))).ToList();
             monitor.AddWork(items.Count, items.Sum(i => Math.Max(0, i.Input.Length)));
             HashSet<string>? existing = null;
             if (context.Resume && destination.Objects.CanList)
@@ -355,5 +357,57 @@ public static class StageExecutor
                 cancellationToken).ConfigureAwait(false);
             destination.Objects.Flush();
         }
+    }
+
+    // One shard per task: its chunks are read from the unsharded source (any layout, gzip or not),
+    // assembled in memory from their encoded bytes (never voxels), and the shard file is written
+    // whole in one write, so it appears complete or not at all. -Resume skips shards already there.
+    private static async Task WriteShardsAsync(StagePlan plan, List<PlanTask> tasks, DatasetStore source, DatasetStore destination, StageContext context, OperationMonitor monitor, CancellationToken cancellationToken)
+    {
+        if (tasks.Count == 0)
+        {
+            return;
+        }
+
+        monitor.AddWork(tasks.Count, 0);
+        await ForEachAsync(
+            tasks,
+            context.ThrottleLimit,
+            task =>
+            {
+                ScaleInfo scale = plan.Info.Scales[task.Scale];
+                string key = task.Outputs[0];
+                if (context.Resume && destination.Objects.Stat(key, cancellationToken) is not null)
+                {
+                    context.Statistics.Skipped();
+                    monitor.ReportDone(1, 0);
+                    return;
+                }
+
+                ShardingSpec spec = ShardingSpec.FromJson(scale.Sharding!, plan.Destination);
+                ScaleInfo unsharded = scale.Clone();
+                unsharded.Sharding = null;
+                var chunks = new List<KeyValuePair<ulong, byte[]>>(task.Chunks.Count);
+                long bytes = 0;
+                foreach (Box3 box in task.Chunks)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    using PooledBytes? encoded = source.ReadChunkPooled(plan.Info, unsharded, box);
+                    if (encoded is not null)
+                    {
+                        chunks.Add(new KeyValuePair<ulong, byte[]>(DatasetStore.ShardedChunkId(scale, box), encoded.ToArray()));
+                        bytes += encoded.Length;
+                    }
+                }
+
+                if (chunks.Count > 0)
+                {
+                    destination.Objects.Write(key, ShardBuilder.Build(spec, chunks), gzip: false, cancellationToken);
+                }
+
+                context.Statistics.Copied(bytes);
+                monitor.ReportDone(1, bytes);
+            },
+            cancellationToken).ConfigureAwait(false);
     }
 }

@@ -29,6 +29,9 @@ public static class PlanTaskKinds
     /// <summary>Writes the manifests of the segments whose id % parts == part, from the journal records.</summary>
     public const string Manifests = "manifests";
 
+    /// <summary>Writes one shard file of a sharded scale from the source's chunks (the task owns the whole shard).</summary>
+    public const string Shard = "shard";
+
     /// <summary>Writes mesh/info (and segment properties), adds "mesh" to the dataset info, removes the journal.</summary>
     public const string MeshFinish = "mesh-finish";
 
@@ -401,6 +404,7 @@ public static class StagePlanner
     public static StagePlan PlanConvert(PrecomputedInfo info, string destination, ChunkLayout layout, bool gzip, Int3 sourceSize, Int3 sourceGranularity, VoxelType sourceType, long slabBudgetBytes = 192L << 20, VolumeSourceSpec? source = null)
     {
         ScaleInfo scale = info.Scales[0];
+        RefuseShardedTarget(scale, destination);
         if (sourceSize != scale.Size)
         {
             throw new EngineException("InvalidVolumeGeometry", EngineErrorKind.InvalidArgument, $"The volume is {sourceSize} voxels but scale {scale.Key} of the info is {scale.Size}.", destination);
@@ -511,6 +515,29 @@ public static class StagePlanner
     /// </summary>
     public static StagePlan PlanCopy(PrecomputedInfo info, string destination, ChunkLayout layout, bool gzip, IReadOnlyList<CopyItem> items, VolumeSourceSpec source, int objectsPerTask = 256, long bytesPerTask = 256L << 20)
     {
+        // Scales the destination info shards get shard tasks; their chunk objects are not copied.
+        var sharded = info.Scales.Where(s => s.Sharding is not null).Select(s => s.Key + "/").ToList();
+        var shardTasks = new List<PlanTask>();
+        for (int scaleIndex = 0; scaleIndex < info.Scales.Count; scaleIndex++)
+        {
+            ScaleInfo scale = info.Scales[scaleIndex];
+            if (scale.Sharding is null)
+            {
+                continue;
+            }
+
+            ShardingSpec spec = ShardingSpec.FromJson(scale.Sharding, destination);
+            foreach (IGrouping<ulong, Box3> shard in scale.EnumerateChunks().GroupBy(box => spec.Locate(DatasetStore.ShardedChunkId(scale, box)).Shard).OrderBy(g => g.Key))
+            {
+                shardTasks.Add(new PlanTask(0, 0, PlanTaskKinds.Shard, scaleIndex, shard.ToArray(), new[] { DatasetStore.ShardKey(scale, spec, shard.Key) }, -1, default));
+            }
+        }
+
+        if (sharded.Count > 0)
+        {
+            items = items.Where(i => !sharded.Any(prefix => i.DestinationKey.StartsWith(prefix, StringComparison.Ordinal))).ToList();
+        }
+
         var tasks = new List<PlanTask>();
         var inputs = new List<PlanInput>();
         var outputs = new List<string>();
@@ -539,10 +566,29 @@ public static class StagePlanner
         }
 
         Flush();
+        foreach (PlanTask shard in shardTasks)
+        {
+            tasks.Add(new PlanTask(tasks.Count, 0, shard.Kind, shard.Scale, shard.Chunks, shard.Outputs, -1, default));
+        }
+
         tasks.Add(InfoTask(tasks.Count, 1));
         long total = items.Sum(i => Math.Max(0, i.Length));
-        string description = string.Format(System.Globalization.CultureInfo.InvariantCulture, "{0} ({1:N0} objects, {2:N1} MB from {3})", destination, items.Count + 1, total / 1e6, source.GetString("location"));
+        string description = string.Format(System.Globalization.CultureInfo.InvariantCulture, "{0} ({1:N0} objects{2}, {3:N1} MB from {4})", destination, items.Count + 1, shardTasks.Count > 0 ? string.Format(System.Globalization.CultureInfo.InvariantCulture, " and {0:N0} shard files", shardTasks.Count) : "", total / 1e6, source.GetString("location"));
         return new StagePlan("copy", destination, layout, gzip, info, description, tasks) { Source = source };
+    }
+
+    // Encoding and downscaling write one object per chunk; sharded scales are made by copying.
+    private static void RefuseShardedTarget(ScaleInfo scale, string destination)
+    {
+        if (scale.Sharding is not null)
+        {
+            throw new EngineException(
+                "ShardedScaleNotWritable",
+                EngineErrorKind.NotSupported,
+                $"Scale {scale.Key} of {destination} is sharded; this step writes unsharded chunks. Write the dataset unsharded, then Copy-PrecomputedDataset -Sharded.",
+                destination,
+                recommendedAction: "Write unsharded, then Copy-PrecomputedDataset -Sharded.");
+        }
     }
 
     /// <summary>Lower scales: one task per output chunk; each scale is a phase, as it reads the scale above.</summary>
@@ -550,6 +596,11 @@ public static class StagePlanner
     {
         var tasks = new List<PlanTask>();
         int phase = 0;
+        foreach (int t in targets)
+        {
+            RefuseShardedTarget(info.Scales[t], destination);
+        }
+
         foreach (int t in targets.OrderBy(i => i))
         {
             if (t < 1 || t >= info.Scales.Count)

@@ -54,6 +54,10 @@ public sealed class CopyPrecomputedDatasetCommand : StoreCmdlet
     [ValidateRange(1, 1024)]
     public int ThrottleLimit { get; set; } = 16;
 
+    /// <summary>Write every scale sharded (neuroglancer_uint64_sharded_v1): a few shard files per scale instead of one object per chunk, with parameters chosen from each scale's grid (identity hash, each shard an aligned block of chunks).</summary>
+    [Parameter]
+    public SwitchParameter Sharded { get; set; }
+
     protected override void ProcessRecord()
     {
         try
@@ -104,6 +108,11 @@ public sealed class CopyPrecomputedDatasetCommand : StoreCmdlet
                 ThrowTerminatingError(OutputExistsError(destination.Location));
             }
 
+            if (Sharded)
+            {
+                info = WithSharding(info);
+            }
+
             List<CopyItem> items = DatasetCopier.Plan(source, info, destination.Objects, StopToken);
             var sourceSpec = new VolumeSourceSpec(VolumeSourceSpec.PrecomputedKind, new System.Text.Json.Nodes.JsonObject
             {
@@ -149,5 +158,17 @@ public sealed class CopyPrecomputedDatasetCommand : StoreCmdlet
         string destination = ResolveOutputLocation(Destination);
         ShouldProcess($"{dataset.Path} ({dataset.Scales.Length} scales, planned) -> {destination}", "Copy precomputed dataset");
         WriteObject(PrecomputedDataset.Planned(destination, dataset.Info, dataset.Layout, dataset.Gzip, BuildStoreOptions(null, ThrottleLimit)));
+    }
+
+    // Every unsharded scale gets parameters of its own; scales already sharded keep theirs.
+    private static PrecomputedInfo WithSharding(PrecomputedInfo info)
+    {
+        PrecomputedInfo sharded = info.Clone();
+        foreach (ScaleInfo scale in sharded.Scales.Where(s => s.Sharding is null))
+        {
+            scale.Sharding = ShardingSpec.ForScale(scale, VoxelTypes.SizeOf(info.DataType) * Math.Max(1, info.NumChannels)).ToJson();
+        }
+
+        return sharded;
     }
 }

@@ -74,11 +74,6 @@ public sealed class ImportPrecomputedVolumeCommand : StoreCmdlet
             throw new EngineException("UnsupportedChannelCount", EngineErrorKind.NotSupported, $"'{location}' has {info.NumChannels} channels; volumes of this module have one.", location);
         }
 
-        if (scale.Sharding is not null)
-        {
-            throw new EngineException("UnsupportedSharding", EngineErrorKind.NotSupported, $"Scale {scale.Key} of '{location}' is sharded; reading sharded scales is not supported yet.", location);
-        }
-
         if (!ChunkEncodings.IsKnown(scale.Encoding))
         {
             throw new EngineException("UnsupportedEncoding", EngineErrorKind.NotSupported, $"Scale {scale.Key} of '{location}' is encoded as '{scale.Encoding}'; this module reads raw and compressed_segmentation.", location);

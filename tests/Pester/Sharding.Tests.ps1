@@ -1,0 +1,120 @@
+#Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0.0' }
+# Sharded scales (neuroglancer_uint64_sharded_v1) as users make them: Copy-PrecomputedDataset
+# -Sharded, then read, check, convert back. The viewer reading them is checked in tests/PrecomputedTools.Browser.Tests.
+
+BeforeAll {
+    $repo = (Resolve-Path -LiteralPath (Join-Path $PSScriptRoot '../..')).ProviderPath
+    Import-Module (Join-Path $repo 'module/PrecomputedTools/PrecomputedTools.psd1') -Force
+    $script:work = Join-Path ([IO.Path]::GetTempPath()) ('pt-pester-shards-' + [guid]::NewGuid().ToString('N'))
+    New-Item -ItemType Directory -Path $work | Out-Null
+    $script:plain = Join-Path $work 'plain'
+    Import-TiffStack -Path (Join-Path $repo 'module/samples/sample-labels') -Resolution 800, 800, 2000 |
+        ConvertTo-CompressedSegmentation -Path $plain -TargetChunkSize 16 |
+        Invoke-MajorityDownscale | Out-Null
+    $script:shardedPath = Join-Path $work 'sharded'
+    $script:sharded = Copy-PrecomputedDataset -Path $plain -Destination $shardedPath -Sharded
+    function script:Get-Failure([scriptblock] $Block) {
+        try { & $Block | Out-Null } catch { return $_ }
+        throw 'The command did not fail.'
+    }
+}
+
+AfterAll {
+    Remove-Module PrecomputedTools -ErrorAction SilentlyContinue
+    if ($work) { Remove-Item -LiteralPath $work -Recurse -Force -ErrorAction SilentlyContinue }
+}
+
+Describe 'Copy-PrecomputedDataset -Sharded' {
+    It 'writes a few shard files per scale instead of one file per chunk' {
+        $chunkFiles = @(Get-ChildItem -LiteralPath $plain -Recurse -File | Where-Object Name -ne 'info').Count
+        $shardFiles = @(Get-ChildItem -LiteralPath $shardedPath -Recurse -File -Filter '*.shard')
+        $shardFiles.Count | Should -BeGreaterThan 0
+        $shardFiles.Count | Should -BeLessThan ($chunkFiles / 10)
+        @(Get-ChildItem -LiteralPath $shardedPath -Recurse -File | Where-Object { $_.Name -ne 'info' -and $_.Extension -ne '.shard' }).Count | Should -Be 0
+    }
+
+    It 'declares neuroglancer_uint64_sharded_v1 on every scale, with whole-number parameters' {
+        $info = Get-Content -LiteralPath (Join-Path $shardedPath 'info') -Raw | ConvertFrom-Json
+        foreach ($scale in $info.scales) {
+            $scale.sharding.'@type' | Should -Be 'neuroglancer_uint64_sharded_v1'
+            $scale.sharding.hash | Should -Be 'identity'
+            $scale.sharding.minishard_index_encoding | Should -Be 'gzip'
+            ($scale.sharding.preshift_bits + $scale.sharding.minishard_bits + $scale.sharding.shard_bits) | Should -BeGreaterOrEqual 0
+        }
+    }
+
+    It 'is valid: every chunk found in its shard and decodable' {
+        $report = $sharded | Test-PrecomputedDataset
+        $report.IsValid | Should -BeTrue
+        $report.PresentChunks | Should -Be (Test-PrecomputedDataset -Path $plain).PresentChunks
+    }
+
+    It 'reads back the same voxels: converting the sharded scale again gives the unsharded chunks byte for byte' {
+        $again = Join-Path $work 'again'
+        Import-PrecomputedVolume -Path $shardedPath | ConvertTo-CompressedSegmentation -Path $again -TargetChunkSize 16 | Out-Null
+        foreach ($file in Get-ChildItem -LiteralPath (Join-Path $plain '1um') -File) {
+            [IO.File]::ReadAllBytes((Join-Path $again "1um/$($file.Name)")) | Should -Be ([IO.File]::ReadAllBytes($file.FullName)) -Because $file.Name
+        }
+    }
+
+    It 'every lower scale reads back too' {
+        foreach ($scale in '2um', '3um') {
+            $a = Import-PrecomputedVolume -Path $plain -Scale $scale
+            $b = Import-PrecomputedVolume -Path $shardedPath -Scale $scale
+            $b.Size | Should -Be $a.Size
+        }
+    }
+
+    It 'refuses to downscale into a sharded scale (ShardedScaleNotWritable)' {
+        $failure = Get-Failure { Invoke-MajorityDownscale -Path $shardedPath -Force }
+        $failure.FullyQualifiedErrorId | Should -BeLike 'ShardedScaleNotWritable,*'
+        $failure.CategoryInfo.Category | Should -Be 'NotImplemented'
+    }
+
+    It '-Resume keeps shards already written' {
+        $target = Join-Path $work 'resumed'
+        Copy-PrecomputedDataset -Path $plain -Destination $target -Sharded | Out-Null
+        $first = Get-ChildItem -LiteralPath (Join-Path $target '1um') -Filter '*.shard' | Select-Object -First 1
+        $stamp = $first.LastWriteTimeUtc
+        Start-Sleep -Milliseconds 50
+        Copy-PrecomputedDataset -Path $plain -Destination $target -Sharded -Resume | Out-Null
+        (Get-Item -LiteralPath $first.FullName).LastWriteTimeUtc | Should -Be $stamp
+    }
+}
+
+Describe 'Test-PrecomputedDataset checks shard files' {
+    BeforeEach {
+        $script:copy = Join-Path $work ('check-' + [guid]::NewGuid().ToString('N').Substring(0, 6))
+        Copy-Item -LiteralPath $shardedPath -Destination $copy -Recurse
+        $script:shard = Get-ChildItem -LiteralPath (Join-Path $copy '1um') -Filter '*.shard' | Select-Object -First 1
+    }
+
+    It 'finds a shard cut short' {
+        $bytes = [IO.File]::ReadAllBytes($shard.FullName)
+        [IO.File]::WriteAllBytes($shard.FullName, $bytes[0..($bytes.Length / 2)])
+        $report = Test-PrecomputedDataset -Path $copy
+        $report.IsValid | Should -BeFalse
+        ($report.Problems -join "`n") | Should -Match ([regex]::Escape($shard.Name))
+    }
+
+    It 'finds a shard index that points outside the file' {
+        $bytes = [IO.File]::ReadAllBytes($shard.FullName)
+        [BitConverter]::GetBytes([uint64]::MaxValue - 5).CopyTo($bytes, 8)
+        [IO.File]::WriteAllBytes($shard.FullName, $bytes)
+        (Test-PrecomputedDataset -Path $copy).IsValid | Should -BeFalse
+    }
+
+    It 'finds a file with a name no shard of the scale has' {
+        Copy-Item -LiteralPath $shard.FullName -Destination (Join-Path $copy '1um/zz.shard')
+        $report = Test-PrecomputedDataset -Path $copy
+        $report.IsValid | Should -BeFalse
+        ($report.Problems -join "`n") | Should -Match 'zz\.shard'
+    }
+
+    It 'finds a missing shard as missing chunks' {
+        Remove-Item -LiteralPath $shard.FullName
+        $report = Test-PrecomputedDataset -Path $copy
+        $report.IsValid | Should -BeFalse
+        $report.MissingChunks | Should -BeGreaterThan 0
+    }
+}
