@@ -32,14 +32,19 @@ public sealed class HostedViewTests
 
     public static IEnumerable<object[]> Cases() =>
         from host in new[] { "local", "nginx", "s3" }
-        from dataset in new[] { "sample", "zbrain" }
+        from dataset in new[] { "sample", "zbrain", "zbrain-sharded" }
         select new object[] { host, dataset };
 
     [Theory]
     [MemberData(nameof(Cases))]
     public void ViewCheck_ModuleOutputOnEachHost(string host, string dataset)
     {
-        ModuleDataset ds = dataset == "sample" ? _datasets.Sample : _datasets.ZBrain;
+        ModuleDataset ds = dataset switch
+        {
+            "sample" => _datasets.Sample,
+            "zbrain-sharded" => _datasets.ZBrainSharded,
+            _ => _datasets.ZBrain,
+        };
         using var session = new ModuleSession();
         var vars = new Dictionary<string, object?>
         {

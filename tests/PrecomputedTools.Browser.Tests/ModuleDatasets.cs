@@ -39,6 +39,7 @@ public sealed class ModuleDatasets : IDisposable
         MeshStep = Meshed ? " | New-SegmentMesh" : "";
         Sample = MakeSample(session);
         ZBrain = MakeZBrain(session);
+        ZBrainSharded = MakeSharded(session, ZBrain);
     }
 
     /// <summary>Whether the module exports New-SegmentMesh, so the datasets carry legacy meshes.</summary>
@@ -49,6 +50,17 @@ public sealed class ModuleDatasets : IDisposable
     public ModuleDataset Sample { get; }
 
     public ModuleDataset ZBrain { get; }
+
+    /// <summary>Z-Brain copied with Copy-PrecomputedDataset -Sharded: every scale in shard files, read by the viewer through byte ranges.</summary>
+    public ModuleDataset ZBrainSharded { get; }
+
+    private ModuleDataset MakeSharded(ModuleSession session, ModuleDataset source)
+    {
+        string root = System.IO.Path.Combine(_scratch, source.Name + "-sharded-root");
+        string path = System.IO.Path.Combine(root, source.Name);
+        session.RunOk("Copy-PrecomputedDataset -Path $in -Destination $out -Sharded | Out-Null", new Dictionary<string, object?> { ["in"] = source.Path, ["out"] = path });
+        return source with { Name = source.Name + "-sharded", Root = root, Path = path };
+    }
 
     private ModuleDataset MakeSample(ModuleSession session)
     {
