@@ -311,6 +311,10 @@ function diagnose({ info, datasetDir, base, responses, failed, consoleLines, pag
     const dir = rel.slice(0, slash);
     const name = rel.slice(slash + 1);
     if (rel === "info") return { kind: "info", exists: true, gzip: false };
+    // Sharded scales: the viewer reads <hex>.shard files with byte ranges (FORMATS.md 6.2).
+    if (keys.has(dir) && keys.get(dir).sharding && /^[0-9a-f]+\.shard$/.test(name)) {
+      return { kind: "shard", exists: fs.existsSync(path.join(datasetDir, dir, name)), gzip: false };
+    }
     if (keys.has(dir) && isChunkName(name)) {
       const file = path.join(datasetDir, dir, name);
       const gz = fs.existsSync(file + ".gz");
@@ -353,8 +357,10 @@ function diagnose({ info, datasetDir, base, responses, failed, consoleLines, pag
       fail(`HTTP 200 for ${kind} ${rel}, which the dataset does not contain (stale or foreign data at that URL)`);
       continue;
     }
+    if (kind === "shard" && r.status === 200)
+      fail(`RANGE IGNORED: ${rel} was answered 200 with the whole file to a byte-range request; sharded reads need 206 Partial Content`);
     if (!e.exists) {
-      if (kind !== "chunk" && !(kind === "manifest" && noMesh.has(e.id)) && kind !== "mesh info") fail(`HTTP ${r.status} for ${kind} ${rel}`);
+      if (kind !== "chunk" && kind !== "shard" && !(kind === "manifest" && noMesh.has(e.id)) && kind !== "mesh info") fail(`HTTP ${r.status} for ${kind} ${rel}`);
       continue;
     }
     if (e.gzip && enc !== "gzip" && wrongEncoding++ < 5)
@@ -376,7 +382,7 @@ function diagnose({ info, datasetDir, base, responses, failed, consoleLines, pag
   if (chunkErrors.length > 5) fail(`CONSOLE CHUNK ERROR: ${chunkErrors.length - 5} more`);
   // What must have been requested at all.
   if (!counts.info && !failed.some((f) => relOf(f.url) === "info")) fail(`NO INFO REQUEST: the viewer never fetched ${base}info`);
-  if (!counts.chunk && !failures.some((f) => f.startsWith("LAYER LOAD ERROR"))) fail("NO CHUNK RESPONSES: the viewer received no volume chunk");
+  if (!counts.chunk && !counts.shard && !failures.some((f) => f.startsWith("LAYER LOAD ERROR"))) fail("NO CHUNK RESPONSES: the viewer received no volume chunk");
   if (meshDir !== undefined && !failures.some((f) => f.startsWith("LAYER LOAD ERROR")))
     for (const id of segments) {
       if (noMesh.has(id)) continue;
