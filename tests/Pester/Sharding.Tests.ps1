@@ -118,3 +118,27 @@ Describe 'Test-PrecomputedDataset checks shard files' {
         $report.MissingChunks | Should -BeGreaterThan 0
     }
 }
+
+Describe 'Copy-PrecomputedDataset -Sharding overrides the chosen parameters' {
+    It 'murmurhash3 with gzip chunk data is valid and reads back the same chunks' {
+        $target = Join-Path $work 'murmur'
+        $copy = Copy-PrecomputedDataset -Path $plain -Destination $target -Sharding @{ hash = 'murmurhash3_x86_128'; minishard_bits = 2; data_encoding = 'gzip' }
+        $info = Get-Content -LiteralPath (Join-Path $target 'info') -Raw | ConvertFrom-Json
+        $info.scales[0].sharding.hash | Should -Be 'murmurhash3_x86_128'
+        $info.scales[0].sharding.data_encoding | Should -Be 'gzip'
+        ($copy | Test-PrecomputedDataset).IsValid | Should -BeTrue
+        $again = Join-Path $work 'murmur-again'
+        Import-PrecomputedVolume -Path $target | ConvertTo-CompressedSegmentation -Path $again -TargetChunkSize 16 | Out-Null
+        $name = (Get-ChildItem -LiteralPath (Join-Path $plain '1um') -File | Select-Object -First 1).Name
+        [IO.File]::ReadAllBytes((Join-Path $again "1um/$name")) | Should -Be ([IO.File]::ReadAllBytes((Join-Path $plain "1um/$name")))
+    }
+
+    It 'refuses an unknown member or value before writing anything (InvalidShardingSpec)' {
+        foreach ($bad in @{ shards = 3 }, @{ hash = 'md5' }, @{ minishard_bits = 40 }) {
+            $target = Join-Path $work ('bad-' + [guid]::NewGuid().ToString('N').Substring(0, 6))
+            $failure = Get-Failure { Copy-PrecomputedDataset -Path $plain -Destination $target -Sharding $bad }
+            $failure.FullyQualifiedErrorId | Should -BeLike 'InvalidShardingSpec,*'
+            Test-Path -LiteralPath $target | Should -BeFalse
+        }
+    }
+}

@@ -58,6 +58,10 @@ public sealed class CopyPrecomputedDatasetCommand : StoreCmdlet
     [Parameter]
     public SwitchParameter Sharded { get; set; }
 
+    /// <summary>Sharding parameters that replace the chosen ones on every scale (implies -Sharded): a hashtable with any of preshift_bits, minishard_bits, shard_bits, hash (identity or murmurhash3_x86_128), minishard_index_encoding and data_encoding (raw or gzip).</summary>
+    [Parameter]
+    public System.Collections.Hashtable? Sharding { get; set; }
+
     protected override void ProcessRecord()
     {
         try
@@ -108,9 +112,9 @@ public sealed class CopyPrecomputedDatasetCommand : StoreCmdlet
                 ThrowTerminatingError(OutputExistsError(destination.Location));
             }
 
-            if (Sharded)
+            if (Sharded || Sharding is not null)
             {
-                info = WithSharding(info);
+                info = WithSharding(info, Sharding);
             }
 
             List<CopyItem> items = DatasetCopier.Plan(source, info, destination.Objects, StopToken);
@@ -160,13 +164,30 @@ public sealed class CopyPrecomputedDatasetCommand : StoreCmdlet
         WriteObject(PrecomputedDataset.Planned(destination, dataset.Info, dataset.Layout, dataset.Gzip, BuildStoreOptions(null, ThrottleLimit)));
     }
 
-    // Every unsharded scale gets parameters of its own; scales already sharded keep theirs.
-    private static PrecomputedInfo WithSharding(PrecomputedInfo info)
+    // Every unsharded scale gets parameters of its own (scales already sharded keep theirs), and
+    // what -Sharding names replaces the chosen values.
+    private static PrecomputedInfo WithSharding(PrecomputedInfo info, System.Collections.Hashtable? overrides)
     {
         PrecomputedInfo sharded = info.Clone();
         foreach (ScaleInfo scale in sharded.Scales.Where(s => s.Sharding is null))
         {
-            scale.Sharding = ShardingSpec.ForScale(scale, VoxelTypes.SizeOf(info.DataType) * Math.Max(1, info.NumChannels)).ToJson();
+            System.Text.Json.Nodes.JsonObject json = ShardingSpec.ForScale(scale, VoxelTypes.SizeOf(info.DataType) * Math.Max(1, info.NumChannels)).ToJson();
+            foreach (System.Collections.DictionaryEntry entry in overrides ?? new System.Collections.Hashtable())
+            {
+                string name = Convert.ToString(entry.Key, CultureInfo.InvariantCulture) ?? "";
+                object? value = entry.Value is PSObject pso ? pso.BaseObject : entry.Value;
+                if (!json.ContainsKey(name) || name == "@type")
+                {
+                    throw new EngineException("InvalidShardingSpec", EngineErrorKind.InvalidArgument, $"-Sharding has '{name}'; it takes preshift_bits, minishard_bits, shard_bits, hash, minishard_index_encoding and data_encoding.", name);
+                }
+
+                json[name] = name.EndsWith("_bits", StringComparison.Ordinal)
+                    ? System.Text.Json.Nodes.JsonValue.Create(Convert.ToInt32(value, CultureInfo.InvariantCulture))
+                    : System.Text.Json.Nodes.JsonValue.Create(Convert.ToString(value, CultureInfo.InvariantCulture));
+            }
+
+            ShardingSpec.FromJson(json, "-Sharding"); // every value checked before anything is written
+            scale.Sharding = json;
         }
 
         return sharded;
