@@ -162,7 +162,9 @@ public sealed class PublishPlan
             }
 
             long length = new FileInfo(file).Length;
-            bool gzipBytes = PublishRules.FileIsGzip(file);
+            // A shard file is read by byte ranges and never gzip-encoded as a whole (FORMATS.md §6.2),
+            // even when its first offsets happen to read as a gzip header.
+            bool gzipBytes = !name.EndsWith(".shard", StringComparison.Ordinal) && PublishRules.FileIsGzip(file);
             if (gzipName && !gzipBytes)
             {
                 warnings.Add($"'{relative}' ends in .gz but its bytes are not gzip; it is published without Content-Encoding.");
