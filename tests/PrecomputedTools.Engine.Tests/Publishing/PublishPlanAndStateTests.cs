@@ -47,6 +47,20 @@ public class PublishPlanTests
     }
 
     [Fact]
+    public void AShardFileIsNeverGzipEncodedEvenWhenItsIndexReadsAsAGzipHeader()
+    {
+        string scratch = RepoPaths.NewScratch("plan-shard");
+        HandMadeDataset ds = HandMadeDataset.Write(scratch, "seg");
+        // The first shard-index entry 0x00_00_08_8b_1f (minishard 0's index 559,903 bytes in) starts 1f 8b 08 00.
+        byte[] shard = new byte[64];
+        BitConverter.GetBytes(0x088b1fUL).CopyTo(shard, 0);
+        Assert.True(PublishRules.IsGzip(shard));
+        File.WriteAllBytes(Path.Combine(ds.Path, HandMadeDataset.ScaleKey, "0.shard"), shard);
+        PublishPlan plan = PublishPlan.Create(ds.Path, "mesh");
+        Assert.Null(plan.Items.Single(i => i.RelativeKey == HandMadeDataset.ScaleKey + "/0.shard").ContentEncoding);
+    }
+
+    [Fact]
     public void TemporaryAndHiddenBookkeepingFilesAreNotPublished()
     {
         string scratch = RepoPaths.NewScratch("plan-hidden");
