@@ -6,6 +6,7 @@ using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using PrecomputedTools.Engine;
+using PrecomputedTools.Engine.Meshing;
 using PrecomputedTools.Engine.Precomputed;
 using PrecomputedTools.Engine.Storage;
 using PrecomputedTools.Engine.Tiff;
@@ -21,34 +22,42 @@ namespace PrecomputedTools.Benchmarks;
 public sealed class PipelineBench : IBenchSection
 {
     public const string ChildFlag = "--child-pipeline";
+    public const string MeshChildFlag = "--child-pipeline-mesh";
+    private const double MeshPeakTargetMb = 500;
     private const double WallTargetSeconds = 10;
     private const double PeakTargetMb = 600;
 
     public string Name => "pipeline";
 
-    public string Description => "whole guide pipeline on Z-Brain (TIFF -> scale 0 -> all scales), wall time and peak RSS in a child process; 4x and 8x deeper synthetic volumes";
+    public string Description => "whole guide pipeline on Z-Brain (TIFF -> scale 0 -> all scales), wall time and peak RSS in a child process; 4x and 8x deeper synthetic volumes; then meshing each in a child process of its own";
 
     public void Run(BenchContext context)
     {
         string tif = context.ZBrainTiffPath;
-        (double wall1, double peak1) = RunChild(tif, 1, context.Threads);
+        (double wall1, double peak1, double meshWall1, double meshPeak1) = RunChild(tif, 1, context.Threads);
         Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "  {0,-42} {1} thr  wall {2,6:F2} s   ({3:F2}x target {4} s)   peak RSS {5,6:F0} MB ({6:F2}x target {7} MB)", "Z-Brain 1406x621x138, chunk 256", context.Threads, wall1, WallTargetSeconds / wall1, WallTargetSeconds, peak1, PeakTargetMb / peak1, PeakTargetMb));
-        (double wall4, double peak4) = RunChild(tif, 4, context.Threads);
+        Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "  {0,-42} {1} thr  wall {2,6:F2} s   peak RSS {3,6:F0} MB ({4:F2}x target {5} MB)", "  then meshes of every segment", context.Threads, meshWall1, meshPeak1, MeshPeakTargetMb / meshPeak1, MeshPeakTargetMb));
+        (double wall4, double peak4, double meshWall4, double meshPeak4) = RunChild(tif, 4, context.Threads);
         Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "  {0,-42} {1} thr  wall {2,6:F2} s   peak RSS {3,6:F0} MB   peak ratio 4x-deep / 1x = {4:F2}", "synthetic 1406x621x552 (Z-Brain x4 in z)", context.Threads, wall4, peak4, peak4 / peak1));
 
         // Z-Brain (138 planes) is shallower than the 256-deep chunks of scales 1+, so 1x has clipped,
         // smaller chunks; once chunks are full depth, more depth must not add memory: 8x vs 4x.
-        (double wall8, double peak8) = RunChild(tif, 8, context.Threads);
+        Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "  {0,-42} {1} thr  wall {2,6:F2} s   peak RSS {3,6:F0} MB   mesh peak ratio 4x-deep / 1x = {4:F2}", "  then meshes of every segment", context.Threads, meshWall4, meshPeak4, meshPeak4 / meshPeak1));
+        (double wall8, double peak8, double meshWall8, double meshPeak8) = RunChild(tif, 8, context.Threads);
         Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "  {0,-42} {1} thr  wall {2,6:F2} s   peak RSS {3,6:F0} MB   peak ratio 8x-deep / 4x = {4:F2}", "synthetic 1406x621x1104 (Z-Brain x8 in z)", context.Threads, wall8, peak8, peak8 / peak4));
+        Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "  {0,-42} {1} thr  wall {2,6:F2} s   peak RSS {3,6:F0} MB   mesh peak ratio 8x-deep / 4x = {4:F2}", "  then meshes of every segment", context.Threads, meshWall8, meshPeak8, meshPeak8 / meshPeak4));
     }
 
-    private static (double WallSeconds, double PeakMb) RunChild(string tif, int depthRepeat, int threads)
+    private static (double WallSeconds, double PeakMb, double MeshWallSeconds, double MeshPeakMb) RunChild(string tif, int depthRepeat, int threads)
     {
         string output = Path.Combine(Path.GetTempPath(), "pt-bench", "pipeline-" + depthRepeat + "-" + Guid.NewGuid().ToString("N").Substring(0, 6));
-        string text;
+        string text, mesh;
         try
         {
             text = BenchContext.RunSelf(ChildFlag, tif, output, depthRepeat.ToString(CultureInfo.InvariantCulture), threads.ToString(CultureInfo.InvariantCulture));
+
+            // Meshing in a process of its own: its peak is not hidden under the pipeline's.
+            mesh = BenchContext.RunSelf(MeshChildFlag, output, threads.ToString(CultureInfo.InvariantCulture));
         }
         finally
         {
@@ -63,7 +72,31 @@ public sealed class PipelineBench : IBenchSection
         }
 
         string[] parts = text.Trim().Split(' ');
-        return (double.Parse(parts[0], CultureInfo.InvariantCulture), double.Parse(parts[1], CultureInfo.InvariantCulture));
+        string[] meshParts = mesh.Trim().Split(' ');
+        return (double.Parse(parts[0], CultureInfo.InvariantCulture), double.Parse(parts[1], CultureInfo.InvariantCulture),
+            double.Parse(meshParts[0], CultureInfo.InvariantCulture), double.Parse(meshParts[1], CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>Child process: meshes scale 0 of the dataset as New-SegmentMesh does, prints "wallSeconds peakMb".</summary>
+    public static int RunMeshChild(string[] args)
+    {
+        string output = args[1];
+        int threads = int.Parse(args[2], CultureInfo.InvariantCulture);
+        var clock = Stopwatch.StartNew();
+        using var store = new DatasetStore(new FolderStore(output));
+        PrecomputedInfo info = store.ReadInfo();
+        ScaleInfo scale = info.Scales[0];
+        using var reader = new PrecomputedVolumeReader(store, info, scale, PrecomputedVolumeReader.MeshingCacheBytes);
+        var settings = new SegmentMeshSettings
+        {
+            Geometry = new MeshGeometry { Resolution = scale.Resolution, VoxelOffset = scale.VoxelOffset },
+            ThrottleLimit = threads,
+        };
+        var writer = new LegacyMeshWriter(store.Objects, "mesh", scale.VoxelOffset, "pipeline benchmark");
+        SegmentMesher.RunAsync(reader, settings, writer, OperationMonitor.None, CancellationToken.None).GetAwaiter().GetResult();
+        _ = writer.FinishSegments().Count();
+        Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0:F3} {1:F1}", clock.Elapsed.TotalSeconds, BenchContext.PeakResidentMegabytes()));
+        return 0;
     }
 
     /// <summary>Child process: runs the pipeline once and prints "wallSeconds peakMb".</summary>

@@ -32,6 +32,11 @@ public static class Program
             return PipelineBench.RunChild(args);
         }
 
+        if (args.Length > 0 && args[0] == PipelineBench.MeshChildFlag)
+        {
+            return PipelineBench.RunMeshChild(args);
+        }
+
         if (args.Length > 0 && args[0] == ScaleBench.ChildFlag)
         {
             return ScaleBench.RunChild(args);

@@ -190,6 +190,7 @@ public sealed class PrecomputedVolumeReader : IVolumeReader
     }
 
     private readonly List<byte[]> _free = new();
+    private long _freeBytes;
 
     // A buffer at least as long as the chunk (edge chunks are smaller and reuse whole-chunk buffers).
     private byte[] RentBuffer(int size)
@@ -210,6 +211,7 @@ public sealed class PrecomputedVolumeReader : IVolumeReader
                 byte[] buffer = _free[best];
                 _free[best] = _free[_free.Count - 1];
                 _free.RemoveAt(_free.Count - 1);
+                _freeBytes -= buffer.Length;
                 return buffer;
             }
         }
@@ -218,7 +220,8 @@ public sealed class PrecomputedVolumeReader : IVolumeReader
     }
 
     // Called under the gate. A few buffers are enough (one per reading thread between two
-    // evictions); when full, a larger buffer replaces the smallest kept.
+    // evictions): at most 16, and no more bytes than half the cache unless that is under two
+    // buffers (huge chunks); when full, a larger buffer replaces the smallest kept.
     private void ReturnBuffer(byte[]? buffer)
     {
         if (buffer is null)
@@ -226,9 +229,15 @@ public sealed class PrecomputedVolumeReader : IVolumeReader
             return;
         }
 
-        if (_free.Count < 16)
+        if (_free.Count < 16 && (_free.Count < 2 || _freeBytes + buffer.Length <= _cacheLimitBytes / 2))
         {
             _free.Add(buffer);
+            _freeBytes += buffer.Length;
+            return;
+        }
+
+        if (_free.Count < 2)
+        {
             return;
         }
 
@@ -241,8 +250,9 @@ public sealed class PrecomputedVolumeReader : IVolumeReader
             }
         }
 
-        if (_free[smallest].Length < buffer.Length)
+        if (_free[smallest].Length < buffer.Length && _freeBytes - _free[smallest].Length + buffer.Length <= Math.Max(_cacheLimitBytes / 2, 2L * buffer.Length))
         {
+            _freeBytes += buffer.Length - _free[smallest].Length;
             _free[smallest] = buffer;
         }
     }
@@ -277,6 +287,7 @@ public sealed class PrecomputedVolumeReader : IVolumeReader
             _cache.Clear();
             _lru.Clear();
             _free.Clear();
+            _freeBytes = 0;
             _cachedBytes = 0;
         }
 
