@@ -2,10 +2,12 @@ using System;
 using System.Globalization;
 using System.IO;
 using System.IO.Compression;
+using System.Linq;
 using System.Net;
 using System.Net.Sockets;
 using System.Threading;
 using System.Threading.Tasks;
+using PrecomputedTools.Engine.Storage;
 
 namespace PrecomputedTools.Engine.Publishing;
 
@@ -41,6 +43,9 @@ public sealed class StaticFileServer : IDisposable
 
     /// <summary>The folder served at "/".</summary>
     public string Root => _root;
+
+    /// <summary>Serve files whose links lead outside the root (off by default: a link to /etc must not publish it).</summary>
+    public bool FollowLinksOutsideRoot { get; set; }
 
     public string BindAddress { get; }
 
@@ -201,7 +206,7 @@ public sealed class StaticFileServer : IDisposable
         }
 
         bool head = method == "HEAD";
-        ResolvedFile resolved = Resolve(_root, request.RawUrl ?? "/");
+        ResolvedFile resolved = Resolve(_root, request.RawUrl ?? "/", FollowLinksOutsideRoot);
         if (resolved.Status != 200)
         {
             await WriteStatusAsync(response, resolved.Status, head).ConfigureAwait(false);
@@ -224,6 +229,13 @@ public sealed class StaticFileServer : IDisposable
             return;
         }
 
+        // A ".gz" file whose bytes are not gzip is served as stored, like Publish-PrecomputedS3
+        // publishes it: inflating it would fail after the headers and leave the client hanging.
+        if (resolved.Gzip && !PublishRules.FileIsGzip(file.FullName))
+        {
+            resolved = new ResolvedFile(200, resolved.Path, resolved.ContentType, gzip: false);
+        }
+
         if (resolved.Gzip)
         {
             if (AcceptsGzip(request.Headers["Accept-Encoding"]))
@@ -240,7 +252,16 @@ public sealed class StaticFileServer : IDisposable
                     response.SendChunked = true;
                     using var source = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, useAsync: true);
                     using var inflate = new GZipStream(source, CompressionMode.Decompress);
-                    await inflate.CopyToAsync(response.OutputStream, 81920).ConfigureAwait(false);
+                    try
+                    {
+                        await inflate.CopyToAsync(response.OutputStream, 81920).ConfigureAwait(false);
+                    }
+                    catch (InvalidDataException)
+                    {
+                        // Corrupt past its header: the status is sent, so only closing tells the client.
+                        response.Abort();
+                        return;
+                    }
                 }
             }
 
@@ -250,10 +271,18 @@ public sealed class StaticFileServer : IDisposable
         response.Headers["Accept-Ranges"] = "bytes";
         if (request.Headers["Range"] is { } range)
         {
-            if (!TryParseRange(range, file.Length, out long start, out long end))
+            RangeOutcome outcome = ParseRange(range, file.Length, out long start, out long end);
+            if (outcome == RangeOutcome.Unsatisfiable)
             {
                 response.Headers["Content-Range"] = "bytes */" + file.Length.ToString(CultureInfo.InvariantCulture);
                 await WriteStatusAsync(response, 416, head).ConfigureAwait(false);
+                return;
+            }
+
+            if (outcome == RangeOutcome.Whole)
+            {
+                // What cannot be served as one range (several, or malformed) gets the whole file (RFC 9110 §14.2).
+                await SendFileAsync(response, file, 0, file.Length, head).ConfigureAwait(false);
                 return;
             }
 
@@ -352,53 +381,91 @@ public sealed class StaticFileServer : IDisposable
     }
 
     /// <summary>Parses a single "bytes=a-b", "bytes=a-" or "bytes=-n" range; false when unsatisfiable or malformed.</summary>
-    internal static bool TryParseRange(string header, long length, out long start, out long end)
+    /// <summary>What a Range header asks for.</summary>
+    internal enum RangeOutcome
+    {
+        /// <summary>No single range this server serves (several ranges, another unit, malformed): send the whole file.</summary>
+        Whole,
+
+        /// <summary>One satisfiable range, [start, end].</summary>
+        Partial,
+
+        /// <summary>A well-formed range that starts past the end: 416.</summary>
+        Unsatisfiable,
+    }
+
+    internal static RangeOutcome ParseRange(string header, long length, out long start, out long end)
     {
         start = end = 0;
         string h = header.Trim();
         if (!h.StartsWith("bytes=", StringComparison.OrdinalIgnoreCase) || h.IndexOf(',') >= 0 || length == 0)
         {
-            return false;
+            return RangeOutcome.Whole;
         }
 
         string spec = h.Substring(6).Trim();
         int dash = spec.IndexOf('-');
         if (dash < 0)
         {
-            return false;
+            return RangeOutcome.Whole;
         }
 
         string a = spec.Substring(0, dash).Trim();
         string b = spec.Substring(dash + 1).Trim();
         if (a.Length == 0)
         {
-            if (!long.TryParse(b, NumberStyles.None, CultureInfo.InvariantCulture, out long suffix) || suffix == 0)
+            if (!TryParsePosition(b, out long suffix))
             {
-                return false;
+                return RangeOutcome.Whole;
+            }
+
+            if (suffix == 0)
+            {
+                return RangeOutcome.Unsatisfiable;
             }
 
             start = Math.Max(0, length - suffix);
             end = length - 1;
-            return true;
+            return RangeOutcome.Partial;
         }
 
-        if (!long.TryParse(a, NumberStyles.None, CultureInfo.InvariantCulture, out start) || start >= length)
+        if (!TryParsePosition(a, out start))
         {
-            return false;
+            return RangeOutcome.Whole;
         }
 
         if (b.Length == 0)
         {
             end = length - 1;
-            return true;
+        }
+        else if (!TryParsePosition(b, out end) || end < start)
+        {
+            return RangeOutcome.Whole;
         }
 
-        if (!long.TryParse(b, NumberStyles.None, CultureInfo.InvariantCulture, out end) || end < start)
+        if (start >= length)
+        {
+            return RangeOutcome.Unsatisfiable;
+        }
+
+        end = Math.Min(end, length - 1);
+        return RangeOutcome.Partial;
+    }
+
+    // Digits only; a position past long.MaxValue (a 20-digit end) is as good as "to the end".
+    private static bool TryParsePosition(string text, out long value)
+    {
+        value = 0;
+        if (text.Length == 0 || text.Any(c => c < '0' || c > '9'))
         {
             return false;
         }
 
-        end = Math.Min(end, length - 1);
+        if (!long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value))
+        {
+            value = long.MaxValue;
+        }
+
         return true;
     }
 
@@ -427,7 +494,7 @@ public sealed class StaticFileServer : IDisposable
     /// 403 for anything that would leave the root ("..", absolute or drive paths, encoded
     /// traversal, backslashes, NUL), 404 for directories and missing files.
     /// </summary>
-    internal static ResolvedFile Resolve(string root, string rawTarget)
+    internal static ResolvedFile Resolve(string root, string rawTarget, bool followLinksOutsideRoot = false)
     {
         string target = rawTarget;
         int cut = target.IndexOfAny(new[] { '?', '#' });
@@ -459,6 +526,13 @@ public sealed class StaticFileServer : IDisposable
         string[] segments = decoded.Split(new[] { '/' }, StringSplitOptions.RemoveEmptyEntries);
         foreach (string segment in segments)
         {
+            // Dotfiles (bookkeeping such as an interrupted mesh run's journal) and temporary files of
+            // writes in progress are not part of any dataset.
+            if (segment.StartsWith(".", StringComparison.Ordinal) && segment != "." && segment != "..")
+            {
+                return new ResolvedFile(404);
+            }
+
             if (segment == "." || segment == ".." || System.IO.Path.IsPathRooted(segment) || (segment.Length >= 2 && segment[1] == ':' && char.IsLetter(segment[0]) && !char.IsDigit(segment[0])))
             {
                 return new ResolvedFile(403);
@@ -478,6 +552,35 @@ public sealed class StaticFileServer : IDisposable
         }
 
         string name = segments[segments.Length - 1];
+        if (AtomicFile.IsTempFile(name))
+        {
+            return new ResolvedFile(404);
+        }
+
+        ResolvedFile found = Find(full, name);
+        if (found.Status != 200)
+        {
+            return found;
+        }
+
+        // Links are followed to the file itself (its real length), but not out of the root.
+        string? real = RealPath(found.Path!);
+        string? realRoot = RealPath(root);
+        if (real is null || realRoot is null)
+        {
+            return new ResolvedFile(403);
+        }
+
+        if (!followLinksOutsideRoot && !real.StartsWith(realRoot + System.IO.Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        {
+            return new ResolvedFile(403);
+        }
+
+        return new ResolvedFile(200, real, found.ContentType, found.Gzip);
+    }
+
+    private static ResolvedFile Find(string full, string name)
+    {
         string type = ContentTypeFor(name);
         if (File.Exists(full))
         {
@@ -504,6 +607,37 @@ public sealed class StaticFileServer : IDisposable
         }
 
         return new ResolvedFile(404);
+    }
+
+    /// <summary>The path with every link along it resolved; null when a link is broken (or, without link support, when there is one).</summary>
+    internal static string? RealPath(string path)
+    {
+        string full = System.IO.Path.GetFullPath(path);
+        string current = System.IO.Path.GetPathRoot(full) ?? "";
+        foreach (string part in full.Substring(current.Length).Split(new[] { System.IO.Path.DirectorySeparatorChar, System.IO.Path.AltDirectorySeparatorChar }, StringSplitOptions.RemoveEmptyEntries))
+        {
+            current = System.IO.Path.Combine(current, part);
+            FileSystemInfo info = Directory.Exists(current) ? new DirectoryInfo(current) : new FileInfo(current);
+#if NET
+            if (info.LinkTarget is not null)
+            {
+                FileSystemInfo? target = info.ResolveLinkTarget(returnFinalTarget: true);
+                if (target is null || !target.Exists)
+                {
+                    return null;
+                }
+
+                current = System.IO.Path.GetFullPath(target.FullName);
+            }
+#else
+            if (info.Exists && (info.Attributes & FileAttributes.ReparsePoint) != 0)
+            {
+                return null;
+            }
+#endif
+        }
+
+        return current;
     }
 
     internal static string ContentTypeFor(string name)

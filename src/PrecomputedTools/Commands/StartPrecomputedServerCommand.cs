@@ -29,6 +29,10 @@ public sealed class StartPrecomputedServerCommand : PrecomputedCmdlet
     [Parameter]
     public string BindAddress { get; set; } = "127.0.0.1";
 
+    /// <summary>Also serve files that symbolic links inside the folder lead to outside it. By default a link is followed only while it stays inside the folder; one leading elsewhere (say to /etc) answers 403.</summary>
+    [Parameter]
+    public SwitchParameter FollowSymlink { get; set; }
+
     protected override void ProcessRecord()
     {
         string root = ResolveExistingPath(Path, literal: true);
@@ -61,7 +65,12 @@ public sealed class StartPrecomputedServerCommand : PrecomputedCmdlet
             }
         }
 
-        var server = new StaticFileServer(root, BindAddress, Port);
+        var server = new StaticFileServer(root, BindAddress, Port) { FollowLinksOutsideRoot = FollowSymlink };
+        if (FollowSymlink)
+        {
+            WriteWarning($"-FollowSymlink: links inside '{root}' are followed wherever they lead; what they point to is served too.");
+        }
+
         try
         {
             server.Start();

@@ -76,18 +76,112 @@ public class StaticFileServerTests
     [InlineData("bytes=90-", 100, 90, 99)]
     [InlineData("bytes=-10", 100, 90, 99)]
     [InlineData("bytes=50-500", 100, 50, 99)]
+    [InlineData("bytes=10-99999999999999999999", 100, 10, 99)]
     public void ParsesSingleRanges(string header, long length, long start, long end)
     {
-        Assert.True(StaticFileServer.TryParseRange(header, length, out long s, out long e));
+        Assert.Equal(StaticFileServer.RangeOutcome.Partial, StaticFileServer.ParseRange(header, length, out long s, out long e));
         Assert.Equal((start, end), (s, e));
     }
 
     [Theory]
     [InlineData("bytes=100-")]
+    [InlineData("bytes=-0")]
+    public void RefusesRangesThatStartPastTheEnd(string header) =>
+        Assert.Equal(StaticFileServer.RangeOutcome.Unsatisfiable, StaticFileServer.ParseRange(header, 100, out _, out _));
+
+    [Theory]
     [InlineData("bytes=5-2")]
     [InlineData("bytes=0-1,4-5")]
     [InlineData("items=0-1")]
-    public void RejectsUnsatisfiableRanges(string header) => Assert.False(StaticFileServer.TryParseRange(header, 100, out _, out _));
+    [InlineData("bytes=x-3")]
+    public void IgnoresRangesItCannotServeAsOne(string header) =>
+        Assert.Equal(StaticFileServer.RangeOutcome.Whole, StaticFileServer.ParseRange(header, 100, out _, out _));
+
+    [Fact]
+    public void ServesWholeFilesForRangesItIgnoresAndExactBytesForOne()
+    {
+        string root = RepoPaths.NewScratch("local-range");
+        Directory.CreateDirectory(Path.Combine(root, "s"));
+        File.WriteAllBytes(Path.Combine(root, "s", "0.shard"), new byte[1000]);
+        using var server = new StaticFileServer(root);
+        server.Start();
+        Assert.Equal(200, RawHttp.Send(server.Port, "GET", "/s/0.shard", "Range: bytes=0-1,4-5\r\n").Status);
+        var (status, headers) = RawHttp.Send(server.Port, "GET", "/s/0.shard", "Range: bytes=990-99999999999999999999\r\n");
+        Assert.Equal(206, status);
+        Assert.Contains("Content-Range: bytes 990-999/1000", headers);
+        Assert.Equal(416, RawHttp.Send(server.Port, "GET", "/s/0.shard", "Range: bytes=1000-\r\n").Status);
+    }
+
+    [Fact]
+    public void NeverServesTemporaryFilesOrDotfiles()
+    {
+        string root = RepoPaths.NewScratch("local-hidden");
+        HandMadeDataset.Write(root, "seg");
+        File.WriteAllText(Path.Combine(root, "seg", ".secret"), "x");
+        Directory.CreateDirectory(Path.Combine(root, "seg", ".pt-mesh-journal"));
+        File.WriteAllText(Path.Combine(root, "seg", ".pt-mesh-journal", "run.json"), "{}");
+        File.WriteAllText(Path.Combine(root, "seg", "info.1-2.pt-tmp"), "{}");
+        using var server = new StaticFileServer(root);
+        server.Start();
+        foreach (string target in new[] { "/seg/.secret", "/seg/.pt-mesh-journal/run.json", "/seg/info.1-2.pt-tmp" })
+        {
+            Assert.Equal(404, RawHttp.Send(server.Port, "GET", target).Status);
+        }
+    }
+
+    [Fact]
+    public void ALinkOutOfTheRootIsRefusedAndALinkInsideIsServedWhole()
+    {
+        if (System.OperatingSystem.IsWindows())
+        {
+            return; // creating links needs privileges there
+        }
+
+        string parent = RepoPaths.NewScratch("local-links");
+        string root = Path.Combine(parent, "root");
+        HandMadeDataset.Write(root, "seg");
+        string outside = Path.Combine(parent, "outside");
+        Directory.CreateDirectory(outside);
+        File.WriteAllText(Path.Combine(outside, "passwd"), "root:x:0:0:root:/root:/bin/bash\n");
+        Directory.CreateSymbolicLink(Path.Combine(root, "etc"), outside);
+        File.CreateSymbolicLink(Path.Combine(root, "passwd-link"), Path.Combine(outside, "passwd"));
+        byte[] chunk = new byte[5000];
+        new System.Random(3).NextBytes(chunk);
+        File.WriteAllBytes(Path.Combine(root, "seg", "data.bin"), chunk);
+        File.CreateSymbolicLink(Path.Combine(root, "seg", "linked.bin"), Path.Combine(root, "seg", "data.bin"));
+
+        using (var server = new StaticFileServer(root))
+        {
+            server.Start();
+            Assert.Equal(403, RawHttp.Send(server.Port, "GET", "/etc/passwd").Status);
+            Assert.Equal(403, RawHttp.Send(server.Port, "GET", "/passwd-link").Status);
+            var (status, headers) = RawHttp.Send(server.Port, "GET", "/seg/linked.bin");
+            Assert.Equal(200, status);
+            Assert.Contains("Content-Length: 5000", headers);
+        }
+
+        using (var open = new StaticFileServer(root) { FollowLinksOutsideRoot = true })
+        {
+            open.Start();
+            Assert.Equal(200, RawHttp.Send(open.Port, "GET", "/etc/passwd").Status);
+        }
+    }
+
+    [Fact]
+    public async Task AGzNameWithPlainBytesIsAnsweredPromptlyToAClientWithoutGzip()
+    {
+        string root = RepoPaths.NewScratch("local-badgz");
+        Directory.CreateDirectory(Path.Combine(root, "s"));
+        File.WriteAllBytes(Path.Combine(root, "s", "0-8_0-8_0-8.gz"), new byte[] { 1, 2, 3, 4, 5 });
+        using var server = new StaticFileServer(root);
+        server.Start();
+        using var client = new HttpClient(new HttpClientHandler { AutomaticDecompression = System.Net.DecompressionMethods.None }) { Timeout = System.TimeSpan.FromSeconds(10) };
+        client.DefaultRequestHeaders.AcceptEncoding.ParseAdd("identity");
+        HttpResponseMessage response = await client.GetAsync(server.Url + "/s/0-8_0-8_0-8");
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        Assert.Empty(response.Content.Headers.ContentEncoding);
+        Assert.Equal(new byte[] { 1, 2, 3, 4, 5 }, await response.Content.ReadAsByteArrayAsync());
+    }
 
     [Theory]
     [InlineData("gzip, deflate, br", true)]
