@@ -142,6 +142,7 @@ public sealed class PrecomputedInfo
         JsonNode? root;
         try
         {
+            RefuseDuplicateMembers(json, source);
             root = JsonNode.Parse(json);
         }
         catch (JsonException ex)
@@ -163,7 +164,7 @@ public sealed class PrecomputedInfo
         }
 
         info.DataType = voxelType;
-        info.NumChannels = obj["num_channels"] is JsonNode channels ? channels.GetValue<int>() : 1;
+        info.NumChannels = obj["num_channels"] is JsonNode channels ? GetInt(channels, "num_channels", source) : 1;
         info.Mesh = GetString(obj, "mesh");
         info.SegmentProperties = GetString(obj, "segment_properties");
         info.Skeletons = GetString(obj, "skeletons");
@@ -194,7 +195,7 @@ public sealed class PrecomputedInfo
                 Size = s["size"] is JsonArray size ? ReadInt3(size, "size", source) : throw InvalidInfo($"Scale {i} has no size.", source),
                 VoxelOffset = s["voxel_offset"] is JsonArray offset ? ReadInt3(offset, "voxel_offset", source) : Int3.Zero,
                 Resolution = s["resolution"] is JsonArray res ? ReadDouble3(res, source) : throw InvalidInfo($"Scale {i} has no resolution.", source),
-                Hidden = s["hidden"] is JsonNode hidden && hidden.GetValue<bool>(),
+                Hidden = s["hidden"] is JsonNode hidden && GetBool(hidden, "hidden", source),
                 Sharding = s["sharding"] as JsonObject,
             };
             if (s["sharding"] is JsonObject sharding)
@@ -391,6 +392,47 @@ public sealed class PrecomputedInfo
 
     private static string? GetString(JsonObject obj, string name) =>
         obj[name] is JsonValue value && value.TryGetValue(out string? text) ? text : null;
+
+    // Typed reads that name the member, instead of System.Text.Json's conversion errors.
+    private static int GetInt(JsonNode node, string name, string? source) =>
+        node is JsonValue value && value.TryGetValue(out int number) ? number : throw InvalidInfo($"\"{name}\" must be a whole number, not {node.ToJsonString()}.", source);
+
+    private static bool GetBool(JsonNode node, string name, string? source) =>
+        node is JsonValue value && value.TryGetValue(out bool flag) ? flag : throw InvalidInfo($"\"{name}\" must be true or false, not {node.ToJsonString()}.", source);
+
+    // JsonNode keeps the last of duplicate members only when asked for it, and then throws: an info
+    // with a member twice is ambiguous (which one did the viewer use?), so it is refused by name.
+    private static void RefuseDuplicateMembers(string json, string? source)
+    {
+        using JsonDocument document = JsonDocument.Parse(json);
+        var pending = new Stack<(JsonElement Element, string Path)>();
+        pending.Push((document.RootElement, ""));
+        while (pending.Count > 0)
+        {
+            (JsonElement element, string path) = pending.Pop();
+            if (element.ValueKind == JsonValueKind.Object)
+            {
+                var names = new HashSet<string>(StringComparer.Ordinal);
+                foreach (JsonProperty property in element.EnumerateObject())
+                {
+                    if (!names.Add(property.Name))
+                    {
+                        throw InvalidInfo($"The member \"{path}{property.Name}\" appears twice.", source);
+                    }
+
+                    pending.Push((property.Value, path + property.Name + "."));
+                }
+            }
+            else if (element.ValueKind == JsonValueKind.Array)
+            {
+                int i = 0;
+                foreach (JsonElement item in element.EnumerateArray())
+                {
+                    pending.Push((item, path.TrimEnd('.') + "[" + i++.ToString(CultureInfo.InvariantCulture) + "]."));
+                }
+            }
+        }
+    }
 
     private static Int3 ReadInt3(JsonArray array, string name, string? source)
     {
