@@ -357,7 +357,7 @@ public sealed class BossClient : IDisposable
         }
         catch (HttpRequestException ex)
         {
-            return new RetryableFailure(FailureKind.Transient, new EngineException("BossServerUnavailable", EngineErrorKind.ConnectionError, $"The connection to {Connection.BaseUri.Host} failed while requesting {what}: {ExceptionText.Full(ex)}", Describe(box), ex));
+            return new RetryableFailure(FailureKind.Transient, new EngineException("BossServerUnavailable", EngineErrorKind.ConnectionError, $"The connection to {Connection.BaseUri.Host} failed while requesting {what}: {Redact(ExceptionText.Full(ex))}", Describe(box), ex));
         }
 
         using (response)
@@ -404,7 +404,7 @@ public sealed class BossClient : IDisposable
                 }
                 catch (Exception ex) when (ex is IOException or HttpRequestException)
                 {
-                    return new RetryableFailure(FailureKind.Transient, new EngineException("BossServerUnavailable", EngineErrorKind.ConnectionError, $"The download of {what} broke off: {ExceptionText.Full(ex)}", Describe(box), ex));
+                    return new RetryableFailure(FailureKind.Transient, new EngineException("BossServerUnavailable", EngineErrorKind.ConnectionError, $"The download of {what} broke off: {Redact(ExceptionText.Full(ex))}", Describe(box), ex));
                 }
 
                 if (body2 is null)
@@ -549,7 +549,7 @@ public sealed class BossClient : IDisposable
             }
             catch (HttpRequestException ex)
             {
-                failure = new EngineException("BossServerUnavailable", EngineErrorKind.ConnectionError, $"Cannot reach the BOSS server {Connection.BaseUri.GetLeftPart(UriPartial.Authority)}: {ExceptionText.Full(ex)}", Connection.BaseUri.ToString(), ex);
+                failure = new EngineException("BossServerUnavailable", EngineErrorKind.ConnectionError, $"Cannot reach the BOSS server {Connection.BaseUri.GetLeftPart(UriPartial.Authority)}: {Redact(ExceptionText.Full(ex))}", Connection.BaseUri.ToString(), ex);
             }
 
             if (attempt >= Math.Min(Options.MaxAttempts, 4))
@@ -619,25 +619,22 @@ public sealed class BossClient : IDisposable
             }
             catch (JsonException)
             {
-                message = Snippet(body);
+                message = Snippet(Redact(body));
             }
         }
         else
         {
-            message = Snippet(body);
+            message = Snippet(Redact(body));
         }
 
-        if (Connection.Token is { Length: > 0 } token)
-        {
-            // A server may echo what it got; the token must never reach a message.
-            message = message.Replace(token, "***");
-        }
-
+        // A server may echo what it got, in any part of its answer: the token never reaches a
+        // message, whole or cut (every string from the network is redacted before it is shortened).
+        message = Redact(message);
         string quoted = message.Length > 0 ? $" The server said: \"{message}\"" + (code != 0 ? $" (code {code})." : ".") : "";
-        string head = $"The BOSS server answered {what} with {status} {response.ReasonPhrase}.";
+        string head = $"The BOSS server answered {what} with {status} {Redact(response.ReasonPhrase ?? "")}.";
         if (status is >= 300 and < 400)
         {
-            string location = response.Headers.Location?.ToString() ?? "(no location)";
+            string location = Redact(response.Headers.Location?.ToString() ?? "(no location)");
             return new EngineException("BossRedirected", EngineErrorKind.InvalidOperation, head + $" It redirects to {location}; redirects are not followed so the token never leaves the configured host. Use that address as -BaseUri.", Connection.BaseUri.ToString());
         }
 
@@ -661,6 +658,47 @@ public sealed class BossClient : IDisposable
     /// </summary>
     private static bool IsThrottledForGood(string body) =>
         body.IndexOf("User is throttled", StringComparison.OrdinalIgnoreCase) >= 0 || body.IndexOf("tomorrow", StringComparison.OrdinalIgnoreCase) >= 0;
+
+    /// <summary>The text with the token, and any run of 6 or more of its characters (a cut or partly echoed token), replaced by ***.</summary>
+    internal string Redact(string text) => RedactSecret(text, Connection.Token);
+
+    internal static string RedactSecret(string text, string? secret, int minimumRun = 6)
+    {
+        if (secret is null || secret.Length < minimumRun || text.Length < minimumRun)
+        {
+            return text;
+        }
+
+        var result = new System.Text.StringBuilder(text.Length);
+        int i = 0;
+        while (i < text.Length)
+        {
+            int longest = 0;
+            for (int j = 0; j < secret.Length && longest < secret.Length - j; j++)
+            {
+                int k = 0;
+                while (i + k < text.Length && j + k < secret.Length && text[i + k] == secret[j + k])
+                {
+                    k++;
+                }
+
+                longest = Math.Max(longest, k);
+            }
+
+            if (longest >= minimumRun)
+            {
+                result.Append("***");
+                i += longest;
+            }
+            else
+            {
+                result.Append(text[i]);
+                i++;
+            }
+        }
+
+        return result.ToString();
+    }
 
     private static string Snippet(string body)
     {
