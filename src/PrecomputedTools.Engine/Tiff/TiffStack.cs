@@ -99,6 +99,32 @@ public sealed class TiffStackDescriptor : VolumeDescriptor
     /// </summary>
     public static TiffStackDescriptor Open(string path, bool swapXY = false, double[]? resolution = null, CancellationToken cancellationToken = default)
     {
+        try
+        {
+            return OpenStack(path, swapXY, resolution, cancellationToken);
+        }
+        catch (Exception ex) when (IsLibraryFailure(ex))
+        {
+            throw Damaged(path, ex);
+        }
+    }
+
+    /// <summary>
+    /// What LibTiff.NET throws on a damaged file (overflow, cast, index, null, out-of-memory on a
+    /// huge tag count, ...): anything but our own errors, cancellation and plain I/O failures.
+    /// </summary>
+    internal static bool IsLibraryFailure(Exception ex) =>
+        ex is not (EngineException or OperationCanceledException or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException or ArgumentException { ParamName: "destination" or "region" });
+
+    internal static EngineException Damaged(string file, Exception ex) => new(
+        "CorruptTiffFile",
+        EngineErrorKind.InvalidData,
+        $"'{file}' is a damaged TIFF file: the TIFF library failed with {ex.GetType().Name} ({ExceptionText.Full(ex)}).",
+        file,
+        ex);
+
+    private static TiffStackDescriptor OpenStack(string path, bool swapXY, double[]? resolution, CancellationToken cancellationToken)
+    {
         TiffErrors.Install();
         List<string> files;
         if (Directory.Exists(path))
@@ -284,7 +310,14 @@ internal sealed class TiffStackReader : IVolumeReader
         Parallel.For(region.Begin.Z, region.End.Z, options, z =>
         {
             Memory<byte> slice = destination.Slice((int)((z - region.Begin.Z) * sliceBytes), (int)sliceBytes);
-            ReadSlice(_pages[z], region, slice.Span);
+            try
+            {
+                ReadSlice(_pages[z], region, slice.Span);
+            }
+            catch (Exception ex) when (TiffStackDescriptor.IsLibraryFailure(ex))
+            {
+                throw TiffStackDescriptor.Damaged(_pages[z].File, ex);
+            }
         });
         return Task.CompletedTask;
     }
