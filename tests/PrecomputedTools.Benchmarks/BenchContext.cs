@@ -228,6 +228,21 @@ public sealed class BenchContext
     }
 
     /// <summary>This process's peak resident set (VmHWM on Linux), in MB.</summary>
+    /// <summary>Meshes scale 0 of a dataset as New-SegmentMesh does (legacy format, the meshing cache); returns the run's counts and the segments written.</summary>
+    public static (Engine.Meshing.MeshRunSummary Summary, int Segments) MeshScale0(Engine.Precomputed.DatasetStore store, Engine.Precomputed.PrecomputedInfo info, int threads, string parameters)
+    {
+        Engine.Precomputed.ScaleInfo scale = info.Scales[0];
+        using var reader = new Engine.Precomputed.PrecomputedVolumeReader(store, info, scale, Engine.Precomputed.PrecomputedVolumeReader.MeshingCacheBytes);
+        var settings = new Engine.Meshing.SegmentMeshSettings
+        {
+            Geometry = new Engine.Meshing.MeshGeometry { Resolution = scale.Resolution, VoxelOffset = scale.VoxelOffset },
+            ThrottleLimit = threads,
+        };
+        var writer = new Engine.Meshing.LegacyMeshWriter(store.Objects, "mesh", scale.VoxelOffset, parameters);
+        Engine.Meshing.MeshRunSummary summary = Engine.Meshing.SegmentMesher.RunAsync(reader, settings, writer, OperationMonitor.None, System.Threading.CancellationToken.None).GetAwaiter().GetResult();
+        return (summary, writer.FinishSegments().Count());
+    }
+
     public static double PeakResidentMegabytes()
     {
         string? line = File.Exists("/proc/self/status") ? File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal)) : null;

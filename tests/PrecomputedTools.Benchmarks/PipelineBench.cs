@@ -6,7 +6,6 @@ using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using PrecomputedTools.Engine;
-using PrecomputedTools.Engine.Meshing;
 using PrecomputedTools.Engine.Precomputed;
 using PrecomputedTools.Engine.Storage;
 using PrecomputedTools.Engine.Tiff;
@@ -84,17 +83,7 @@ public sealed class PipelineBench : IBenchSection
         int threads = int.Parse(args[2], CultureInfo.InvariantCulture);
         var clock = Stopwatch.StartNew();
         using var store = new DatasetStore(new FolderStore(output));
-        PrecomputedInfo info = store.ReadInfo();
-        ScaleInfo scale = info.Scales[0];
-        using var reader = new PrecomputedVolumeReader(store, info, scale, PrecomputedVolumeReader.MeshingCacheBytes);
-        var settings = new SegmentMeshSettings
-        {
-            Geometry = new MeshGeometry { Resolution = scale.Resolution, VoxelOffset = scale.VoxelOffset },
-            ThrottleLimit = threads,
-        };
-        var writer = new LegacyMeshWriter(store.Objects, "mesh", scale.VoxelOffset, "pipeline benchmark");
-        SegmentMesher.RunAsync(reader, settings, writer, OperationMonitor.None, CancellationToken.None).GetAwaiter().GetResult();
-        _ = writer.FinishSegments().Count();
+        BenchContext.MeshScale0(store, store.ReadInfo(), threads, "pipeline benchmark");
         Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0:F3} {1:F1}", clock.Elapsed.TotalSeconds, BenchContext.PeakResidentMegabytes()));
         return 0;
     }

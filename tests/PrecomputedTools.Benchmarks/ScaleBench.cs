@@ -124,16 +124,7 @@ public sealed class ScaleBench : IBenchSection
         });
         Step(lines, "meshes(scale0)", () =>
         {
-            ScaleInfo scale = info.Scales[0];
-            using var reader = new PrecomputedVolumeReader(store, info, scale, PrecomputedVolumeReader.MeshingCacheBytes);
-            var settings = new SegmentMeshSettings
-            {
-                Geometry = new MeshGeometry { Resolution = scale.Resolution, VoxelOffset = scale.VoxelOffset },
-                ThrottleLimit = threads,
-            };
-            var writer = new LegacyMeshWriter(store.Objects, "mesh", scale.VoxelOffset, "scale benchmark");
-            MeshRunSummary summary = SegmentMesher.RunAsync(reader, settings, writer, OperationMonitor.None, CancellationToken.None).GetAwaiter().GetResult();
-            int segments = writer.FinishSegments().Count();
+            (MeshRunSummary summary, int segments) = BenchContext.MeshScale0(store, info, threads, "scale benchmark");
             return string.Format(CultureInfo.InvariantCulture, "{0} segments, {1:N0} -> {2:N0} triangles", segments, summary.TrianglesBeforeSimplification, summary.TrianglesWritten);
         });
 
