@@ -98,7 +98,7 @@ internal sealed class LabelSurface
 /// <summary>Spare pages of a meshing worker, kept up to a fixed number of bytes.</summary>
 internal sealed class IntPagePool
 {
-    private const int KeepPages = (64 << 20) / (4 * LabelSurface.PageInts);
+    private const int KeepPages = (32 << 20) / (4 * LabelSurface.PageInts);
     private readonly System.Collections.Generic.Stack<int[]> _spare = new();
 
     public int[] Take() => _spare.Count > 0 ? _spare.Pop() : new int[LabelSurface.PageInts];

@@ -26,7 +26,7 @@ public sealed class PrecomputedVolumeReader : IVolumeReader
     private long _cachedBytes;
 
     /// <summary>Cache for a reader that meshes: blocks are read once; only the next block's one-voxel overlap is read again.</summary>
-    public const long MeshingCacheBytes = 48L << 20;
+    public const long MeshingCacheBytes = 32L << 20;
 
     public PrecomputedVolumeReader(DatasetStore directory, PrecomputedInfo info, ScaleInfo scale, long cacheLimitBytes = 256L << 20, bool ownsStore = false)
     {
