@@ -28,34 +28,30 @@ internal sealed class LabelSurface
 
     public int AddVertex(int x2, int y2, int z2)
     {
-        int page = VertexCount >> PageShift;
-        if (page == _positions.Count)
-        {
-            _positions.Add(_pool.Take());
-        }
-
-        int at = 3 * (VertexCount & (PageItems - 1));
-        int[] p = _positions[page];
-        p[at] = x2;
-        p[at + 1] = y2;
-        p[at + 2] = z2;
+        Append(_positions, VertexCount, x2, y2, z2);
         return VertexCount++;
     }
 
     public void AddTriangle(int a, int b, int c)
     {
-        int page = TriangleCount >> PageShift;
-        if (page == _triangles.Count)
+        Append(_triangles, TriangleCount, a, b, c);
+        TriangleCount++;
+    }
+
+    // Item n (three ints) of a paged list: page n >> PageShift, a new page from the pool when needed.
+    private void Append(System.Collections.Generic.List<int[]> pages, int n, int a, int b, int c)
+    {
+        int page = n >> PageShift;
+        if (page == pages.Count)
         {
-            _triangles.Add(_pool.Take());
+            pages.Add(_pool.Take());
         }
 
-        int at = 3 * (TriangleCount & (PageItems - 1));
-        int[] t = _triangles[page];
-        t[at] = a;
-        t[at + 1] = b;
-        t[at + 2] = c;
-        TriangleCount++;
+        int at = 3 * (n & (PageItems - 1));
+        int[] items = pages[page];
+        items[at] = a;
+        items[at + 1] = b;
+        items[at + 2] = c;
     }
 
     /// <summary>The doubled coordinates of every vertex, in order.</summary>

@@ -178,22 +178,27 @@ public sealed class DatasetStore : IDisposable
         return ShardingSpec.ChunkId(scale.GridSize, new Int3(localBox.Begin.X / chunk.X, localBox.Begin.Y / chunk.Y, localBox.Begin.Z / chunk.Z));
     }
 
+    /// <summary>The reader of a sharded scale's shard files, one per scale and store, so minishard indices are read once.</summary>
+    public ShardReader ShardReaderFor(ScaleInfo scale)
+    {
+        lock (_shardReaders)
+        {
+            if (!_shardReaders.TryGetValue(scale.Key, out ShardReader? reader))
+            {
+                ShardingSpec spec = ShardingOf(scale, Location) ?? throw new ArgumentException($"Scale {scale.Key} is not sharded.", nameof(scale));
+                reader = new ShardReader(spec, (shard, offset, length) => Objects.ReadRange(ShardKey(scale, spec, shard), offset, length), scale.ChunkCount);
+                _shardReaders[scale.Key] = reader;
+            }
+
+            return reader;
+        }
+    }
+
     // Through byte ranges, as the viewer reads it: the shard index entry, the minishard index (kept),
     // then the chunk.
     private PooledBytes? ReadShardedChunk(ScaleInfo scale, Box3 localBox, int limit)
     {
-        ShardReader reader;
-        lock (_shardReaders)
-        {
-            if (!_shardReaders.TryGetValue(scale.Key, out reader!))
-            {
-                ShardingSpec spec = ShardingOf(scale, Location)!;
-                reader = new ShardReader(spec, (shard, offset, length) => Objects.ReadRange(ShardKey(scale, spec, shard), offset, length));
-                _shardReaders[scale.Key] = reader;
-            }
-        }
-
-        byte[]? chunk = reader.Read(ShardedChunkId(scale, localBox), ObjectNames.Join(Location, scale.Key));
+        byte[]? chunk = ShardReaderFor(scale).Read(ShardedChunkId(scale, localBox), ObjectNames.Join(Location, scale.Key), limit);
         if (chunk is null)
         {
             return null;

@@ -176,7 +176,6 @@ public static class DatasetValidator
             return true;
         }
 
-        var gridIds = new HashSet<ulong>(scale.EnumerateChunks().Select(box => DatasetStore.ShardedChunkId(scale, box)));
         foreach (StoredObject file in store.Objects.List(scale.Key + "/", cancellationToken).ToList())
         {
             string name = file.Key.Substring(scale.Key.Length + 1);
@@ -194,7 +193,7 @@ public static class DatasetValidator
             }
 
             long length = file.Length >= 0 ? file.Length : store.Objects.Stat(file.Key, cancellationToken)?.Length ?? -1;
-            var reader = new ShardReader(spec, (s, offset, count) => store.Objects.ReadRange(file.Key, offset, count, cancellationToken));
+            ShardReader reader = store.ShardReaderFor(scale); // the chunk checks below reuse its minishard indices
             try
             {
                 for (ulong minishard = 0; minishard < (ulong)spec.MinishardCount; minishard++)
@@ -207,7 +206,7 @@ public static class DatasetValidator
                     for (int i = 0; i < index.Ids.Length; i++)
                     {
                         ulong id = index.Ids[i];
-                        if (!gridIds.Contains(id))
+                        if (!ShardingSpec.TryGetCell(scale.GridSize, id, out _))
                         {
                             problems.Enqueue($"{where}: chunk id {id} is not a chunk of the {scale.GridSize} grid");
                         }

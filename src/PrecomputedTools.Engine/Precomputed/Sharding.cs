@@ -6,6 +6,7 @@ using System.IO;
 using System.IO.Compression;
 using System.Linq;
 using System.Text.Json.Nodes;
+using PrecomputedTools.Engine.Storage;
 
 namespace PrecomputedTools.Engine.Precomputed;
 
@@ -155,6 +156,28 @@ public sealed class ShardingSpec
         }
 
         return id;
+    }
+
+    /// <summary>The grid position of a chunk id (the inverse of <see cref="ChunkId"/>); false when the id names no chunk of the grid.</summary>
+    public static bool TryGetCell(Int3 grid, ulong chunkId, out Int3 cell)
+    {
+        int maxBits = Math.Max(BitsFor(grid.X), Math.Max(BitsFor(grid.Y), BitsFor(grid.Z)));
+        var xyz = new int[3];
+        int j = 0;
+        for (int i = 0; i < maxBits; i++)
+        {
+            for (int d = 0; d < 3; d++)
+            {
+                if ((1L << i) < grid[d])
+                {
+                    xyz[d] |= (int)((chunkId >> j) & 1) << i;
+                    j++;
+                }
+            }
+        }
+
+        cell = new Int3(xyz[0], xyz[1], xyz[2]);
+        return (j >= 64 || chunkId >> j == 0) && cell.X < grid.X && cell.Y < grid.Y && cell.Z < grid.Z;
     }
 
     /// <summary>ceil(log2(n)): bits of a grid coordinate along an axis of n chunks.</summary>
@@ -322,19 +345,22 @@ public sealed class ShardReader
 {
     private readonly ShardingSpec _spec;
     private readonly Func<ulong, long, int, byte[]?> _readRange;
+    private readonly int _maxIndexBytes;
     private readonly Dictionary<(ulong, ulong), (ulong[] Ids, ulong[] Starts, ulong[] Sizes)?> _minishards = new();
     private readonly object _gate = new();
 
     /// <param name="spec">The scale's sharding.</param>
     /// <param name="readRange">Reads <c>length</c> bytes at <c>offset</c> of shard <c>shard</c>; null when the shard file does not exist.</param>
-    public ShardReader(ShardingSpec spec, Func<ulong, long, int, byte[]?> readRange)
+    /// <param name="maxChunks">The most chunks a minishard can list (the scale's chunk count): bounds what a gzip minishard index may inflate to.</param>
+    public ShardReader(ShardingSpec spec, Func<ulong, long, int, byte[]?> readRange, long maxChunks = int.MaxValue / 24)
     {
         _spec = spec;
         _readRange = readRange;
+        _maxIndexBytes = (int)Math.Min(int.MaxValue - 64, 24L * Math.Max(1, maxChunks));
     }
 
-    /// <summary>The chunk's stored bytes (gzip undone when data_encoding is gzip), or null when it is absent.</summary>
-    public byte[]? Read(ulong chunkId, string source)
+    /// <summary>The chunk's stored bytes (gzip undone when data_encoding is gzip, up to <paramref name="maxLength"/>), or null when it is absent.</summary>
+    public byte[]? Read(ulong chunkId, string source, int maxLength = int.MaxValue - 64)
     {
         (ulong shard, ulong minishard) = _spec.Locate(chunkId);
         (ulong[] Ids, ulong[] Starts, ulong[] Sizes)? index = MinishardIndex(shard, minishard, source);
@@ -362,7 +388,7 @@ public sealed class ShardReader
             throw Corrupt(source, $"chunk {chunkId} lies beyond the end of the shard");
         }
 
-        return _spec.DataEncoding == "gzip" ? Gunzip(stored, source) : stored;
+        return _spec.DataEncoding == "gzip" ? Gunzip(stored, maxLength, source) : stored;
     }
 
     /// <summary>Every chunk id of one minishard, ascending (for validation).</summary>
@@ -400,7 +426,7 @@ public sealed class ShardReader
                     throw Corrupt(source, $"the index of minishard {minishard} lies beyond the end of the shard");
                 }
 
-                byte[] index = _spec.MinishardIndexEncoding == "gzip" ? Gunzip(raw, source) : raw;
+                byte[] index = _spec.MinishardIndexEncoding == "gzip" ? Gunzip(raw, _maxIndexBytes, source) : raw;
                 if (index.Length % 24 != 0)
                 {
                     throw Corrupt(source, $"the index of minishard {minishard} is {index.Length} bytes, not a multiple of 24");
@@ -439,19 +465,18 @@ public sealed class ShardReader
         return result;
     }
 
-    private static byte[] Gunzip(byte[] bytes, string source)
+    // Through the stores' bounded reader: a gzip bomb inside a shard stops at what the part can legally hold.
+    private static byte[] Gunzip(byte[] bytes, int maxLength, string source)
     {
         try
         {
-            using var input = new MemoryStream(bytes);
-            using var gzip = new GZipStream(input, CompressionMode.Decompress);
-            using var output = new MemoryStream();
-            gzip.CopyTo(output);
-            return output.ToArray();
+            using var input = new MemoryStream(bytes, writable: false);
+            using PooledBytes inflated = ObjectContent.ReadAll(input, gzip: true, maxLength, bytes.Length, source);
+            return inflated.ToArray();
         }
-        catch (InvalidDataException ex)
+        catch (EngineException ex) when (ex.ErrorId == "InvalidGzipObject")
         {
-            throw new EngineException("InvalidShard", EngineErrorKind.InvalidData, $"{source}: a gzip-encoded part of the shard is not valid gzip ({ex.Message}).", source, ex);
+            throw new EngineException("InvalidShard", EngineErrorKind.InvalidData, $"{source}: a gzip-encoded part of the shard is not valid gzip.", source, ex);
         }
     }
 

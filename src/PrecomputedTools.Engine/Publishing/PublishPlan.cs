@@ -73,6 +73,12 @@ public static class PublishRules
     public static bool IsGzip(ReadOnlySpan<byte> head) =>
         head.Length >= 4 && head[0] == 0x1f && head[1] == 0x8b && head[2] == 8 && (head[3] & 0xE0) == 0;
 
+    /// <summary>
+    /// Shard files are read by byte ranges and never gzip-encoded as a whole (FORMATS.md §6.2), even
+    /// when their first offsets happen to read as a gzip header.
+    /// </summary>
+    public static bool IsReadByRanges(string name) => name.EndsWith(".shard", StringComparison.Ordinal);
+
     /// <summary>Reads the first bytes of a file and applies <see cref="IsGzip"/>.</summary>
     public static bool FileIsGzip(string path)
     {
@@ -162,9 +168,7 @@ public sealed class PublishPlan
             }
 
             long length = new FileInfo(file).Length;
-            // A shard file is read by byte ranges and never gzip-encoded as a whole (FORMATS.md §6.2),
-            // even when its first offsets happen to read as a gzip header.
-            bool gzipBytes = !name.EndsWith(".shard", StringComparison.Ordinal) && PublishRules.FileIsGzip(file);
+            bool gzipBytes = !PublishRules.IsReadByRanges(name) && PublishRules.FileIsGzip(file);
             if (gzipName && !gzipBytes)
             {
                 warnings.Add($"'{relative}' ends in .gz but its bytes are not gzip; it is published without Content-Encoding.");

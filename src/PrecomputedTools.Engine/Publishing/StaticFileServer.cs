@@ -24,6 +24,7 @@ public sealed class StaticFileServer : IDisposable
     private readonly HttpListener _listener = new();
     private readonly string _root;
     private readonly CancellationTokenSource _stop = new();
+    private readonly string? _realRoot; // the root with its links resolved, once: every request is checked against it
     private Task? _acceptLoop;
     private long _requests;
     private string? _urlHost;
@@ -32,6 +33,7 @@ public sealed class StaticFileServer : IDisposable
     public StaticFileServer(string root, string bindAddress = "127.0.0.1", int port = 0)
     {
         _root = Path.GetFullPath(root).TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar);
+        _realRoot = RealPath(_root);
         if (!Directory.Exists(_root))
         {
             throw new EngineException("ServerRootNotFound", EngineErrorKind.ObjectNotFound, $"The folder '{root}' does not exist.", root);
@@ -206,7 +208,7 @@ public sealed class StaticFileServer : IDisposable
         }
 
         bool head = method == "HEAD";
-        ResolvedFile resolved = Resolve(_root, request.RawUrl ?? "/", FollowLinksOutsideRoot);
+        ResolvedFile resolved = Resolve(_root, request.RawUrl ?? "/", FollowLinksOutsideRoot, _realRoot);
         if (resolved.Status != 200)
         {
             await WriteStatusAsync(response, resolved.Status, head).ConfigureAwait(false);
@@ -494,7 +496,7 @@ public sealed class StaticFileServer : IDisposable
     /// 403 for anything that would leave the root ("..", absolute or drive paths, encoded
     /// traversal, backslashes, NUL), 404 for directories and missing files.
     /// </summary>
-    internal static ResolvedFile Resolve(string root, string rawTarget, bool followLinksOutsideRoot = false)
+    internal static ResolvedFile Resolve(string root, string rawTarget, bool followLinksOutsideRoot = false, string? realRoot = null)
     {
         string target = rawTarget;
         int cut = target.IndexOfAny(new[] { '?', '#' });
@@ -565,7 +567,7 @@ public sealed class StaticFileServer : IDisposable
 
         // Links are followed to the file itself (its real length), but not out of the root.
         string? real = RealPath(found.Path!);
-        string? realRoot = RealPath(root);
+        realRoot ??= RealPath(root);
         if (real is null || realRoot is null)
         {
             return new ResolvedFile(403);

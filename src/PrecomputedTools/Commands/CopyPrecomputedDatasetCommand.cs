@@ -154,10 +154,7 @@ public sealed class CopyPrecomputedDatasetCommand : StoreCmdlet
     // A dataset an earlier -WhatIf step only planned: describe the copy, pass the planned copy on.
     private void DescribePlanned(PrecomputedDataset dataset)
     {
-        if (!WhatIfRequested)
-        {
-            ThrowTerminatingError(PlannedDatasetError(dataset));
-        }
+        RequireWhatIfFor(dataset);
 
         string destination = ResolveOutputLocation(Destination);
         ShouldProcess($"{dataset.Path} ({dataset.Scales.Length} scales, planned) -> {destination}", "Copy precomputed dataset");

@@ -140,10 +140,7 @@ public sealed class InvokeMajorityDownscaleCommand : StoreCmdlet
     // A dataset an earlier -WhatIf step only planned: describe this stage from its info, pass it on.
     private void DescribePlanned(PrecomputedDataset dataset)
     {
-        if (!WhatIfRequested)
-        {
-            ThrowTerminatingError(PlannedDatasetError(dataset));
-        }
+        RequireWhatIfFor(dataset);
 
         (DownscaleMethod method, int[] targets) = ChooseWork(dataset.Info, dataset.Path);
         if (targets.Length > 0)

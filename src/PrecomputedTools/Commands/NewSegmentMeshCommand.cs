@@ -326,10 +326,7 @@ public sealed class NewSegmentMeshCommand : StoreCmdlet
     // A dataset an earlier -WhatIf step only planned: describe the meshing from its info, pass it on.
     private void DescribePlanned(PrecomputedDataset dataset)
     {
-        if (!WhatIfRequested)
-        {
-            ThrowTerminatingError(PlannedDatasetError(dataset));
-        }
+        RequireWhatIfFor(dataset);
 
         PrecomputedInfo target = dataset.Info.Clone();
         ScaleInfo scale = PrecomputedVolumeReader.FindScale(target, Scale, dataset.Path);

@@ -189,10 +189,7 @@ public sealed class PublishPrecomputedS3Command : PrecomputedCmdlet
     // A dataset an earlier -WhatIf step only planned: say what would be uploaded; nothing to count yet.
     private void DescribePlanned(PrecomputedDataset dataset, string prefix)
     {
-        if (!WhatIfRequested)
-        {
-            ThrowTerminatingError(PlannedDatasetError(dataset));
-        }
+        RequireWhatIfFor(dataset);
 
         string s3Uri = S3Publisher.FormatS3Uri(BucketName, prefix);
         ShouldProcess($"{s3Uri}/ (the planned dataset {dataset.Path}, {dataset.Scales.Length} scales{(dataset.MeshDirectory is null ? "" : " and meshes")})", "Upload precomputed dataset");

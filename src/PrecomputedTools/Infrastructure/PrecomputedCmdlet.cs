@@ -188,6 +188,15 @@ public abstract class PrecomputedCmdlet : PSCmdlet, IDisposable
         ? LanguagePrimitives.IsTrue(given)
         : LanguagePrimitives.IsTrue(SessionState.PSVariable.GetValue("WhatIfPreference"));
 
+    /// <summary>A stage given a planned dataset describes its work only under -WhatIf; otherwise it stops (DatasetOnlyPlanned).</summary>
+    internal void RequireWhatIfFor(PrecomputedDataset planned)
+    {
+        if (!WhatIfRequested)
+        {
+            ThrowTerminatingError(PlannedDatasetError(planned));
+        }
+    }
+
     /// <summary>A planned dataset (from a writer under -WhatIf) reached a stage that runs for real.</summary>
     internal static ErrorRecord PlannedDatasetError(PrecomputedDataset dataset) => NewError(
         "DatasetOnlyPlanned",

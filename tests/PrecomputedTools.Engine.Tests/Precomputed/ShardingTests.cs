@@ -24,6 +24,35 @@ public sealed class ShardingTests
         Assert.Equal(expected, ShardingSpec.ChunkId(new Int3(gx, gy, gz), new Int3(x, y, z)));
 
     [Theory]
+    [InlineData(3, 2, 1)]
+    [InlineData(10, 3, 1)]
+    [InlineData(6, 3, 2)]
+    [InlineData(5, 7, 9)]
+    public void ChunkIdsMapBackToTheirCellsAndNothingElseIsACell(int gx, int gy, int gz)
+    {
+        var grid = new Int3(gx, gy, gz);
+        var ids = new HashSet<ulong>();
+        for (int z = 0; z < gz; z++)
+        {
+            for (int y = 0; y < gy; y++)
+            {
+                for (int x = 0; x < gx; x++)
+                {
+                    ulong id = ShardingSpec.ChunkId(grid, new Int3(x, y, z));
+                    ids.Add(id);
+                    Assert.True(ShardingSpec.TryGetCell(grid, id, out Int3 cell));
+                    Assert.Equal(new Int3(x, y, z), cell);
+                }
+            }
+        }
+
+        for (ulong id = 0; id < 2048; id++)
+        {
+            Assert.Equal(ids.Contains(id), ShardingSpec.TryGetCell(grid, id, out _));
+        }
+    }
+
+    [Theory]
     [InlineData(0UL, 0x4772b084e028ae41UL)]
     [InlineData(1UL, 0xe8bd67d616d4ce9aUL)]
     [InlineData(2UL, 0xd62f9cd21b013f5aUL)]
