@@ -36,6 +36,12 @@ public sealed class SegmentMeshRecord
     public string[] Fragments { get; }
 
     public string ManifestPath { get; }
+
+    /// <summary>Levels of detail (1 for legacy meshes).</summary>
+    public int Lods { get; set; } = 1;
+
+    /// <summary>Bytes of the segment's data file and manifest (multi-resolution), or 0 when not counted.</summary>
+    public long Bytes { get; set; }
 }
 
 /// <summary>
@@ -61,7 +67,9 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
     public const string MeshInfoJson = "{\"@type\":\"neuroglancer_legacy_mesh\"}";
     public const string JournalDirectoryName = ".pt-mesh-journal";
     private const string ParametersFile = "parameters.json";
-    private static readonly Regex s_manifestName = new(@"^(\d+)(:0|\.json)$", RegexOptions.CultureInvariant);
+    // Legacy manifests <id>:0 / <id>.json, multi-resolution manifests <id>.index and data files <id>.
+    private static readonly Regex s_manifestName = new(@"^(\d+)(:0|\.json|\.index)?$", RegexOptions.CultureInvariant);
+    private static readonly Regex s_chunkOfFragment = new(@"_(-?\d+)-(-?\d+)_(-?\d+)-(-?\d+)_(-?\d+)-(-?\d+)\.frag$", RegexOptions.CultureInvariant);
     private static readonly Regex s_fragmentName = new(@"^(\d+)_.*\.frag$", RegexOptions.CultureInvariant);
 
     private readonly object _gate = new();
@@ -102,6 +110,14 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
     }
 
     public IObjectStore Store { get; }
+
+    /// <summary>
+    /// When set, each segment is written as a multi-resolution mesh (FORMATS.md §9) built from the
+    /// chunk fragments, which are then lod-0 pieces only and are removed by <see cref="CompleteMeshFolder"/>.
+    /// </summary>
+    public MultiResolutionGrid? MultiResolution { get; set; }
+
+    private byte[] MeshInfo => MultiResolution?.InfoJson() ?? Encoding.UTF8.GetBytes(MeshInfoJson);
 
     public string DatasetPath => Store.Location;
 
@@ -294,10 +310,11 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
             }
         }
 
+        var buffers = new MeshSimplifier.Buffers();
         foreach (KeyValuePair<ulong, List<FragmentEntry>> segment in mine)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            written(WriteManifest(segment.Key, segment.Value));
+            written(WriteManifest(segment.Key, segment.Value, buffers));
         }
 
         return mine.Count;
@@ -307,8 +324,9 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
     public void CompleteMeshFolder()
     {
         Store.Flush();
-        Store.Write(MeshKey("info"), Encoding.UTF8.GetBytes(MeshInfoJson), gzip: false);
+        Store.Write(MeshKey("info"), MeshInfo, gzip: false);
         Store.Flush();
+        DeleteLodZeroPieces();
         DeleteJournal();
     }
 
@@ -445,18 +463,25 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
         }
 
         Store.Flush();
+        var buffers = new MeshSimplifier.Buffers();
         foreach (KeyValuePair<ulong, List<FragmentEntry>> segment in segments)
         {
-            yield return WriteManifest(segment.Key, segment.Value);
+            yield return WriteManifest(segment.Key, segment.Value, buffers);
         }
 
-        Store.Write(MeshKey("info"), Encoding.UTF8.GetBytes(MeshInfoJson), gzip: false);
+        Store.Write(MeshKey("info"), MeshInfo, gzip: false);
         Store.Flush();
+        DeleteLodZeroPieces();
         DeleteJournal();
     }
 
-    private SegmentMeshRecord WriteManifest(ulong id, List<FragmentEntry> list)
+    private SegmentMeshRecord WriteManifest(ulong id, List<FragmentEntry> list, MeshSimplifier.Buffers buffers)
     {
+        if (MultiResolution is { } grid)
+        {
+            return WriteMultiResolution(id, list, grid, buffers);
+        }
+
         string[] names = list.Select(e => e.Name).OrderBy(n => n, StringComparer.Ordinal).ToArray();
         string manifest = MeshKey(ManifestName(id));
         Store.Write(manifest, ManifestJson(names), gzip: false);
@@ -469,6 +494,56 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
 
         string manifestPath = Store is FolderStore folder ? folder.PathOf(manifest) : ObjectNames.Join(Store.Location, manifest);
         return new SegmentMeshRecord(id, list.Sum(e => e.Vertices), list.Sum(e => e.Triangles), names, manifestPath);
+    }
+
+    // The data file goes first and the manifest last: a segment whose manifest exists is whole.
+    private SegmentMeshRecord WriteMultiResolution(ulong id, List<FragmentEntry> list, MultiResolutionGrid grid, MeshSimplifier.Buffers buffers)
+    {
+        var pieces = new List<(Int3 Node, MeshData Mesh)>(list.Count);
+        foreach (FragmentEntry entry in list.OrderBy(e => e.Name, StringComparer.Ordinal))
+        {
+            Match box = s_chunkOfFragment.Match(entry.Name);
+            if (!box.Success)
+            {
+                throw new EngineException("InvalidMeshFragment", EngineErrorKind.InvalidData, $"The fragment name '{entry.Name}' does not name its chunk.", entry.Name);
+            }
+
+            int Part(int group) => int.Parse(box.Groups[group].Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+            Int3 node = grid.NodeOfChunk(new Int3(Part(1), Part(3), Part(5)));
+            string key = MeshKey(entry.Name);
+            using PooledBytes bytes = Store.Read(key, (int)Math.Min(int.MaxValue, 4 + (12 * (entry.Vertices + entry.Triangles)))) ?? throw new EngineException(
+                "MeshChunkMissing",
+                EngineErrorKind.InvalidOperation,
+                $"The lod-0 piece '{entry.Name}' of segment {id} is gone from '{MeshPath}'; run the meshing again with -Resume.",
+                ObjectNames.Join(DatasetPath, key));
+            pieces.Add((node, MeshData.FromFragmentBytes(bytes.Span, key)));
+        }
+
+        MultiResolutionSegment segment = MultiResolutionMeshBuilder.Build(pieces, grid, buffers);
+        string name = id.ToString(CultureInfo.InvariantCulture);
+        Store.Write(MeshKey(name), segment.Data, gzip: false);
+        string manifest = MeshKey(name + ".index");
+        Store.Write(manifest, segment.Manifest, gzip: false);
+        string manifestPath = Store is FolderStore folder ? folder.PathOf(manifest) : ObjectNames.Join(Store.Location, manifest);
+        return new SegmentMeshRecord(id, segment.Vertices, segment.TrianglesPerLod[0], new[] { name }, manifestPath) { Lods = segment.Lods, Bytes = segment.Data.Length + segment.Manifest.Length };
+    }
+
+    // Multi-resolution: the chunk fragments were lod-0 pieces; the segments' files now hold them.
+    private void DeleteLodZeroPieces()
+    {
+        if (MultiResolution is null)
+        {
+            return;
+        }
+
+        foreach (StoredObject o in Store.List(MeshDirectoryName + "/").ToList())
+        {
+            string name = o.Key.Substring(MeshDirectoryName.Length + 1);
+            if (name.IndexOf('/') < 0 && s_fragmentName.IsMatch(name))
+            {
+                Store.Delete(o.Key);
+            }
+        }
     }
 
     /// <summary>A legacy manifest: {"fragments": [names]}.</summary>

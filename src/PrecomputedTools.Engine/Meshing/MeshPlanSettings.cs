@@ -7,6 +7,16 @@ using PrecomputedTools.Engine.Precomputed;
 
 namespace PrecomputedTools.Engine.Meshing;
 
+/// <summary>Mesh folder formats (FORMATS.md §8, §9).</summary>
+public enum MeshFormat
+{
+    /// <summary>neuroglancer_legacy_mesh: a JSON manifest and one fragment file per segment and chunk, every triangle at once.</summary>
+    Legacy,
+
+    /// <summary>neuroglancer_multilod_draco: per segment one Draco fragment file and a binary manifest; the viewer streams levels of detail by octree node.</summary>
+    MultiResolution,
+}
+
 /// <summary>
 /// The settings of a meshing stage as saved in its plan: what is meshed (a scale of the dataset or
 /// a source volume, its geometry), how (chunking, vertex placement, simplification, which ids), and
@@ -61,6 +71,66 @@ public sealed class MeshPlanSettings
     /// <summary>True when the destination has a volume info that gets "mesh" (and "segment_properties").</summary>
     public bool UpdateInfo { get; set; } = true;
 
+    /// <summary>Legacy (one file per segment and chunk) or multi-resolution (Draco levels of detail).</summary>
+    public MeshFormat Format { get; set; } = MeshFormat.Legacy;
+
+    /// <summary>vertex_quantization_bits of a multi-resolution mesh: 10 or 16.</summary>
+    public int VertexQuantizationBits { get; set; } = 16;
+
+    /// <summary>
+    /// The octree of a multi-resolution run: a lod-0 node is one meshing chunk, placed where the
+    /// mesher puts that chunk's border vertices (FORMATS.md §9); null for legacy meshes.
+    /// </summary>
+    public MultiResolutionGrid? ToMultiResolutionGrid()
+    {
+        if (Format != MeshFormat.MultiResolution)
+        {
+            return null;
+        }
+
+        var geometry = new MeshGeometry { Resolution = Resolution, VoxelOffset = VoxelOffset, AlignToVoxels = AlignToVoxels };
+        double[] origin = new double[3];
+        double[] shape = new double[3];
+        for (int axis = 0; axis < 3; axis++)
+        {
+            // Node 0 begins one voxel before the volume (see MeshingChunks): doubled coordinate −2.
+            origin[axis] = geometry.ToNanometres(axis, -2);
+            shape[axis] = ChunkSize[axis] * Resolution[axis];
+        }
+
+        return new MultiResolutionGrid(origin, shape, (double[])Resolution.Clone(), VertexQuantizationBits, MaxError ?? (2 * Resolution.Max())) { ChunkVoxels = ChunkSize, VoxelOffset = VoxelOffset };
+    }
+
+    /// <summary>
+    /// The meshing chunks of the run, in voxels of the meshed volume. Legacy: the grid of
+    /// <see cref="ChunkSize"/> from voxel 0. Multi-resolution: borders one voxel lower (chunk i
+    /// covers [i·C − 1, (i+1)·C − 1)), so that the surfaces the mesher closes half a voxel outside
+    /// the volume's low faces still lie inside node 0, which begins one voxel before the volume;
+    /// every chunk border (where the mesher locks vertices) is then a node border.
+    /// </summary>
+    public IEnumerable<Box3> MeshingChunks()
+    {
+        int shift = Format == MeshFormat.MultiResolution ? 1 : 0;
+        int[] Starts(int size, int chunk)
+        {
+            int count = Int3.CeilDiv(size + shift, chunk);
+            return Enumerable.Range(0, count).Select(i => Math.Max(0, (i * chunk) - shift)).ToArray();
+        }
+
+        int[] xs = Starts(VolumeSize.X, ChunkSize.X), ys = Starts(VolumeSize.Y, ChunkSize.Y), zs = Starts(VolumeSize.Z, ChunkSize.Z);
+        int End(int[] starts, int i, int size) => i + 1 < starts.Length ? starts[i + 1] : size;
+        for (int z = 0; z < zs.Length; z++)
+        {
+            for (int y = 0; y < ys.Length; y++)
+            {
+                for (int x = 0; x < xs.Length; x++)
+                {
+                    yield return new Box3(new Int3(xs[x], ys[y], zs[z]), new Int3(End(xs, x, VolumeSize.X), End(ys, y, VolumeSize.Y), End(zs, z, VolumeSize.Z)));
+                }
+            }
+        }
+    }
+
     /// <summary>The run's settings as one line; a resumed run must have the same (the journal keeps it).</summary>
     public string Parameters => string.Format(
         CultureInfo.InvariantCulture,
@@ -71,7 +141,8 @@ public sealed class MeshPlanSettings
         Simplify,
         ReductionFactor,
         MaxError?.ToString(CultureInfo.InvariantCulture) ?? "default",
-        SegmentIds is null ? "all" : string.Join(",", SegmentIds.OrderBy(i => i)));
+        SegmentIds is null ? "all" : string.Join(",", SegmentIds.OrderBy(i => i)))
+        + (Format == MeshFormat.MultiResolution ? string.Format(CultureInfo.InvariantCulture, "; format=multiresolution/{0}", VertexQuantizationBits) : "");
 
     /// <summary>The mesher's settings for one process.</summary>
     public SegmentMeshSettings ToMeshSettings(int throttleLimit) => new()
@@ -143,6 +214,12 @@ public sealed class MeshPlanSettings
         }
 
         w.WriteBoolean("updateInfo", UpdateInfo);
+        if (Format == MeshFormat.MultiResolution)
+        {
+            w.WriteString("format", "multiresolution");
+            w.WriteNumber("vertexQuantizationBits", VertexQuantizationBits);
+        }
+
         w.WriteEndObject();
     }
 
@@ -164,6 +241,8 @@ public sealed class MeshPlanSettings
             SegmentIds = e.TryGetProperty("segmentIds", out JsonElement ids) ? ids.EnumerateArray().Select(x => ulong.Parse(x.GetString() ?? "", NumberStyles.None, CultureInfo.InvariantCulture)).ToList() : null,
             ColonFreeManifests = e.GetProperty("colonFreeManifests").GetBoolean(),
             UpdateInfo = e.GetProperty("updateInfo").GetBoolean(),
+            Format = e.TryGetProperty("format", out JsonElement format) && format.GetString() == "multiresolution" ? MeshFormat.MultiResolution : MeshFormat.Legacy,
+            VertexQuantizationBits = e.TryGetProperty("vertexQuantizationBits", out JsonElement bits) ? bits.GetInt32() : 16,
         };
         if (e.TryGetProperty("segmentNames", out JsonElement names))
         {

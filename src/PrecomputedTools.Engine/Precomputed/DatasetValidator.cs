@@ -6,6 +6,10 @@ using System.IO;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using PrecomputedTools.Engine.Meshing;
+using PrecomputedTools.Engine.Meshing.Draco;
 using PrecomputedTools.Engine.Storage;
 
 namespace PrecomputedTools.Engine.Precomputed;
@@ -136,6 +140,11 @@ public static class DatasetValidator
             result.InvalidChunks = invalid;
         }
 
+        if (info.Mesh is { } meshDirectory && store.Objects.CanList)
+        {
+            CheckMeshFolder(store, meshDirectory.Trim('/'), problems, parallel);
+        }
+
         if (store.Objects.CanList)
         {
             foreach (StoredObject o in store.Objects.List("", cancellationToken))
@@ -150,6 +159,177 @@ public static class DatasetValidator
 
         report.Problems.AddRange(problems.OrderBy(p => p, StringComparer.Ordinal));
         return report;
+    }
+
+    /// <summary>
+    /// The mesh folder the info names: its info, when present, must parse; a multi-resolution folder
+    /// (FORMATS.md §9) is checked segment by segment: every data file has its manifest, each
+    /// manifest's length matches its contents and its nodes are in Z-curve order, the fragment sizes
+    /// sum to the data file, every fragment is a Draco mesh, and fragments in the form this module
+    /// writes are decoded: coordinates within vertex_quantization_bits, and no triangle of a lod
+    /// above 0 across its node's 2×2×2 split. Legacy meshes are not checked here.
+    /// </summary>
+    internal static void CheckMeshFolder(DatasetStore store, string directory, ConcurrentQueue<string> problems, ParallelOptions parallel)
+    {
+        string infoKey = directory + "/info";
+        JsonNode? root;
+        using (PooledBytes? bytes = store.Objects.Read(infoKey, 1 << 20, parallel.CancellationToken))
+        {
+            if (bytes is null)
+            {
+                return; // the guide's workflow names "mesh" in the info before meshing; not yet an error
+            }
+
+            try
+            {
+                root = JsonNode.Parse(bytes.Span.ToArray());
+            }
+            catch (JsonException ex)
+            {
+                problems.Enqueue($"{infoKey}: not JSON ({ex.Message})");
+                return;
+            }
+        }
+
+        if (root is not JsonObject meshInfo || meshInfo["@type"] is not JsonValue typeValue || !typeValue.TryGetValue(out string? type) || type != "neuroglancer_multilod_draco")
+        {
+            return;
+        }
+
+        if (meshInfo["vertex_quantization_bits"] is not JsonValue bitsValue || !bitsValue.TryGetValue(out int bits) || bits is not (10 or 16))
+        {
+            problems.Enqueue($"{infoKey}: vertex_quantization_bits must be 10 or 16");
+            return;
+        }
+
+        if (meshInfo["transform"] is not JsonArray transform || transform.Count != 12)
+        {
+            problems.Enqueue($"{infoKey}: transform must be 12 numbers");
+        }
+
+        if (meshInfo["sharding"] is not null)
+        {
+            return; // sharded multi-resolution meshes are not written or checked by this module yet
+        }
+
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (StoredObject o in store.Objects.List(directory + "/", parallel.CancellationToken))
+        {
+            string name = o.Key.Substring(directory.Length + 1);
+            if (name.IndexOf('/') < 0)
+            {
+                names.Add(name);
+            }
+        }
+
+        foreach (string data in names.Where(n => n.All(char.IsDigit) && !names.Contains(n + ".index")))
+        {
+            problems.Enqueue($"{directory}/{data}: fragment data without its manifest {data}.index");
+        }
+
+        List<string> manifests = names.Where(n => n.EndsWith(".index", StringComparison.Ordinal) && n.Length > 6 && n.Substring(0, n.Length - 6).All(char.IsDigit)).ToList();
+        Parallel.ForEach(manifests, parallel, name =>
+        {
+            string? problem;
+            try
+            {
+                problem = CheckMultiResolutionSegment(store, directory, name.Substring(0, name.Length - 6), bits);
+            }
+            catch (EngineException ex)
+            {
+                problem = ex.Message;
+            }
+
+            if (problem is not null)
+            {
+                problems.Enqueue($"{directory}/{name}: {problem}");
+            }
+        });
+    }
+
+    private static string? CheckMultiResolutionSegment(DatasetStore store, string directory, string id, int bits)
+    {
+        MultiResolutionManifest manifest;
+        using (PooledBytes? bytes = store.Objects.Read(directory + "/" + id + ".index", 256 << 20))
+        {
+            if (bytes is null)
+            {
+                return "missing";
+            }
+
+            manifest = MultiResolutionManifest.Parse(bytes.Span);
+        }
+
+        for (int lod = 0; lod < manifest.Positions.Length; lod++)
+        {
+            Int3[] nodes = manifest.Positions[lod];
+            for (int i = 1; i < nodes.Length; i++)
+            {
+                if (MultiResolutionMeshBuilder.ZOrder(nodes[i - 1]) >= MultiResolutionMeshBuilder.ZOrder(nodes[i]))
+                {
+                    return $"lod {lod}: nodes {nodes[i - 1]} and {nodes[i]} are not in Z-curve order";
+                }
+            }
+        }
+
+        if (manifest.DataLength > int.MaxValue)
+        {
+            return $"the fragments add up to {manifest.DataLength} bytes, more than this check reads";
+        }
+
+        using PooledBytes? data = store.Objects.Read(directory + "/" + id, (int)manifest.DataLength + 1);
+        if (data is null)
+        {
+            return $"its fragment data file {id} is missing";
+        }
+
+        if (data.Length != manifest.DataLength)
+        {
+            return $"the fragment sizes add up to {manifest.DataLength} bytes, but the data file {id} has {data.Length}";
+        }
+
+        int split = 1 << (bits - 1);
+        long offset = 0;
+        for (int lod = 0; lod < manifest.Sizes.Length; lod++)
+        {
+            foreach (uint size in manifest.Sizes[lod])
+            {
+                ReadOnlySpan<byte> fragment = data.Span.Slice((int)offset, (int)size);
+                offset += size;
+                if (size == 0)
+                {
+                    continue; // an empty node
+                }
+
+                DracoMeshContents mesh = DracoMeshReader.Read(fragment);
+                if (mesh.Positions is not { } q || mesh.Indices is not { } faces)
+                {
+                    continue;
+                }
+
+                foreach (int c in q)
+                {
+                    if (c < 0 || c >= (1 << bits))
+                    {
+                        return $"lod {lod}: a vertex coordinate {c} is outside [0, 2^{bits})";
+                    }
+                }
+
+                for (int t = 0; lod > 0 && t < faces.Length; t += 3)
+                {
+                    for (int axis = 0; axis < 3; axis++)
+                    {
+                        int a = q[(3 * faces[t]) + axis], b = q[(3 * faces[t + 1]) + axis], c = q[(3 * faces[t + 2]) + axis];
+                        if (!((a <= split && b <= split && c <= split) || (a >= split && b >= split && c >= split)))
+                        {
+                            return $"lod {lod}: a triangle crosses its node's 2×2×2 split (the viewer draws the halves separately)";
+                        }
+                    }
+                }
+            }
+        }
+
+        return null;
     }
 
     /// <summary>

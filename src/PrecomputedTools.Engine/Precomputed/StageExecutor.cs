@@ -225,7 +225,7 @@ public static class StageExecutor
     private static async Task MeshAsync(StagePlan plan, DatasetStore store, StageContext context, int[]? selected, List<IDisposable> owned, OperationMonitor monitor, CancellationToken cancellationToken)
     {
         MeshPlanSettings settings = plan.Mesh ?? throw new EngineException("InvalidPlan", EngineErrorKind.InvalidData, "The mesh plan has no mesh settings.", plan.Destination);
-        var writer = new LegacyMeshWriter(store.Objects, settings.Directory, settings.VoxelOffset, settings.Parameters, settings.ColonFreeManifests) { ReadJournalOnDemand = context.Resume };
+        var writer = new LegacyMeshWriter(store.Objects, settings.Directory, settings.VoxelOffset, settings.Parameters, settings.ColonFreeManifests) { ReadJournalOnDemand = context.Resume, MultiResolution = settings.ToMultiResolutionGrid() };
         IReadOnlyList<string> allChunks = plan.Tasks.Where(t => t.Kind == PlanTaskKinds.Mesh).Select(t => t.Chunks[0].Translate(settings.VoxelOffset).ToString()).ToList();
         foreach (IGrouping<int, PlanTask> phase in Phases(plan, selected))
         {

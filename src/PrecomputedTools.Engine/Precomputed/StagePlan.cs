@@ -454,30 +454,21 @@ public static class StagePlanner
     {
         Int3 size = settings.VolumeSize;
         Int3 chunk = settings.ChunkSize;
-        Int3 grid = Int3.CeilDiv(size, chunk);
         var tasks = new List<PlanTask>();
         string meshDirectory = settings.Directory.Trim('/');
-        for (int z = 0; z < grid.Z; z++)
+        foreach (Box3 box in settings.MeshingChunks())
         {
-            for (int y = 0; y < grid.Y; y++)
-            {
-                for (int x = 0; x < grid.X; x++)
-                {
-                    Int3 begin = new Int3(x, y, z) * chunk;
-                    var box = new Box3(begin, Int3.Min(begin + chunk, size));
-                    string global = box.Translate(settings.VoxelOffset).ToString();
-                    var reads = new Box3(box.Begin, Int3.Min(box.End + new Int3(1, 1, 1), size));
-                    tasks.Add(new PlanTask(
-                        tasks.Count,
-                        0,
-                        PlanTaskKinds.Mesh,
-                        scaleIndex,
-                        new[] { box },
-                        new[] { LegacyMeshWriter.JournalRecordKey(global), meshDirectory + "/*_" + global + ".frag" },
-                        scaleIndex,
-                        reads));
-                }
-            }
+            string global = box.Translate(settings.VoxelOffset).ToString();
+            var reads = new Box3(box.Begin, Int3.Min(box.End + new Int3(1, 1, 1), size));
+            tasks.Add(new PlanTask(
+                tasks.Count,
+                0,
+                PlanTaskKinds.Mesh,
+                scaleIndex,
+                new[] { box },
+                new[] { LegacyMeshWriter.JournalRecordKey(global), meshDirectory + "/*_" + global + ".frag" },
+                scaleIndex,
+                reads));
         }
 
         int chunks = tasks.Count;

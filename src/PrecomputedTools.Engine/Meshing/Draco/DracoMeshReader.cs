@@ -1,0 +1,162 @@
+using System;
+
+namespace PrecomputedTools.Engine.Meshing.Draco;
+
+/// <summary>What <see cref="DracoMeshReader.Read"/> found in a Draco buffer.</summary>
+public sealed class DracoMeshContents
+{
+    internal DracoMeshContents(int faces, int points, int[]? positions, int[]? indices, string? notDecodedBecause)
+    {
+        Faces = faces;
+        Points = points;
+        Positions = positions;
+        Indices = indices;
+        NotDecodedBecause = notDecodedBecause;
+    }
+
+    public int Faces { get; }
+
+    public int Points { get; }
+
+    /// <summary>x, y, z per point; null when the encoding is one this reader does not decode.</summary>
+    public int[]? Positions { get; }
+
+    /// <summary>Three point indices per face; null when not decoded.</summary>
+    public int[]? Indices { get; }
+
+    /// <summary>Why only the header was checked (another encoder's method), or null when decoded.</summary>
+    public string? NotDecodedBecause { get; }
+}
+
+/// <summary>
+/// Reads Draco mesh buffers for checks (google/draco bitstream spec 2.2): the header of any mesh,
+/// and in full the form <see cref="DracoMeshEncoder"/> writes (sequential connectivity, uncompressed
+/// indices, one generic int32 POSITION attribute). Other encoders' methods (edgebreaker, compressed
+/// sequential indices, prediction) are reported as not decoded rather than misread.
+/// </summary>
+public static class DracoMeshReader
+{
+    /// <summary>Reads <paramref name="data"/>; throws InvalidDracoMesh when it is not a well-formed Draco mesh of the decoded form.</summary>
+    public static DracoMeshContents Read(ReadOnlySpan<byte> data)
+    {
+        int at = 0;
+        if (data.Length < 11 || data[0] != 'D' || data[1] != 'R' || data[2] != 'A' || data[3] != 'C' || data[4] != 'O')
+        {
+            throw Invalid("does not start with the Draco magic \"DRACO\"");
+        }
+
+        byte major = data[5], minor = data[6], encoderType = data[7], method = data[8];
+        ushort flags = (ushort)(data[9] | (data[10] << 8));
+        at = 11;
+        if (encoderType != 1)
+        {
+            throw Invalid($"is a Draco point cloud or unknown geometry (encoder type {encoderType}), not a triangular mesh");
+        }
+
+        if (major != 2 || minor != 2)
+        {
+            return new DracoMeshContents(-1, -1, null, null, $"bitstream version {major}.{minor} (only 2.2 is decoded here)");
+        }
+
+        if (method != 0 || (flags & 0x8000) != 0)
+        {
+            return new DracoMeshContents(-1, -1, null, null, method != 0 ? "edgebreaker connectivity" : "metadata");
+        }
+
+        uint faces = VarUInt(data, ref at);
+        uint points = VarUInt(data, ref at);
+        if (faces > int.MaxValue / 3 || points > int.MaxValue / 3 || (long)faces * 3 > data.Length || (long)points * 12 > data.Length)
+        {
+            throw Invalid($"claims {faces} faces and {points} points, more than its {data.Length} bytes can hold");
+        }
+
+        byte connectivity = Byte(data, ref at);
+        if (connectivity != 1)
+        {
+            return new DracoMeshContents((int)faces, (int)points, null, null, "compressed sequential indices");
+        }
+
+        int[] indices = new int[faces * 3];
+        for (int i = 0; i < indices.Length; i++)
+        {
+            uint index = points < 256 ? Byte(data, ref at)
+                : points < (1 << 16) ? Fixed(data, ref at, 2)
+                : points < (1 << 21) ? VarUInt(data, ref at)
+                : Fixed(data, ref at, 4);
+            if (index >= points)
+            {
+                throw Invalid($"has face index {index} but {points} points");
+            }
+
+            indices[i] = (int)index;
+        }
+
+        byte decoders = Byte(data, ref at);
+        uint attributes = decoders == 1 ? VarUInt(data, ref at) : 0;
+        if (decoders != 1 || attributes != 1)
+        {
+            return new DracoMeshContents((int)faces, (int)points, null, indices, "attributes other than one POSITION");
+        }
+
+        byte type = Byte(data, ref at), dataType = Byte(data, ref at), components = Byte(data, ref at);
+        Byte(data, ref at); // normalized
+        VarUInt(data, ref at); // unique id
+        byte sequentialDecoder = Byte(data, ref at);
+        if (type != 0 || dataType != 5 || components != 3 || sequentialDecoder != 0)
+        {
+            return new DracoMeshContents((int)faces, (int)points, null, indices, "a POSITION attribute that is not 3 × int32 in the generic encoding");
+        }
+
+        int[] positions = new int[points * 3];
+        for (int i = 0; i < positions.Length; i++)
+        {
+            positions[i] = unchecked((int)Fixed(data, ref at, 4));
+        }
+
+        if (at != data.Length)
+        {
+            throw Invalid($"has {data.Length - at} bytes after its last attribute value");
+        }
+
+        return new DracoMeshContents((int)faces, (int)points, positions, indices, null);
+    }
+
+    private static byte Byte(ReadOnlySpan<byte> data, ref int at)
+    {
+        if (at >= data.Length)
+        {
+            throw Invalid("ends early");
+        }
+
+        return data[at++];
+    }
+
+    private static uint Fixed(ReadOnlySpan<byte> data, ref int at, int bytes)
+    {
+        uint v = 0;
+        for (int i = 0; i < bytes; i++)
+        {
+            v |= (uint)Byte(data, ref at) << (8 * i);
+        }
+
+        return v;
+    }
+
+    private static uint VarUInt(ReadOnlySpan<byte> data, ref int at)
+    {
+        uint v = 0;
+        for (int shift = 0; shift < 35; shift += 7)
+        {
+            byte b = Byte(data, ref at);
+            v |= (uint)(b & 0x7F) << shift;
+            if ((b & 0x80) == 0)
+            {
+                return v;
+            }
+        }
+
+        throw Invalid("has a varint longer than 5 bytes");
+    }
+
+    private static EngineException Invalid(string what) => new("InvalidDracoMesh", EngineErrorKind.InvalidData, $"The Draco fragment {what}.");
+}
