@@ -17,12 +17,14 @@ using PrecomputedTools.Infrastructure;
 namespace PrecomputedTools.Commands;
 
 /// <summary>
-/// <para type="synopsis">Meshes the segments of a label volume into the dataset's legacy precomputed mesh folder.</para>
+/// <para type="synopsis">Meshes the segments of a label volume into the dataset's mesh folder: legacy meshes, or multi-resolution Draco meshes with -Format MultiResolution.</para>
 /// <para type="description">Marching cubes over every label in one pass per chunk (outside the volume
 /// counts as background, so surfaces are closed), vertices aligned with the voxels neuroglancer
 /// draws, quadric-error simplification that keeps surfaces closed and chunk fragments joined. Writes
 /// mesh/info, one manifest per segment and the fragments, adds "mesh" to the dataset info and,
-/// with -SegmentName, segment_properties. Emits one SegmentMesh per segment, then the dataset.</para>
+/// with -SegmentName, segment_properties. With -Format MultiResolution, writes neuroglancer_multilod_draco
+/// (per segment a Draco fragment file and a manifest; levels of detail by octree node, crack-free at
+/// every level). Emits one SegmentMesh per segment, then the dataset.</para>
 /// </summary>
 [Cmdlet(VerbsCommon.New, "SegmentMesh", DefaultParameterSetName = InputSet, SupportsShouldProcess = true)]
 [OutputType(typeof(SegmentMesh), typeof(PrecomputedDataset))]
@@ -98,6 +100,15 @@ public sealed class NewSegmentMeshCommand : StoreCmdlet
     /// <summary>Write manifests as &lt;id&gt;.json instead of &lt;id&gt;:0 (always done on Windows; servers map &lt;id&gt;:0 to it).</summary>
     [Parameter]
     public SwitchParameter ColonFreeManifest { get; set; }
+
+    /// <summary>Legacy (default: every triangle of a segment at once, one file per segment and chunk) or MultiResolution (neuroglancer_multilod_draco: Draco levels of detail the viewer streams by octree node, two files per segment).</summary>
+    [Parameter]
+    public PrecomputedTools.MeshFormat Format { get; set; } = PrecomputedTools.MeshFormat.Legacy;
+
+    /// <summary>MultiResolution: bits per quantized vertex coordinate within an octree node, 10 or 16 (default 16).</summary>
+    [Parameter]
+    [ValidateSet("10", "16")]
+    public int VertexQuantizationBits { get; set; } = 16;
 
     /// <summary>Chunks meshed in parallel (default: all cores).</summary>
     [Parameter]
@@ -217,6 +228,8 @@ public sealed class NewSegmentMeshCommand : StoreCmdlet
             SegmentNames = names is { Count: > 0 } ? names : null,
             SegmentProperties = table?.Extra is { Count: > 0 } extra ? extra : null,
             UpdateInfo = info is not null,
+            Format = Format == PrecomputedTools.MeshFormat.MultiResolution ? Engine.Meshing.MeshFormat.MultiResolution : Engine.Meshing.MeshFormat.Legacy,
+            VertexQuantizationBits = VertexQuantizationBits,
         };
 
         // The dataset's info when the stage is done: it names the mesh folder (and the segment names).
@@ -238,7 +251,7 @@ public sealed class NewSegmentMeshCommand : StoreCmdlet
 
         StagePlan plan = StagePlanner.PlanMesh(target, datasetPath, store.Layout, store.Gzip, settings, scaleIndex, volume?.Spec);
         plan.DestinationStore = options.ToPublicJson();
-        var check = new LegacyMeshWriter(store.Objects, meshDirectory, voxelOffset, settings.Parameters, colonFree);
+        var check = new LegacyMeshWriter(store.Objects, meshDirectory, voxelOffset, settings.Parameters, colonFree) { MultiResolution = settings.ToMultiResolutionGrid() };
         if (!Force && !Resume && check.HasExistingOutput(only))
         {
             ThrowTerminatingError(OutputExistsError(check.MeshPath));
@@ -282,7 +295,7 @@ public sealed class NewSegmentMeshCommand : StoreCmdlet
                 written.Add(r);
                 string? name = null;
                 names?.TryGetValue(r.Id, out name);
-                WriteObject(new SegmentMesh(r.Id, name, r.VertexCount, r.TriangleCount, r.Fragments, r.ManifestPath, datasetPath));
+                WriteObject(new SegmentMesh(r.Id, name, r.VertexCount, r.TriangleCount, r.Fragments, r.ManifestPath, datasetPath) { LodCount = r.Lods });
             }
         }
 
