@@ -47,7 +47,10 @@ public class MultiResolutionMeshTests
         return v;
     }
 
-    private static (string Mesh, IReadOnlyList<SegmentMeshRecord> Records, MultiResolutionGrid Grid) Run(int bits)
+    /// <summary>Two shards of two minishards, ids spread by murmurhash, gzip manifests: every path of the sharded layout.</summary>
+    private static readonly ShardingSpec TestSharding = new() { PreshiftBits = 0, MinishardBits = 1, ShardBits = 1, Hash = ShardingSpec.MurmurHash, MinishardIndexEncoding = "gzip", DataEncoding = "gzip" };
+
+    private static (string Mesh, IReadOnlyList<SegmentMeshRecord> Records, MultiResolutionGrid Grid) Run(int bits, ShardingSpec? sharding = null)
     {
         ulong[] labels = Volume(out Int3 size);
         var plan = new MeshPlanSettings
@@ -58,6 +61,7 @@ public class MultiResolutionMeshTests
             VolumeSize = size,
             Format = MeshFormat.MultiResolution,
             VertexQuantizationBits = bits,
+            Sharding = sharding,
         };
         MultiResolutionGrid grid = plan.ToMultiResolutionGrid()!;
         string dataset = TestData.NewScratch("mesh-multires");
@@ -69,26 +73,59 @@ public class MultiResolutionMeshTests
     }
 
     [Theory]
-    [InlineData(16)]
-    [InlineData(10)]
-    public void EveryFragmentDecodesWithGooglesDecoderAndEveryLodIsClosed(int bits)
+    [InlineData(16, false)]
+    [InlineData(10, false)]
+    [InlineData(16, true)]
+    public void EveryFragmentDecodesWithGooglesDecoderAndEveryLodIsClosed(int bits, bool sharded)
     {
-        (string mesh, IReadOnlyList<SegmentMeshRecord> records, MultiResolutionGrid grid) = Run(bits);
+        ShardingSpec? sharding = sharded ? TestSharding : null;
+        (string mesh, IReadOnlyList<SegmentMeshRecord> records, MultiResolutionGrid grid) = Run(bits, sharding);
         Assert.Equal(new ulong[] { 5, 9, 77 }, records.Select(r => r.Id).ToArray());
         JsonNode info = JsonNode.Parse(File.ReadAllText(Path.Combine(mesh, "info")))!;
         Assert.Equal("neuroglancer_multilod_draco", info["@type"]!.GetValue<string>());
         Assert.Equal(bits, info["vertex_quantization_bits"]!.GetValue<int>());
         Assert.Equal(new double[] { 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0 }, info["transform"]!.AsArray().Select(n => n!.GetValue<double>()).ToArray());
         Assert.Empty(Directory.EnumerateFiles(mesh, "*.frag"));
+        if (sharding is not null)
+        {
+            Assert.Equal(ShardingSpec.MurmurHash, info["sharding"]!["hash"]!.GetValue<string>());
+            Assert.Equal(Directory.EnumerateFiles(mesh).Select(Path.GetFileName).OrderBy(n => n), new[] { "0.shard", "1.shard", "info" }.Where(n => n == "info" || records.Any(r => sharding.ShardFileName(sharding.Locate(r.Id).Shard) == n)));
+            var problems = new System.Collections.Concurrent.ConcurrentQueue<string>();
+            using (DatasetStore store = DatasetStore.Open(Path.GetDirectoryName(mesh)!))
+            {
+                DatasetValidator.CheckMeshFolder(store, "mesh", problems, new System.Threading.Tasks.ParallelOptions());
+            }
+
+            Assert.Empty(problems);
+        }
+
         Assert.False(Directory.Exists(Path.Combine(Path.GetDirectoryName(mesh)!, LegacyMeshWriter.JournalDirectoryName)));
 
         int max = (1 << bits) - 1, split = 1 << (bits - 1);
         foreach (SegmentMeshRecord record in records)
         {
             string id = record.Id.ToString(CultureInfo.InvariantCulture);
-            Assert.Equal(Path.Combine(mesh, id + ".index"), record.ManifestPath);
-            byte[] data = File.ReadAllBytes(Path.Combine(mesh, id));
-            MultiResolutionManifest manifest = MultiResolutionManifest.Parse(File.ReadAllBytes(record.ManifestPath));
+            byte[] data;
+            MultiResolutionManifest manifest;
+            if (sharding is null)
+            {
+                Assert.Equal(Path.Combine(mesh, id + ".index"), record.ManifestPath);
+                data = File.ReadAllBytes(Path.Combine(mesh, id));
+                manifest = MultiResolutionManifest.Parse(File.ReadAllBytes(record.ManifestPath));
+            }
+            else
+            {
+                // The segment id is the key; the manifest is the value, the fragments sit right before it.
+                string shardPath = Path.Combine(mesh, sharding.ShardFileName(sharding.Locate(record.Id).Shard));
+                Assert.Equal(shardPath, record.ManifestPath);
+                byte[] shard = File.ReadAllBytes(shardPath);
+                var reader = new ShardReader(sharding, (n, offset, length) => n == sharding.Locate(record.Id).Shard ? shard.AsSpan((int)offset, (int)Math.Min(length, shard.Length - offset)).ToArray() : null);
+                (ulong _, long start, long length) = reader.Find(record.Id, shardPath)!.Value;
+                manifest = MultiResolutionManifest.Parse(reader.Decode(shard.AsSpan((int)start, (int)length).ToArray(), shardPath));
+                data = shard.AsSpan((int)(start - manifest.DataLength), (int)manifest.DataLength).ToArray();
+                Assert.Equal(manifest.Sizes.SelectMany(x => x).Select(x => (long)x).Sum(), data.Length);
+            }
+
             Assert.Equal(data.Length, manifest.DataLength);
             Assert.Equal(record.Lods, manifest.Positions.Length);
             Assert.Single(manifest.Positions[^1]);
@@ -288,6 +325,31 @@ public class MultiResolutionMeshTests
         Damaged("info", d => System.Text.Encoding.UTF8.GetBytes(System.Text.Encoding.UTF8.GetString(d).Replace("\"vertex_quantization_bits\":16", "\"vertex_quantization_bits\":10", StringComparison.Ordinal)), "outside [0, 2^10)", count: 3);
         File.Move(Path.Combine(mesh, "9.index"), Path.Combine(mesh, "9.moved"));
         Assert.Contains(Check(), p => p.Contains("mesh/9: fragment data without its manifest", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void TheValidatorFindsADamagedShard()
+    {
+        (string mesh, _, _) = Run(16, TestSharding);
+        List<string> Check()
+        {
+            var problems = new System.Collections.Concurrent.ConcurrentQueue<string>();
+            using DatasetStore store = DatasetStore.Open(Path.GetDirectoryName(mesh)!);
+            DatasetValidator.CheckMeshFolder(store, "mesh", problems, new System.Threading.Tasks.ParallelOptions());
+            return problems.ToList();
+        }
+
+        Assert.Empty(Check());
+        string shard = Directory.EnumerateFiles(mesh, "*.shard").First();
+        byte[] good = File.ReadAllBytes(shard);
+        byte[] bad = (byte[])good.Clone();
+        bad[16 * TestSharding.MinishardCount] = (byte)'X'; // the first fragment's "DRACO"
+        File.WriteAllBytes(shard, bad);
+        Assert.Contains(Check(), p => p.Contains("Draco magic", StringComparison.Ordinal));
+        File.WriteAllBytes(shard, good.AsSpan(0, good.Length / 2).ToArray());
+        Assert.NotEmpty(Check());
+        File.WriteAllBytes(shard, good);
+        Assert.Empty(Check());
     }
 
     [Fact]

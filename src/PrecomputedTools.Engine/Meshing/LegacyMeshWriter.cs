@@ -69,6 +69,7 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
     private const string ParametersFile = "parameters.json";
     // Legacy manifests <id>:0 / <id>.json, multi-resolution manifests <id>.index and data files <id>.
     private static readonly Regex s_manifestName = new(@"^(\d+)(:0|\.json|\.index)?$", RegexOptions.CultureInvariant);
+    private static readonly Regex s_shardName = new(@"^[0-9a-f]+\.shard$", RegexOptions.CultureInvariant);
     private static readonly Regex s_chunkOfFragment = new(@"_(-?\d+)-(-?\d+)_(-?\d+)-(-?\d+)_(-?\d+)-(-?\d+)\.frag$", RegexOptions.CultureInvariant);
     private static readonly Regex s_fragmentName = new(@"^(\d+)_.*\.frag$", RegexOptions.CultureInvariant);
 
@@ -153,6 +154,10 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
             if (name.IndexOf('/') < 0 && SegmentOfFile(name) is { } id && (ids is null || ids.Contains(id)))
             {
                 yield return (o.Key, id);
+            }
+            else if (ids is null && name.IndexOf('/') < 0 && s_shardName.IsMatch(name))
+            {
+                yield return (o.Key, 0); // sharded meshes hold every segment
             }
         }
     }
@@ -297,7 +302,7 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
             {
                 foreach ((ulong id, FragmentEntry entry) in _journal[chunk])
                 {
-                    if (id % (ulong)parts == (ulong)part)
+                    if (Owner(id) % (ulong)parts == (ulong)part)
                     {
                         if (!mine.TryGetValue(id, out List<FragmentEntry>? list))
                         {
@@ -311,6 +316,21 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
         }
 
         var buffers = new MeshSimplifier.Buffers();
+        if (MultiResolution is { Sharding: { } sharding } grid)
+        {
+            // A task owns whole shards: each is built from its segments and stored in one write.
+            foreach (IGrouping<ulong, KeyValuePair<ulong, List<FragmentEntry>>> shard in mine.GroupBy(s => sharding.Locate(s.Key).Shard))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                foreach (SegmentMeshRecord record in WriteShard(sharding, shard.Key, shard.ToList(), grid, buffers))
+                {
+                    written(record);
+                }
+            }
+
+            return mine.Count;
+        }
+
         foreach (KeyValuePair<ulong, List<FragmentEntry>> segment in mine)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -318,6 +338,27 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
         }
 
         return mine.Count;
+    }
+
+    // Manifest tasks split segments by id, or by shard when segments are written into shards.
+    private ulong Owner(ulong id) => MultiResolution?.Sharding is { } sharding ? sharding.Locate(id).Shard : id;
+
+    private List<SegmentMeshRecord> WriteShard(Precomputed.ShardingSpec sharding, ulong shard, List<KeyValuePair<ulong, List<FragmentEntry>>> segments, MultiResolutionGrid grid, MeshSimplifier.Buffers buffers)
+    {
+        var entries = new List<Precomputed.ShardEntry>(segments.Count);
+        var built = new List<(ulong Id, MultiResolutionSegment Segment)>(segments.Count);
+        foreach (KeyValuePair<ulong, List<FragmentEntry>> segment in segments)
+        {
+            MultiResolutionSegment mesh = BuildMultiResolution(segment.Key, segment.Value, grid, buffers);
+            entries.Add(new Precomputed.ShardEntry(segment.Key, mesh.Manifest, mesh.Data));
+            built.Add((segment.Key, mesh));
+        }
+
+        string name = sharding.ShardFileName(shard);
+        string key = MeshKey(name);
+        Store.Write(key, Precomputed.ShardBuilder.Build(sharding, entries), gzip: false);
+        string path = Store is FolderStore folder ? folder.PathOf(key) : ObjectNames.Join(Store.Location, key);
+        return built.Select(b => new SegmentMeshRecord(b.Id, b.Segment.Vertices, b.Segment.TrianglesPerLod[0], new[] { name }, path) { Lods = b.Segment.Lods, Bytes = b.Segment.Data.Length + b.Segment.Manifest.Length }).ToList();
     }
 
     /// <summary>The last step of a plan: mesh/info, everything durable, the journal removed.</summary>
@@ -464,9 +505,22 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
 
         Store.Flush();
         var buffers = new MeshSimplifier.Buffers();
-        foreach (KeyValuePair<ulong, List<FragmentEntry>> segment in segments)
+        if (MultiResolution is { Sharding: { } sharding } grid)
         {
-            yield return WriteManifest(segment.Key, segment.Value, buffers);
+            foreach (IGrouping<ulong, KeyValuePair<ulong, List<FragmentEntry>>> shard in segments.GroupBy(s => sharding.Locate(s.Key).Shard))
+            {
+                foreach (SegmentMeshRecord record in WriteShard(sharding, shard.Key, shard.ToList(), grid, buffers))
+                {
+                    yield return record;
+                }
+            }
+        }
+        else
+        {
+            foreach (KeyValuePair<ulong, List<FragmentEntry>> segment in segments)
+            {
+                yield return WriteManifest(segment.Key, segment.Value, buffers);
+            }
         }
 
         Store.Write(MeshKey("info"), MeshInfo, gzip: false);
@@ -499,6 +553,17 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
     // The data file goes first and the manifest last: a segment whose manifest exists is whole.
     private SegmentMeshRecord WriteMultiResolution(ulong id, List<FragmentEntry> list, MultiResolutionGrid grid, MeshSimplifier.Buffers buffers)
     {
+        MultiResolutionSegment segment = BuildMultiResolution(id, list, grid, buffers);
+        string name = id.ToString(CultureInfo.InvariantCulture);
+        Store.Write(MeshKey(name), segment.Data, gzip: false);
+        string manifest = MeshKey(name + ".index");
+        Store.Write(manifest, segment.Manifest, gzip: false);
+        string manifestPath = Store is FolderStore folder ? folder.PathOf(manifest) : ObjectNames.Join(Store.Location, manifest);
+        return new SegmentMeshRecord(id, segment.Vertices, segment.TrianglesPerLod[0], new[] { name }, manifestPath) { Lods = segment.Lods, Bytes = segment.Data.Length + segment.Manifest.Length };
+    }
+
+    private MultiResolutionSegment BuildMultiResolution(ulong id, List<FragmentEntry> list, MultiResolutionGrid grid, MeshSimplifier.Buffers buffers)
+    {
         var pieces = new List<(Int3 Node, MeshData Mesh)>(list.Count);
         foreach (FragmentEntry entry in list.OrderBy(e => e.Name, StringComparer.Ordinal))
         {
@@ -519,13 +584,7 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
             pieces.Add((node, MeshData.FromFragmentBytes(bytes.Span, key)));
         }
 
-        MultiResolutionSegment segment = MultiResolutionMeshBuilder.Build(pieces, grid, buffers);
-        string name = id.ToString(CultureInfo.InvariantCulture);
-        Store.Write(MeshKey(name), segment.Data, gzip: false);
-        string manifest = MeshKey(name + ".index");
-        Store.Write(manifest, segment.Manifest, gzip: false);
-        string manifestPath = Store is FolderStore folder ? folder.PathOf(manifest) : ObjectNames.Join(Store.Location, manifest);
-        return new SegmentMeshRecord(id, segment.Vertices, segment.TrianglesPerLod[0], new[] { name }, manifestPath) { Lods = segment.Lods, Bytes = segment.Data.Length + segment.Manifest.Length };
+        return MultiResolutionMeshBuilder.Build(pieces, grid, buffers);
     }
 
     // Multi-resolution: the chunk fragments were lod-0 pieces; the segments' files now hold them.

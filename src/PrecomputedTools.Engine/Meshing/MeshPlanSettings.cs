@@ -77,6 +77,9 @@ public sealed class MeshPlanSettings
     /// <summary>vertex_quantization_bits of a multi-resolution mesh: 10 or 16.</summary>
     public int VertexQuantizationBits { get; set; } = 16;
 
+    /// <summary>Multi-resolution meshes in shard files keyed by segment id; null: two files per segment.</summary>
+    public ShardingSpec? Sharding { get; set; }
+
     /// <summary>
     /// The octree of a multi-resolution run: a lod-0 node is one meshing chunk, placed where the
     /// mesher puts that chunk's border vertices (FORMATS.md §9); null for legacy meshes.
@@ -98,7 +101,7 @@ public sealed class MeshPlanSettings
             shape[axis] = ChunkSize[axis] * Resolution[axis];
         }
 
-        return new MultiResolutionGrid(origin, shape, (double[])Resolution.Clone(), VertexQuantizationBits, MaxError ?? (2 * Resolution.Max())) { ChunkVoxels = ChunkSize, VoxelOffset = VoxelOffset };
+        return new MultiResolutionGrid(origin, shape, (double[])Resolution.Clone(), VertexQuantizationBits, MaxError ?? (2 * Resolution.Max())) { ChunkVoxels = ChunkSize, VoxelOffset = VoxelOffset, Sharding = Sharding };
     }
 
     /// <summary>
@@ -142,7 +145,8 @@ public sealed class MeshPlanSettings
         ReductionFactor,
         MaxError?.ToString(CultureInfo.InvariantCulture) ?? "default",
         SegmentIds is null ? "all" : string.Join(",", SegmentIds.OrderBy(i => i)))
-        + (Format == MeshFormat.MultiResolution ? string.Format(CultureInfo.InvariantCulture, "; format=multiresolution/{0}", VertexQuantizationBits) : "");
+        + (Format == MeshFormat.MultiResolution ? string.Format(CultureInfo.InvariantCulture, "; format=multiresolution/{0}", VertexQuantizationBits) : "")
+        + (Sharding is null ? "" : "; sharding=" + Sharding.ToJson().ToJsonString());
 
     /// <summary>The mesher's settings for one process.</summary>
     public SegmentMeshSettings ToMeshSettings(int throttleLimit) => new()
@@ -218,6 +222,11 @@ public sealed class MeshPlanSettings
         {
             w.WriteString("format", "multiresolution");
             w.WriteNumber("vertexQuantizationBits", VertexQuantizationBits);
+            if (Sharding is not null)
+            {
+                w.WritePropertyName("sharding");
+                Sharding.ToJson().WriteTo(w);
+            }
         }
 
         w.WriteEndObject();
@@ -243,6 +252,7 @@ public sealed class MeshPlanSettings
             UpdateInfo = e.GetProperty("updateInfo").GetBoolean(),
             Format = e.TryGetProperty("format", out JsonElement format) && format.GetString() == "multiresolution" ? MeshFormat.MultiResolution : MeshFormat.Legacy,
             VertexQuantizationBits = e.TryGetProperty("vertexQuantizationBits", out JsonElement bits) ? bits.GetInt32() : 16,
+            Sharding = e.TryGetProperty("sharding", out JsonElement sharding) && System.Text.Json.Nodes.JsonNode.Parse(sharding.GetRawText()) is System.Text.Json.Nodes.JsonObject shardingJson ? ShardingSpec.FromJson(shardingJson, "plan") : null,
         };
         if (e.TryGetProperty("segmentNames", out JsonElement names))
         {

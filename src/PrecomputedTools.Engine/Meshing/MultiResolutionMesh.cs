@@ -45,6 +45,9 @@ public sealed class MultiResolutionGrid
 
     public int QuantizationBits { get; }
 
+    /// <summary>Segments written into shard files (mesh/info "sharding", FORMATS.md §9: the segment id is the key, fragments sit just before the manifest); null: "&lt;id&gt;" and "&lt;id&gt;.index" per segment.</summary>
+    public Precomputed.ShardingSpec? Sharding { get; set; }
+
     /// <summary>A lod-0 node in voxels (the meshing chunk).</summary>
     public Int3 ChunkVoxels { get; set; }
 
@@ -93,6 +96,12 @@ public sealed class MultiResolutionGrid
 
             w.WriteEndArray();
             w.WriteNumber("lod_scale_multiplier", 1.0);
+            if (Sharding is not null)
+            {
+                w.WritePropertyName("sharding");
+                Sharding.ToJson().WriteTo(w);
+            }
+
             if (segmentProperties is not null)
             {
                 w.WriteString("segment_properties", segmentProperties);

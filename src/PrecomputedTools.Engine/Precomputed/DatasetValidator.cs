@@ -207,9 +207,10 @@ public static class DatasetValidator
             problems.Enqueue($"{infoKey}: transform must be 12 numbers");
         }
 
-        if (meshInfo["sharding"] is not null)
+        if (meshInfo["sharding"] is JsonObject shardingJson)
         {
-            return; // sharded multi-resolution meshes are not written or checked by this module yet
+            CheckShardedMultiResolution(store, directory, ShardingSpec.FromJson(shardingJson, infoKey), bits, problems, parallel);
+            return;
         }
 
         var names = new HashSet<string>(StringComparer.Ordinal);
@@ -247,6 +248,67 @@ public static class DatasetValidator
         });
     }
 
+    // Sharded (FORMATS.md §9): every segment id in every shard's minishard indices; its manifest is
+    // the value, its fragments the bytes just before it.
+    private static void CheckShardedMultiResolution(DatasetStore store, string directory, ShardingSpec spec, int bits, ConcurrentQueue<string> problems, ParallelOptions parallel)
+    {
+        var shards = new List<(ulong Shard, string Key)>();
+        foreach (StoredObject o in store.Objects.List(directory + "/", parallel.CancellationToken))
+        {
+            string name = o.Key.Substring(directory.Length + 1);
+            if (name.EndsWith(".shard", StringComparison.Ordinal) && ulong.TryParse(name.Substring(0, name.Length - 6), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong shard) && spec.ShardFileName(shard) == name)
+            {
+                shards.Add((shard, o.Key));
+            }
+        }
+
+        var keys = shards.ToDictionary(s => s.Shard, s => s.Key);
+        var reader = new ShardReader(spec, (shard, offset, length) => keys.TryGetValue(shard, out string? key) ? store.Objects.ReadRange(key, offset, length, parallel.CancellationToken) : null);
+        Parallel.ForEach(shards, parallel, entry =>
+        {
+            try
+            {
+                for (ulong minishard = 0; minishard < (ulong)spec.MinishardCount; minishard++)
+                {
+                    if (reader.MinishardIndex(entry.Shard, minishard, entry.Key) is not { } index)
+                    {
+                        continue;
+                    }
+
+                    foreach (ulong id in index.Ids)
+                    {
+                        string where = $"{entry.Key} (segment {id})";
+                        if (spec.Locate(id) != (entry.Shard, minishard))
+                        {
+                            problems.Enqueue($"{where}: segment {id} belongs to shard {spec.Locate(id).Shard}, minishard {spec.Locate(id).Minishard}");
+                            continue;
+                        }
+
+                        (ulong _, long start, long length) = reader.Find(id, entry.Key) ?? throw new EngineException("InvalidShard", EngineErrorKind.InvalidData, $"segment {id} is listed but not found", entry.Key);
+                        byte[] stored = store.Objects.ReadRange(entry.Key, start, (int)length, parallel.CancellationToken) ?? Array.Empty<byte>();
+                        MultiResolutionManifest manifest = MultiResolutionManifest.Parse(reader.Decode(stored, where, 256 << 20), where);
+                        long dataStart = start - manifest.DataLength;
+                        if (dataStart < 16L * spec.MinishardCount || manifest.DataLength > int.MaxValue)
+                        {
+                            problems.Enqueue($"{where}: its {manifest.DataLength} bytes of fragments would begin before the shard's data");
+                            continue;
+                        }
+
+                        byte[] data = store.Objects.ReadRange(entry.Key, dataStart, (int)manifest.DataLength, parallel.CancellationToken) ?? Array.Empty<byte>();
+                        if (CheckMultiResolutionFragments(manifest, data, bits) is { } problem)
+                        {
+                            problems.Enqueue($"{where}: {problem}");
+                        }
+                    }
+                }
+            }
+            catch (EngineException ex)
+            {
+                problems.Enqueue($"{entry.Key}: {ex.Message}");
+            }
+        });
+    }
+
     private static string? CheckMultiResolutionSegment(DatasetStore store, string directory, string id, int bits)
     {
         MultiResolutionManifest manifest;
@@ -258,18 +320,6 @@ public static class DatasetValidator
             }
 
             manifest = MultiResolutionManifest.Parse(bytes.Span);
-        }
-
-        for (int lod = 0; lod < manifest.Positions.Length; lod++)
-        {
-            Int3[] nodes = manifest.Positions[lod];
-            for (int i = 1; i < nodes.Length; i++)
-            {
-                if (MultiResolutionMeshBuilder.ZOrder(nodes[i - 1]) >= MultiResolutionMeshBuilder.ZOrder(nodes[i]))
-                {
-                    return $"lod {lod}: nodes {nodes[i - 1]} and {nodes[i]} are not in Z-curve order";
-                }
-            }
         }
 
         if (manifest.DataLength > int.MaxValue)
@@ -288,13 +338,32 @@ public static class DatasetValidator
             return $"the fragment sizes add up to {manifest.DataLength} bytes, but the data file {id} has {data.Length}";
         }
 
+        return CheckMultiResolutionFragments(manifest, data.Span, bits);
+    }
+
+    // Z-curve order of the nodes, then every fragment: a Draco mesh; decoded when in this module's
+    // form: coordinates within the bits, no triangle of lod > 0 across its node's split.
+    private static string? CheckMultiResolutionFragments(MultiResolutionManifest manifest, ReadOnlySpan<byte> data, int bits)
+    {
+        for (int lod = 0; lod < manifest.Positions.Length; lod++)
+        {
+            Int3[] nodes = manifest.Positions[lod];
+            for (int i = 1; i < nodes.Length; i++)
+            {
+                if (MultiResolutionMeshBuilder.ZOrder(nodes[i - 1]) >= MultiResolutionMeshBuilder.ZOrder(nodes[i]))
+                {
+                    return $"lod {lod}: nodes {nodes[i - 1]} and {nodes[i]} are not in Z-curve order";
+                }
+            }
+        }
+
         int split = 1 << (bits - 1);
         long offset = 0;
         for (int lod = 0; lod < manifest.Sizes.Length; lod++)
         {
             foreach (uint size in manifest.Sizes[lod])
             {
-                ReadOnlySpan<byte> fragment = data.Span.Slice((int)offset, (int)size);
+                ReadOnlySpan<byte> fragment = data.Slice((int)offset, (int)size);
                 offset += size;
                 if (size == 0)
                 {

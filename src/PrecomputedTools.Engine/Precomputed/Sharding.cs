@@ -137,6 +137,22 @@ public sealed class ShardingSpec
         };
     }
 
+    /// <summary>
+    /// Parameters for multi-resolution meshes keyed by segment id (FORMATS.md §9): ids say nothing
+    /// about place, so they are spread by murmurhash3_x86_128; one shard per 8 lod-0 meshing chunks
+    /// (a stand-in for the segment count, unknown before meshing), 64 minishards per shard, gzip
+    /// manifests and minishard indices.
+    /// </summary>
+    public static ShardingSpec ForMeshes(long meshingChunks) => new()
+    {
+        PreshiftBits = 0,
+        MinishardBits = 6,
+        ShardBits = Math.Min(16, BitsFor((int)Math.Min(int.MaxValue, Math.Max(1, meshingChunks / 8)))),
+        Hash = MurmurHash,
+        MinishardIndexEncoding = "gzip",
+        DataEncoding = "gzip",
+    };
+
     /// <summary>The compressed Morton code of a chunk grid position (docs/FORMATS.md §6.3).</summary>
     public static ulong ChunkId(Int3 grid, Int3 cell)
     {
@@ -256,6 +272,23 @@ public sealed class ShardingSpec
         new("InvalidShardingSpec", EngineErrorKind.InvalidData, $"{(source is null ? "" : source + ": ")}the \"sharding\" member is not valid: {what}.", source);
 }
 
+/// <summary>One key of a shard: its value and, optionally, bytes stored just before the value.</summary>
+public sealed class ShardEntry
+{
+    public ShardEntry(ulong key, byte[] value, byte[]? prefix = null)
+    {
+        Key = key;
+        Value = value;
+        Prefix = prefix;
+    }
+
+    public ulong Key { get; }
+
+    public byte[] Value { get; }
+
+    public byte[]? Prefix { get; }
+}
+
 /// <summary>Builds one shard file from its chunks' encoded bytes (docs/FORMATS.md §6.2).</summary>
 public static class ShardBuilder
 {
@@ -263,25 +296,33 @@ public static class ShardBuilder
     /// [shard index][chunk data, minishard by minishard, ids ascending][minishard indices], as peer
     /// writers lay it out. Every chunk must belong to this shard.
     /// </summary>
-    public static byte[] Build(ShardingSpec spec, IEnumerable<KeyValuePair<ulong, byte[]>> chunks)
+    public static byte[] Build(ShardingSpec spec, IEnumerable<KeyValuePair<ulong, byte[]>> chunks) =>
+        Build(spec, chunks.Select(c => new ShardEntry(c.Key, c.Value)));
+
+    /// <summary>
+    /// As <see cref="Build(ShardingSpec, IEnumerable{KeyValuePair{ulong, byte[]}})"/>, where an entry
+    /// may carry bytes stored immediately before its value and outside the index (a multi-resolution
+    /// mesh's fragments before its manifest, FORMATS.md §9); data_encoding applies to values only.
+    /// </summary>
+    public static byte[] Build(ShardingSpec spec, IEnumerable<ShardEntry> entries)
     {
-        var byMinishard = new SortedDictionary<ulong, List<KeyValuePair<ulong, byte[]>>>();
-        foreach (KeyValuePair<ulong, byte[]> chunk in chunks)
+        var byMinishard = new SortedDictionary<ulong, List<ShardEntry>>();
+        foreach (ShardEntry entry in entries)
         {
-            ulong minishard = spec.Locate(chunk.Key).Minishard;
+            ulong minishard = spec.Locate(entry.Key).Minishard;
             if (!byMinishard.TryGetValue(minishard, out var list))
             {
-                byMinishard[minishard] = list = new List<KeyValuePair<ulong, byte[]>>();
+                byMinishard[minishard] = list = new List<ShardEntry>();
             }
 
-            list.Add(chunk);
+            list.Add(entry);
         }
 
         using var data = new MemoryStream();
         var indices = new Dictionary<ulong, byte[]>();
-        foreach (KeyValuePair<ulong, List<KeyValuePair<ulong, byte[]>>> minishard in byMinishard)
+        foreach (KeyValuePair<ulong, List<ShardEntry>> minishard in byMinishard)
         {
-            List<KeyValuePair<ulong, byte[]>> list = minishard.Value;
+            List<ShardEntry> list = minishard.Value;
             list.Sort((a, b) => a.Key.CompareTo(b.Key));
             int n = list.Count;
             byte[] index = new byte[24 * n];
@@ -291,6 +332,11 @@ public static class ShardBuilder
                 if (i > 0 && list[i].Key == list[i - 1].Key)
                 {
                     throw new EngineException("DuplicateChunkId", EngineErrorKind.InvalidData, $"Chunk id {list[i].Key} is given twice for one shard.", list[i].Key);
+                }
+
+                if (list[i].Prefix is { } prefix)
+                {
+                    data.Write(prefix, 0, prefix.Length);
                 }
 
                 byte[] stored = spec.DataEncoding == "gzip" ? Gzip(list[i].Value) : list[i].Value;
@@ -390,6 +436,23 @@ public sealed class ShardReader
 
         return _spec.DataEncoding == "gzip" ? Gunzip(stored, maxLength, source) : stored;
     }
+
+    /// <summary>Where a key's stored value lies in its shard file: shard number, absolute offset and length; null when absent.</summary>
+    public (ulong Shard, long Start, long Length)? Find(ulong key, string source)
+    {
+        (ulong shard, ulong minishard) = _spec.Locate(key);
+        if (MinishardIndex(shard, minishard, source) is not { } entries)
+        {
+            return null;
+        }
+
+        int at = Array.BinarySearch(entries.Ids, key);
+        return at < 0 ? null : (shard, (16L * _spec.MinishardCount) + (long)entries.Starts[at], (long)entries.Sizes[at]);
+    }
+
+    /// <summary>Undoes data_encoding on a stored value (bounded by <paramref name="maxLength"/>).</summary>
+    public byte[] Decode(byte[] stored, string source, int maxLength = int.MaxValue - 64) =>
+        _spec.DataEncoding == "gzip" ? Gunzip(stored, maxLength, source) : stored;
 
     /// <summary>Every chunk id of one minishard, ascending (for validation).</summary>
     public (ulong[] Ids, ulong[] Starts, ulong[] Sizes)? MinishardIndex(ulong shard, ulong minishard, string source)
