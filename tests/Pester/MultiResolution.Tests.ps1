@@ -98,4 +98,40 @@ Describe 'New-SegmentMesh -Format MultiResolution' {
         $completions | Should -Contain 'MultiResolution'
         $completions | Should -Contain 'Legacy'
     }
+
+    Context 'sharded' {
+        BeforeAll {
+            $script:shardedPath = Join-Path $work 'sharded'
+            Copy-Item -LiteralPath $datasetPath -Destination $shardedPath -Recurse
+            $script:shardedMeshes = @(New-SegmentMesh -Path $shardedPath -Format MultiResolution -ChunkSize 32, 32, 32 -Sharding @{ shard_bits = 2; minishard_bits = 2 } -Force)
+        }
+
+        It 'writes every segment into shard files named in mesh/info' {
+            $info = Get-Content -LiteralPath (Join-Path $shardedPath 'mesh/info') -Raw | ConvertFrom-Json
+            $info.sharding.'@type' | Should -Be 'neuroglancer_uint64_sharded_v1'
+            $info.sharding.shard_bits | Should -Be 2
+            $info.sharding.hash | Should -Be 'murmurhash3_x86_128'
+            $names = @(Get-ChildItem -LiteralPath (Join-Path $shardedPath 'mesh') -File | ForEach-Object Name | Sort-Object)
+            $names | Should -Be @('0.shard', '1.shard', '2.shard', '3.shard', 'info')
+            $segments = @($shardedMeshes | Where-Object { $_ -is [PrecomputedTools.SegmentMesh] })
+            $segments.Count | Should -Be @($meshes | Where-Object { $_ -is [PrecomputedTools.SegmentMesh] }).Count
+            $segments[0].ManifestPath | Should -BeLike '*.shard'
+        }
+
+        It 'passes Test-PrecomputedDataset, which reads every segment back out of its shard' {
+            $report = Test-PrecomputedDataset -Path $shardedPath
+            $report.IsValid | Should -BeTrue -Because ($report.Problems -join '; ')
+        }
+
+        It 'refuses -Sharded without -Format MultiResolution, and with -SegmentId' {
+            $failure = Get-Failure { New-SegmentMesh -Path $shardedPath -Sharded -Force }
+            $failure.FullyQualifiedErrorId | Should -BeLike 'ShardedMeshNeedsMultiResolution,*'
+            $failure.CategoryInfo.Category | Should -Be 'InvalidArgument'
+            $failure = Get-Failure { New-SegmentMesh -Path $shardedPath -Format MultiResolution -Sharded -SegmentId 7 -Force }
+            $failure.FullyQualifiedErrorId | Should -BeLike 'ShardedMeshNeedsEverySegment,*'
+            $failure = Get-Failure { New-SegmentMesh -Path $shardedPath -Format MultiResolution -Sharding @{ shard_bitz = 1 } -Force }
+            $failure.FullyQualifiedErrorId | Should -BeLike 'InvalidShardingSpec,*'
+            @(Get-ChildItem -LiteralPath (Join-Path $shardedPath 'mesh') -File).Count | Should -Be 5
+        }
+    }
 }

@@ -168,22 +168,7 @@ public sealed class CopyPrecomputedDatasetCommand : StoreCmdlet
         PrecomputedInfo sharded = info.Clone();
         foreach (ScaleInfo scale in sharded.Scales.Where(s => s.Sharding is null))
         {
-            System.Text.Json.Nodes.JsonObject json = ShardingSpec.ForScale(scale, VoxelTypes.SizeOf(info.DataType) * Math.Max(1, info.NumChannels)).ToJson();
-            foreach (System.Collections.DictionaryEntry entry in overrides ?? new System.Collections.Hashtable())
-            {
-                string name = Convert.ToString(entry.Key, CultureInfo.InvariantCulture) ?? "";
-                object? value = entry.Value is PSObject pso ? pso.BaseObject : entry.Value;
-                if (!json.ContainsKey(name) || name == "@type")
-                {
-                    throw new EngineException("InvalidShardingSpec", EngineErrorKind.InvalidArgument, $"-Sharding has '{name}'; it takes preshift_bits, minishard_bits, shard_bits, hash, minishard_index_encoding and data_encoding.", name);
-                }
-
-                json[name] = name.EndsWith("_bits", StringComparison.Ordinal)
-                    ? System.Text.Json.Nodes.JsonValue.Create(Convert.ToInt32(value, CultureInfo.InvariantCulture))
-                    : System.Text.Json.Nodes.JsonValue.Create(Convert.ToString(value, CultureInfo.InvariantCulture));
-            }
-
-            ShardingSpec.FromJson(json, "-Sharding"); // every value checked before anything is written
+            System.Text.Json.Nodes.JsonObject json = ShardingParameters.Apply(ShardingSpec.ForScale(scale, VoxelTypes.SizeOf(info.DataType) * Math.Max(1, info.NumChannels)), overrides).ToJson();
             scale.Sharding = json;
         }
 

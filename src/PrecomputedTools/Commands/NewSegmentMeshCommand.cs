@@ -110,6 +110,14 @@ public sealed class NewSegmentMeshCommand : StoreCmdlet
     [ValidateSet("10", "16")]
     public int VertexQuantizationBits { get; set; } = 16;
 
+    /// <summary>MultiResolution: write the segments into shard files keyed by segment id (the mesh/info's "sharding"; a few large files instead of two per segment). Meshes every segment: not with -SegmentId.</summary>
+    [Parameter]
+    public SwitchParameter Sharded { get; set; }
+
+    /// <summary>Sharding parameters that replace the chosen ones (implies -Sharded): a hashtable with any of preshift_bits, minishard_bits, shard_bits, hash (identity or murmurhash3_x86_128), minishard_index_encoding and data_encoding (raw or gzip; for meshes it applies to the manifests).</summary>
+    [Parameter]
+    public System.Collections.Hashtable? Sharding { get; set; }
+
     /// <summary>Chunks meshed in parallel (default: all cores).</summary>
     [Parameter]
     [ValidateRange(1, 1024)]
@@ -231,6 +239,21 @@ public sealed class NewSegmentMeshCommand : StoreCmdlet
             Format = Format == PrecomputedTools.MeshFormat.MultiResolution ? Engine.Meshing.MeshFormat.MultiResolution : Engine.Meshing.MeshFormat.Legacy,
             VertexQuantizationBits = VertexQuantizationBits,
         };
+        if (Sharded || Sharding is not null)
+        {
+            if (settings.Format != Engine.Meshing.MeshFormat.MultiResolution)
+            {
+                throw new EngineException("ShardedMeshNeedsMultiResolution", EngineErrorKind.InvalidArgument, "Sharded meshes are multi-resolution meshes; add -Format MultiResolution.");
+            }
+
+            if (only is not null)
+            {
+                throw new EngineException("ShardedMeshNeedsEverySegment", EngineErrorKind.InvalidArgument, "A shard holds many segments, so sharded meshes are written for every segment at once; leave out -SegmentId.");
+            }
+
+            settings.Sharding = ShardingParameters.Apply(ShardingSpec.ForMeshes(settings.MeshingChunks().LongCount()), Sharding);
+        }
+
 
         // The dataset's info when the stage is done: it names the mesh folder (and the segment names).
         PrecomputedInfo target;
