@@ -32,7 +32,7 @@ public sealed class HostedViewTests
 
     public static IEnumerable<object[]> Cases() =>
         from host in new[] { "local", "nginx", "s3" }
-        from dataset in new[] { "sample", "zbrain", "zbrain-sharded" }
+        from dataset in new[] { "sample", "zbrain", "zbrain-sharded", "sample-multires", "zbrain-multires", "zbrain-multires-sharded" }
         select new object[] { host, dataset };
 
     [Theory]
@@ -43,6 +43,9 @@ public sealed class HostedViewTests
         {
             "sample" => _datasets.Sample,
             "zbrain-sharded" => _datasets.ZBrainSharded,
+            "sample-multires" => _datasets.SampleMultiResolution ?? throw new InvalidOperationException("the module does not mesh"),
+            "zbrain-multires" => _datasets.ZBrainMultiResolution ?? throw new InvalidOperationException("the module does not mesh"),
+            "zbrain-multires-sharded" => _datasets.ZBrainMultiResolutionSharded ?? throw new InvalidOperationException("the module does not mesh"),
             _ => _datasets.ZBrain,
         };
         using var session = new ModuleSession();

@@ -40,6 +40,12 @@ public sealed class ModuleDatasets : IDisposable
         Sample = MakeSample(session);
         ZBrain = MakeZBrain(session);
         ZBrainSharded = MakeSharded(session, ZBrain);
+        if (Meshed)
+        {
+            SampleMultiResolution = MakeMultiResolution(session, Sample);
+            ZBrainMultiResolution = MakeMultiResolution(session, ZBrain);
+            ZBrainMultiResolutionSharded = MakeMultiResolution(session, ZBrain, sharded: true);
+        }
     }
 
     /// <summary>Whether the module exports New-SegmentMesh, so the datasets carry legacy meshes.</summary>
@@ -53,6 +59,26 @@ public sealed class ModuleDatasets : IDisposable
 
     /// <summary>Z-Brain copied with Copy-PrecomputedDataset -Sharded: every scale in shard files, read by the viewer through byte ranges.</summary>
     public ModuleDataset ZBrainSharded { get; }
+
+    /// <summary>The sample with its meshes made again by New-SegmentMesh -Format MultiResolution (neuroglancer_multilod_draco).</summary>
+    public ModuleDataset? SampleMultiResolution { get; }
+
+    /// <summary>Z-Brain with multi-resolution meshes: the viewer reads manifests, then fragment data by byte ranges, coarse lods first.</summary>
+    public ModuleDataset? ZBrainMultiResolution { get; }
+
+    /// <summary>Z-Brain with multi-resolution meshes in shard files (manifests and fragments read out of mesh/&lt;n&gt;.shard by byte ranges).</summary>
+    public ModuleDataset? ZBrainMultiResolutionSharded { get; }
+
+    private ModuleDataset MakeMultiResolution(ModuleSession session, ModuleDataset source, bool sharded = false)
+    {
+        string name = source.Name + (sharded ? "-multires-sharded" : "-multires");
+        string root = System.IO.Path.Combine(_scratch, name + "-root");
+        string path = System.IO.Path.Combine(root, source.Name);
+        session.RunOk(
+            "Copy-PrecomputedDataset -Path $in -Destination $out | Out-Null; New-SegmentMesh -Path $out -Format MultiResolution -Sharded:$sharded -Force | Out-Null",
+            new Dictionary<string, object?> { ["in"] = source.Path, ["out"] = path, ["sharded"] = sharded });
+        return source with { Name = name, Root = root, Path = path };
+    }
 
     private ModuleDataset MakeSharded(ModuleSession session, ModuleDataset source)
     {

@@ -115,7 +115,7 @@ async function main() {
   }
   cleanups.push(() => browser.close());
   const context = await browser.newContext({ viewport: { width: 1200, height: 900 }, deviceScaleFactor: 1 });
-  const page = await context.newPage();
+  let page = await context.newPage();
 
   const responses = [];
   const failed = [];
@@ -125,31 +125,37 @@ async function main() {
   const headerJobs = [];
   let lastDataActivity = Date.now();
   const isData = (url) => url.startsWith(base);
-  page.on("request", (r) => {
-    if (isData(r.url())) {
-      pending.add(r);
-      lastDataActivity = Date.now();
-    }
-  });
-  page.on("response", (r) => {
-    if (!isData(r.url())) return;
-    headerJobs.push(r.allHeaders().then((h) => responses.push({ url: r.url(), status: r.status(), method: r.request().method(), headers: h })).catch(() => {}));
-  });
-  page.on("requestfinished", (r) => {
-    pending.delete(r);
-    lastDataActivity = Date.now();
-  });
-  page.on("requestfailed", (r) => {
-    if (isData(r.url())) {
+  const meshDataRequests = []; // multi-resolution fragment reads in the order the viewer issued them
+  const watch = (p) => {
+    p.on("request", (r) => {
+      if (isData(r.url())) {
+        pending.add(r);
+        lastDataActivity = Date.now();
+        const range = r.headers()["range"];
+        if (range && info.mesh !== undefined) meshDataRequests.push({ url: r.url(), range });
+      }
+    });
+    p.on("response", (r) => {
+      if (!isData(r.url())) return;
+      headerJobs.push(r.allHeaders().then((h) => responses.push({ url: r.url(), status: r.status(), method: r.request().method(), headers: h })).catch(() => {}));
+    });
+    p.on("requestfinished", (r) => {
       pending.delete(r);
       lastDataActivity = Date.now();
-      failed.push({ url: r.url(), error: r.failure()?.errorText ?? "unknown" });
-    }
-  });
-  page.on("console", (m) => {
-    if (m.type() !== "debug") consoleLines.push(`${m.type()}: ${m.text()}`);
-  });
-  page.on("pageerror", (e) => pageErrors.push(String(e?.stack ?? e)));
+    });
+    p.on("requestfailed", (r) => {
+      if (isData(r.url())) {
+        pending.delete(r);
+        lastDataActivity = Date.now();
+        failed.push({ url: r.url(), error: r.failure()?.errorText ?? "unknown" });
+      }
+    });
+    p.on("console", (m) => {
+      if (m.type() !== "debug") consoleLines.push(`${m.type()}: ${m.text()}`);
+    });
+    p.on("pageerror", (e) => pageErrors.push(String(e?.stack ?? e)));
+  };
+  watch(page);
 
   await page.goto(pageUrl, { waitUntil: "load", timeout: timeoutMs });
   try {
@@ -276,6 +282,7 @@ async function main() {
   await page.screenshot({ path: shot });
   notes.push(`screenshot: ${shot}`);
   let meshPixels = null;
+  let lodReport = null;
   if (!layerState.loadError && info.mesh !== undefined && segments.some((s) => !noMesh.has(s))) {
     // 3-D panel with meshes only: no cross-sections, axis lines or scale bar.
     await page.evaluate(() => {
@@ -294,17 +301,49 @@ async function main() {
       meshPixels = await countColouredPixels(page, png);
       if (meshPixels < Number(args["min-mesh-pixels"])) fail(`BLANK 3-D PANEL: only ${meshPixels} coloured pixels in the 3-D panel with meshes only (segments ${segments.join(", ")}); the meshes did not render`);
     }
+    if (multiLod(datasetDir, info.mesh) && JSON.parse(fs.readFileSync(path.join(datasetDir, info.mesh, "info"), "utf8")).sharding === undefined) {
+      // Levels of detail (FORMATS.md 9), on a fresh load (empty caches) of the same state in a 3-D
+      // layout: far away first, then zoomed in; which lods the fragment reads hit, in request order.
+      const extent = Math.max(...info.scales[0].size);
+      const far = { ...state, layout: "3d", projectionScale: extent * 64 };
+      let mark = meshDataRequests.length;
+      await page.close();
+      page = await context.newPage();
+      watch(page);
+      await page.goto(`${viewer.origin}/#!${encodeURIComponent(JSON.stringify(far))}`, { waitUntil: "load", timeout: timeoutMs });
+      await page.waitForFunction(() => window.viewer !== undefined && window.viewer.layerManager.managedLayers.length > 0, null, { timeout: 20000 });
+      await settle("the meshes seen from far away");
+      const farLods = lodsRequested(datasetDir, info.mesh, base, meshDataRequests.slice(mark));
+      mark = meshDataRequests.length;
+      await page.evaluate((scale) => {
+        window.viewer.perspectiveNavigationState.zoomFactor.value = scale;
+      }, extent / 8);
+      await settle("the meshes seen close up");
+      const nearLods = lodsRequested(datasetDir, info.mesh, base, meshDataRequests.slice(mark));
+      lodReport = { far: farLods, near: nearLods };
+      const all = (m) => Object.values(m).flatMap((l) => l.lods);
+      const coarsest = Math.max(-1, ...Object.values(farLods).map((l) => l.coarsest));
+      if (!Object.keys(farLods).length) fail("LOD: no fragment data was read for any selected segment");
+      else {
+        for (const [id, l] of Object.entries(farLods))
+          if (l.first !== l.coarsest) fail(`LOD: the first fragment read of segment ${id} was lod ${l.first}, not its coarsest lod ${l.coarsest}`);
+        if (coarsest > 0 && Math.min(...all(nearLods), Infinity) >= Math.min(...all(farLods)))
+          fail(`LOD: zooming in requested no finer level of detail (far: ${JSON.stringify(farLods)}, near: ${JSON.stringify(nearLods)})`);
+      }
+    }
   }
 
   await Promise.all(headerJobs);
   diagnose({ info, datasetDir, base, responses, failed, consoleLines, pageErrors, segments, noMesh });
-  return { pageUrl, dataBase: base, layer: layerState, probes: probeResults, meshPixels, requests: responses.length, failedRequests: failed.length, notes, timings };
+  return { pageUrl, dataBase: base, layer: layerState, probes: probeResults, meshPixels, lods: lodReport, requests: responses.length, failedRequests: failed.length, notes, timings };
 }
 
 // ---- diagnosis: turn the recorded traffic into named causes (HOSTING.md 2.6, 5.4) ----------------
 function diagnose({ info, datasetDir, base, responses, failed, consoleLines, pageErrors, segments, noMesh }) {
   const keys = new Map(info.scales.map((s) => [s.key, s]));
   const meshDir = info.mesh;
+  const multi = multiLod(datasetDir, meshDir);
+  const meshSharded = multi && JSON.parse(fs.readFileSync(path.join(datasetDir, meshDir, "info"), "utf8")).sharding !== undefined;
   const expectation = (rel) => {
     // returns { kind, file, gzip } for a path below the dataset base, or null
     const slash = rel.lastIndexOf("/");
@@ -322,6 +361,12 @@ function diagnose({ info, datasetDir, base, responses, failed, consoleLines, pag
     }
     if (meshDir !== undefined && dir === meshDir) {
       if (name === "info") return { kind: "mesh info", exists: fs.existsSync(path.join(datasetDir, meshDir, "info")), gzip: false };
+      if (multi && meshSharded && /^[0-9a-f]+\.shard$/.test(name)) return { kind: "shard", exists: fs.existsSync(path.join(datasetDir, meshDir, name)), gzip: false };
+      if (multi) {
+        // Multi-resolution: <id>.index manifests, <id> fragment data read by byte ranges (FORMATS.md 9).
+        const mm = /^(\d+)(\.index)?$/.exec(name);
+        if (mm) return { kind: mm[2] ? "manifest" : "mesh data", exists: fs.existsSync(path.join(datasetDir, meshDir, name)), gzip: false, id: BigInt(mm[1]).toString() };
+      }
       const m = /^(\d+):0$/.exec(name);
       if (m) {
         const exists = fs.existsSync(path.join(datasetDir, meshDir, name)) || fs.existsSync(path.join(datasetDir, meshDir, `${m[1]}.json`));
@@ -357,7 +402,7 @@ function diagnose({ info, datasetDir, base, responses, failed, consoleLines, pag
       fail(`HTTP 200 for ${kind} ${rel}, which the dataset does not contain (stale or foreign data at that URL)`);
       continue;
     }
-    if (kind === "shard" && r.status === 200)
+    if ((kind === "shard" || kind === "mesh data") && r.status === 200)
       fail(`RANGE IGNORED: ${rel} was answered 200 with the whole file to a byte-range request; sharded reads need 206 Partial Content`);
     if (!e.exists) {
       if (kind !== "chunk" && kind !== "shard" && !(kind === "manifest" && noMesh.has(e.id)) && kind !== "mesh info") fail(`HTTP ${r.status} for ${kind} ${rel}`);
@@ -386,12 +431,67 @@ function diagnose({ info, datasetDir, base, responses, failed, consoleLines, pag
   if (meshDir !== undefined && !failures.some((f) => f.startsWith("LAYER LOAD ERROR")))
     for (const id of segments) {
       if (noMesh.has(id)) continue;
-      const ok = responses.some((r) => relOf(r.url) === `${meshDir}/${id}:0` && r.status === 200);
-      if (!ok) fail(`MESH: no 200 response for the manifest ${meshDir}/${id}:0 of selected segment ${id}`);
+      if (meshSharded) {
+        // Sharded: manifests and fragments come out of mesh/<n>.shard by byte ranges.
+        if (!responses.some((r) => relOf(r.url).startsWith(`${meshDir}/`) && relOf(r.url).endsWith(".shard") && r.status === 206))
+          fail(`MESH: no 206 byte-range response from any mesh shard (selected segment ${id})`);
+        continue;
+      }
+      const manifest = multi ? `${meshDir}/${id}.index` : `${meshDir}/${id}:0`;
+      const ok = responses.some((r) => relOf(r.url) === manifest && r.status === 200);
+      if (!ok) fail(`MESH: no 200 response for the manifest ${manifest} of selected segment ${id}`);
+      if (multi && !responses.some((r) => relOf(r.url) === `${meshDir}/${id}` && r.status === 206))
+        fail(`MESH: no 206 byte-range response for the fragment data ${meshDir}/${id} of selected segment ${id}`);
     }
   stats.counts = counts;
 }
 const stats = {};
+
+/** True when the dataset's mesh folder is neuroglancer_multilod_draco. */
+function multiLod(datasetDir, meshDir) {
+  if (meshDir === undefined) return false;
+  const file = path.join(datasetDir, meshDir, "info");
+  return fs.existsSync(file) && JSON.parse(fs.readFileSync(file, "utf8"))["@type"] === "neuroglancer_multilod_draco";
+}
+
+/** Byte range of each lod's fragments in "<id>", from the local manifest "<id>.index" (FORMATS.md 9). */
+function lodRanges(datasetDir, meshDir, id) {
+  const b = fs.readFileSync(path.join(datasetDir, meshDir, `${id}.index`));
+  let at = 24;
+  const lods = b.readUInt32LE(at);
+  at += 4 + 4 * lods + 12 * lods;
+  const counts = [];
+  for (let l = 0; l < lods; l++, at += 4) counts.push(b.readUInt32LE(at));
+  const ranges = [];
+  let offset = 0;
+  for (let l = 0; l < lods; l++) {
+    at += 12 * counts[l];
+    const start = offset;
+    for (let i = 0; i < counts[l]; i++, at += 4) offset += b.readUInt32LE(at);
+    ranges.push([start, offset]);
+  }
+  return ranges;
+}
+
+/** Per segment: the lods that byte-range requests of its fragment data hit, the first one requested, and its coarsest lod. */
+function lodsRequested(datasetDir, meshDir, base, requests) {
+  const prefix = decodeURIComponent(new URL(base).pathname) + meshDir + "/";
+  const out = {};
+  for (const r of requests) {
+    const p = decodeURIComponent(new URL(r.url).pathname);
+    if (!p.startsWith(prefix)) continue;
+    const id = p.slice(prefix.length);
+    if (!/^\d+$/.test(id)) continue;
+    const m = /bytes=(\d+)-/.exec(r.range);
+    if (!m) continue;
+    const ranges = lodRanges(datasetDir, meshDir, id);
+    const lod = ranges.findIndex(([a, e]) => Number(m[1]) >= a && Number(m[1]) < e);
+    const entry = (out[id] ??= { lods: [], first: lod, coarsest: ranges.length - 1 });
+    if (!entry.lods.includes(lod)) entry.lods.push(lod);
+  }
+  for (const e of Object.values(out)) e.lods.sort((a, b) => a - b);
+  return out;
+}
 
 function describeNetError(error) {
   if (/ERR_FAILED/.test(error)) return "blocked: the response lacks the CORS header Access-Control-Allow-Origin";
