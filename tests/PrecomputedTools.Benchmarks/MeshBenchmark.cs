@@ -97,7 +97,7 @@ internal static class MeshBenchmark
         }
     }
 
-    private sealed class ByteVolumeReader : IVolumeReader
+    internal sealed class ByteVolumeReader : IVolumeReader
     {
         private readonly byte[] _data;
 
