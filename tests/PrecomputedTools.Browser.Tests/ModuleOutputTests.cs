@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.IO;
 using System.Linq;
 using Xunit;
 using Xunit.Abstractions;
@@ -22,19 +24,130 @@ public sealed class ModuleOutputTests
     {
         "sample" => _datasets.Sample,
         "zbrain" => _datasets.ZBrain,
+        "sample-multires" => _datasets.SampleMultiResolution ?? throw new InvalidOperationException("the module does not mesh"),
+        "zbrain-multires" => _datasets.ZBrainMultiResolution ?? throw new InvalidOperationException("the module does not mesh"),
+        "zbrain-multires-sharded" => _datasets.ZBrainMultiResolutionSharded ?? throw new InvalidOperationException("the module does not mesh"),
         _ => throw new ArgumentOutOfRangeException(nameof(name)),
     };
 
-    /// <summary>Every chunk of every scale decodes with neuroglancer's decoder; scale 0 equals the source voxels.</summary>
+    /// <summary>
+    /// Every chunk of every scale decodes with neuroglancer's decoder; scale 0 equals the source
+    /// voxels. Meshes go through the viewer's decoders too: multi-resolution fragments through its
+    /// Draco WebAssembly decoder and partition, placed inside each segment's voxel box.
+    /// </summary>
     [Theory]
     [InlineData("sample")]
     [InlineData("zbrain")]
+    [InlineData("sample-multires")]
+    [InlineData("zbrain-multires")]
+    [InlineData("zbrain-multires-sharded")]
     public void DecodeCheck_ModuleOutputEqualsTheSource(string name)
     {
         ModuleDataset ds = Get(name);
         NodeResult r = Checks.Decode(ds.Path, ds.Raw, ds.RawType, ds.RawAxes, ds.RawOffset, ds.Meshed ? ds.Segments : Array.Empty<string>(), _log);
         Checks.AssertOk(r, "DECODE-CHECK");
         Assert.DoesNotContain("\"voxelsCompared\":0", r.Stdout);
+    }
+
+    /// <summary>
+    /// The multi-resolution checks can fail: a manifest cut short, a fragment that is not Draco, and a
+    /// lod-1 vertex moved across its node's split (the viewer's partition then holds a triangle
+    /// outside its octant), each named.
+    /// </summary>
+    [Fact]
+    public void DecodeCheck_NamesBrokenMultiResolutionMeshes()
+    {
+        ModuleDataset ds = Get("zbrain-multires");
+        string copy = Path.Combine(Path.GetTempPath(), "pt-broken-multires-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            foreach (string file in Directory.EnumerateFiles(ds.Path, "*", SearchOption.AllDirectories))
+            {
+                string target = Path.Combine(copy, Path.GetRelativePath(ds.Path, file));
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                File.Copy(file, target);
+            }
+
+            string mesh = Path.Combine(copy, "mesh");
+            List<string> ids = Directory.EnumerateFiles(mesh, "*.index").Select(f => Path.GetFileNameWithoutExtension(f)).OrderBy(n => n, StringComparer.Ordinal).ToList();
+            string cut = ids[0], notDraco = ids[1];
+            using (FileStream f = File.OpenWrite(Path.Combine(mesh, cut + ".index")))
+            {
+                f.SetLength(f.Length - 4);
+            }
+
+            byte[] data = File.ReadAllBytes(Path.Combine(mesh, notDraco));
+            data[0] = (byte)'X';
+            File.WriteAllBytes(Path.Combine(mesh, notDraco), data);
+            string crossed = ids.Skip(2).First(id => MoveALod1VertexAcrossTheSplit(Path.Combine(mesh, id)));
+
+            NodeResult r = Checks.Decode(copy, ds.Raw, ds.RawType, ds.RawAxes, ds.RawOffset, Array.Empty<string>(), _log);
+            Assert.Equal(1, r.ExitCode);
+            IReadOnlyList<string> fails = r.Lines("DECODE-CHECK FAIL");
+            Assert.Contains(fails, l => l.Contains($"{cut}.index: ", StringComparison.Ordinal) && l.Contains("the viewer requires exactly", StringComparison.Ordinal));
+            Assert.Contains(fails, l => l.Contains($"{notDraco}.index: lod 0 fragment 0: the viewer's Draco decoder failed", StringComparison.Ordinal));
+            Assert.Contains(fails, l => l.Contains($"{crossed}.index: lod 1 ", StringComparison.Ordinal) && l.Contains("crosses the 2x2x2 split", StringComparison.Ordinal));
+        }
+        finally
+        {
+            Directory.Delete(copy, recursive: true);
+        }
+    }
+
+    // The module's fragments end with the raw int32 positions (x, y, z per point): the first lod-1
+    // fragment gets one vertex with x below the split moved to the top of the node.
+    private static bool MoveALod1VertexAcrossTheSplit(string dataFile)
+    {
+        byte[] manifest = File.ReadAllBytes(dataFile + ".index");
+        int lods = BitConverter.ToInt32(manifest, 24);
+        if (lods < 2)
+        {
+            return false;
+        }
+
+        int at = 28 + (4 * lods) + (12 * lods);
+        int lod0 = BitConverter.ToInt32(manifest, at);
+        int lod1 = BitConverter.ToInt32(manifest, at + 4);
+        at += 4 * lods;
+        long offset = 0;
+        at += 12 * lod0;
+        for (int i = 0; i < lod0; i++, at += 4)
+        {
+            offset += BitConverter.ToUInt32(manifest, at);
+        }
+
+        at += 12 * lod1;
+        int size = BitConverter.ToInt32(manifest, at);
+        byte[] data = File.ReadAllBytes(dataFile);
+        int pos = (int)offset + 11;
+        uint VarUInt()
+        {
+            uint v = 0;
+            for (int shift = 0; ; shift += 7)
+            {
+                byte b = data[pos++];
+                v |= (uint)(b & 0x7F) << shift;
+                if (b < 0x80)
+                {
+                    return v;
+                }
+            }
+        }
+
+        VarUInt(); // faces
+        uint points = VarUInt();
+        int positions = (int)offset + size - (12 * (int)points);
+        for (int v = 0; v < points; v++)
+        {
+            if (BitConverter.ToInt32(data, positions + (12 * v)) < (1 << 15) - 1)
+            {
+                BitConverter.GetBytes((1 << 16) - 1).CopyTo(data, positions + (12 * v));
+                File.WriteAllBytes(dataFile, data);
+                return true;
+            }
+        }
+
+        return false;
     }
 
 #if !HOSTS

@@ -17,6 +17,7 @@
 globalThis.navigator ??= { userAgent: "node", hardwareConcurrency: 4 };
 
 import fs from "node:fs";
+import zlib from "node:zlib";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import {
@@ -26,6 +27,14 @@ import {
 const { decodeChannels: decodeChannels64 } = await import("neuroglancer/unstable/sliceview/compressed_segmentation/decode_uint64.js");
 const { decodeChannels: decodeChannels32 } = await import("neuroglancer/unstable/sliceview/compressed_segmentation/decode_uint32.js");
 const { decodeFragmentChunk, decodeManifestChunk } = await import("neuroglancer/unstable/datasource/precomputed/backend.js");
+// The viewer's own Draco decoder (WebAssembly); it fetches its .wasm by URL, which Node's fetch cannot do for file: URLs.
+const realFetch = globalThis.fetch;
+globalThis.fetch = async (url, init) => {
+  const u = new URL(String(url));
+  if (u.protocol !== "file:") return realFetch(url, init);
+  return new Response(fs.readFileSync(u), { headers: { "content-type": "application/wasm" } });
+};
+const { decodeDracoPartitioned } = await import("neuroglancer/unstable/mesh/draco/index.js");
 
 let args;
 try {
@@ -65,7 +74,7 @@ function finish() {
   process.exit(0);
 }
 
-const stats = { scales: 0, chunks: 0, gzipChunks: 0, missingChunks: 0, voxelsCompared: 0, manifests: 0, fragments: 0, triangles: 0 };
+const stats = { scales: 0, chunks: 0, gzipChunks: 0, missingChunks: 0, voxelsCompared: 0, manifests: 0, fragments: 0, triangles: 0, lods: 0 };
 const dataset = path.resolve(args.dataset);
 let info, dataType;
 try {
@@ -218,7 +227,9 @@ function compareWithParent(words, cell, shape, scale, prev, ratio, par) {
 
 // ---- legacy meshes --------------------------------------------------------------------------------
 const required = args["require-mesh"].split(",").map((s) => s.trim()).filter((s) => s.length > 0).map((s) => BigInt(s).toString());
-if (info.mesh !== undefined) {
+if (info.mesh !== undefined && isMultiLod(path.join(dataset, info.mesh))) {
+  await checkMultiLodMeshes(path.join(dataset, info.mesh));
+} else if (info.mesh !== undefined) {
   checkMeshes(path.join(dataset, info.mesh));
 } else if (required.length > 0) {
   fail(`${path.join(dataset, "info")}: no "mesh" member, but meshes were required for ${required.join(", ")}`);
@@ -284,6 +295,190 @@ function checkMeshes(meshDir) {
   if (source !== null && boxes.size > 0) checkPlacement(boxes);
 }
 
+// ---- multi-resolution meshes (FORMATS.md 9) -------------------------------------------------------
+function isMultiLod(meshDir) {
+  const file = path.join(meshDir, "info");
+  return fs.existsSync(file) && readJson(file)["@type"] === "neuroglancer_multilod_draco";
+}
+
+// Every segment: the manifest parsed exactly as the viewer does (length must match), the fragment
+// sizes covering the data, every fragment through the viewer's Draco decoder with its partition for
+// lod > 0 (each of the eight sub-chunks may only hold triangles inside that octant), coordinates
+// within vertex_quantization_bits, and the lod-0 vertices, placed by the manifest and the transform,
+// inside the segment's voxel box of the source volume.
+async function checkMultiLodMeshes(meshDir) {
+  const meshInfo = readJson(path.join(meshDir, "info"));
+  const bits = meshInfo.vertex_quantization_bits;
+  if (bits !== 10 && bits !== 16) fail(`${meshDir}/info: vertex_quantization_bits ${bits} is not 10 or 16`);
+  const t = meshInfo.transform;
+  if (!Array.isArray(t) || t.length !== 12) fail(`${meshDir}/info: transform must be 12 numbers`);
+  const segments = []; // { id, manifest (Buffer), data (Buffer), where }
+  const accounted = new Set([path.join(meshDir, "info")]);
+  if (meshInfo.sharding) {
+    for (const name of fs.readdirSync(meshDir).filter((n) => n.endsWith(".shard"))) {
+      const file = path.join(meshDir, name);
+      accounted.add(file);
+      for (const s of readShard(file, meshInfo.sharding)) segments.push(s);
+    }
+  } else {
+    for (const name of fs.readdirSync(meshDir).filter((n) => /^\d+\.index$/.test(n))) {
+      const id = name.slice(0, -6);
+      const dataFile = path.join(meshDir, id);
+      accounted.add(path.join(meshDir, name));
+      accounted.add(dataFile);
+      if (!fs.existsSync(dataFile)) {
+        fail(`${dataFile}: the fragment data of manifest ${name} is missing`);
+        continue;
+      }
+      segments.push({ id: BigInt(id).toString(), manifest: fs.readFileSync(path.join(meshDir, name)), data: fs.readFileSync(dataFile), where: `${meshDir}/${name}` });
+    }
+  }
+  for (const name of fs.readdirSync(meshDir)) if (!accounted.has(path.join(meshDir, name))) fail(`${meshDir}/${name}: not part of the multi-resolution mesh folder`);
+  const ids = new Set(segments.map((s) => s.id));
+  for (const id of required) if (!ids.has(id)) fail(`${meshDir}: no multi-resolution mesh for required segment ${id}`);
+  const max = 2 ** bits - 1;
+  const split = 2 ** (bits - 1);
+  const boxes = new Map();
+  let step = [0, 0, 0]; // one lod-0 quantization step in nm, the most a quantized vertex may lie outside
+  for (const seg of segments) {
+    stats.manifests++;
+    const m = parseMultiLodManifest(seg.manifest, seg.where);
+    if (!m) continue;
+    const total = m.sizes.flat().reduce((a, b) => a + b, 0);
+    if (total !== seg.data.length) {
+      fail(`${seg.where}: the fragment sizes add up to ${total} bytes, the data holds ${seg.data.length}`);
+      continue;
+    }
+    stats.lods += m.lods;
+    step = step.map((v, a) => Math.max(v, Math.abs(t[5 * a]) * m.shape[a] / max));
+    const box = [Infinity, Infinity, Infinity, -Infinity, -Infinity, -Infinity];
+    let offset = 0;
+    for (let lod = 0; lod < m.lods; lod++) {
+      for (let i = 0; i < m.positions[lod].length; i++) {
+        const size = m.sizes[lod][i];
+        const bytes = seg.data.subarray(offset, offset + size);
+        offset += size;
+        if (size === 0) continue;
+        stats.fragments++;
+        let mesh;
+        try {
+          mesh = await decodeDracoPartitioned(new Uint8Array(bytes), bits, lod > 0);
+        } catch (e) {
+          fail(`${seg.where}: lod ${lod} fragment ${i}: the viewer's Draco decoder failed: ${e.message}`);
+          continue;
+        }
+        const q = mesh.vertexPositions;
+        for (let k = 0; k < q.length; k++)
+          if (q[k] > max) {
+            fail(`${seg.where}: lod ${lod} fragment ${i}: coordinate ${q[k]} above 2^${bits} - 1`);
+            break;
+          }
+        const idx = mesh.indices;
+        stats.triangles += idx.length / 3;
+        if (lod > 0) {
+          const off = mesh.subChunkOffsets;
+          for (let sub = 0; sub < 8; sub++)
+            for (let j = off[sub]; j < off[sub + 1]; j++)
+              for (let a = 0; a < 3; a++) {
+                const c = q[3 * idx[j] + a];
+                const upper = (sub >> a) & 1;
+                if (upper ? c < split : c > split) {
+                  fail(`${seg.where}: lod ${lod} fragment ${i}: the viewer put a triangle in sub-chunk ${sub}, but a vertex lies outside that octant (axis ${a}, ${c}); it crosses the 2x2x2 split`);
+                  sub = 8;
+                  j = Infinity;
+                  break;
+                }
+              }
+        } else {
+          const [px, py, pz] = m.positions[lod][i];
+          for (let v = 0; v < q.length; v += 3) {
+            const model = [0, 1, 2].map((a) => m.origin[a] + m.offsets[3 * lod + a] + m.shape[a] * ([px, py, pz][a] + q[v + a] / max));
+            for (let a = 0; a < 3; a++) {
+              const nm = t[4 * a] * model[0] + t[4 * a + 1] * model[1] + t[4 * a + 2] * model[2] + t[4 * a + 3];
+              if (nm < box[a]) box[a] = nm;
+              if (nm > box[a + 3]) box[a + 3] = nm;
+            }
+          }
+        }
+      }
+    }
+    boxes.set(seg.id, box);
+  }
+  if (source !== null && boxes.size > 0) checkPlacement(boxes, step);
+}
+
+function parseMultiLodManifest(b, where) {
+  if (b.length < 28 || b.length % 4 !== 0) {
+    fail(`${where}: manifest of ${b.length} bytes`);
+    return null;
+  }
+  const f = (o) => b.readFloatLE(o);
+  const u = (o) => b.readUInt32LE(o);
+  const lods = u(24);
+  let at = 28;
+  if (lods === 0 || b.length < at + 20 * lods) {
+    fail(`${where}: ${lods} lods do not fit in ${b.length} bytes`);
+    return null;
+  }
+  const scales = [];
+  for (let l = 0; l < lods; l++, at += 4) scales.push(f(at));
+  const offsets = [];
+  for (let l = 0; l < 3 * lods; l++, at += 4) offsets.push(f(at));
+  const counts = [];
+  for (let l = 0; l < lods; l++, at += 4) counts.push(u(at));
+  const need = at + 16 * counts.reduce((a, c) => a + c, 0);
+  if (need !== b.length) {
+    fail(`${where}: ${b.length} bytes, the viewer requires exactly ${need} for ${lods} lods and their fragments`);
+    return null;
+  }
+  const positions = [];
+  const sizes = [];
+  for (let l = 0; l < lods; l++) {
+    const n = counts[l];
+    const p = [];
+    for (let i = 0; i < n; i++) p.push([u(at + 4 * i), u(at + 4 * (n + i)), u(at + 4 * (2 * n + i))]);
+    at += 12 * n;
+    const s = [];
+    for (let i = 0; i < n; i++, at += 4) s.push(u(at));
+    positions.push(p);
+    sizes.push(s);
+  }
+  return { shape: [f(0), f(4), f(8)], origin: [f(12), f(16), f(20)], lods, scales, offsets, positions, sizes };
+}
+
+// Every key of a neuroglancer_uint64_sharded_v1 shard file: minishard indices (gzip or raw), each value
+// (the manifest; data_encoding undone) with the fragments stored just before it.
+function readShard(file, sharding) {
+  const bytes = fs.readFileSync(file);
+  const minishards = 2 ** sharding.minishard_bits;
+  const headerLength = 16 * minishards;
+  const out = [];
+  for (let ms = 0; ms < minishards; ms++) {
+    const start = Number(bytes.readBigUInt64LE(16 * ms));
+    const end = Number(bytes.readBigUInt64LE(16 * ms + 8));
+    if (end === start) continue;
+    let index = bytes.subarray(headerLength + start, headerLength + end);
+    if (sharding.minishard_index_encoding === "gzip") index = zlib.gunzipSync(index);
+    const n = index.length / 24;
+    let id = 0n;
+    let position = 0;
+    for (let i = 0; i < n; i++) {
+      id += index.readBigUInt64LE(8 * i);
+      const valueStart = position + Number(index.readBigUInt64LE(8 * (n + i)));
+      const size = Number(index.readBigUInt64LE(8 * (2 * n + i)));
+      position = valueStart + size;
+      let manifest = bytes.subarray(headerLength + valueStart, headerLength + valueStart + size);
+      if (sharding.data_encoding === "gzip") manifest = zlib.gunzipSync(manifest);
+      const where = `${file} (segment ${id})`;
+      const m = parseMultiLodManifest(manifest, where);
+      if (!m) continue;
+      const dataLength = m.sizes.flat().reduce((a, b) => a + b, 0);
+      out.push({ id: id.toString(), manifest, data: bytes.subarray(headerLength + valueStart - dataLength, headerLength + valueStart), where });
+    }
+  }
+  return out;
+}
+
 function checkFragment(file, box) {
   const bytes = fs.readFileSync(file);
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
@@ -334,7 +529,7 @@ function checkFragment(file, box) {
 
 // A mesh must lie inside its segment's voxel box: [(o + min)·r, (o + max + 1)·r] when aligned, shifted
 // by -r/2 in the no-shift mode (FORMATS 8.5), so [(o + min - 0.5)·r, (o + max + 1)·r] admits both.
-function checkPlacement(boxes) {
+function checkPlacement(boxes, slack = [0, 0, 0]) {
   const want = new Map();
   for (const id of boxes.keys()) want.set(id, [Infinity, Infinity, Infinity, -Infinity, -Infinity, -Infinity]);
   const [nx, ny, nz] = scale0.size;
@@ -367,7 +562,7 @@ function checkPlacement(boxes) {
     for (let a = 0; a < 3; a++) {
       const lowest = (o[a] + vox[a] - 0.5) * r[a];
       const highest = (o[a] + vox[a + 3] + 1) * r[a];
-      const tol = 1e-3 * r[a];
+      const tol = 1e-3 * r[a] + slack[a]; // slack: a quantization step of multi-resolution meshes
       if (mesh[a] < lowest - tol || mesh[a + 3] > highest + tol) {
         const axis = "xyz"[a];
         fail(`mesh ${id}: ${axis} extent [${mesh[a]}, ${mesh[a + 3]}] nm lies outside the segment's voxel box [${lowest}, ${highest}] nm (voxels ${vox[a]}..${vox[a + 3]}, resolution ${r[a]})`);
