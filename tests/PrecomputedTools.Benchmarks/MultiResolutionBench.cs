@@ -10,6 +10,7 @@ using System.Threading;
 using PrecomputedTools.Engine;
 using PrecomputedTools.Engine.Meshing;
 using PrecomputedTools.Engine.Meshing.Draco;
+using PrecomputedTools.Engine.Volumes;
 
 namespace PrecomputedTools.Benchmarks;
 
@@ -27,18 +28,43 @@ public sealed class MultiResolutionBench : IBenchSection
 
     public void Run(BenchContext context)
     {
-        using var reader = new MeshBenchmark.ByteVolumeReader(context.ZBrain, BenchContext.ZBrainSize);
         string root = Path.Combine(Path.GetTempPath(), "pt-bench-multires-" + Guid.NewGuid().ToString("N"));
         try
+        {
+            using (var reader = new MeshBenchmark.ByteVolumeReader(context.ZBrain, BenchContext.ZBrainSize))
+            {
+                Console.WriteLine("Z-Brain (1406 x 621 x 138, 119 regions, 798 x 798 x 2000 nm), 256-voxel meshing chunks:");
+                Compare(context, reader, BenchContext.ZBrainSize, new double[] { 798, 798, 2000 }, new Int3(256, 256, 138), Path.Combine(root, "zbrain"));
+            }
+
+            EncoderComparison(Path.Combine(root, "zbrain", MeshFormat.MultiResolution.ToString(), "mesh"), root);
+
+            // Many small, densely packed cells: what EM segmentations are like.
+            var em = new Synthetic.SyntheticEmVolume(new Int3(512, 512, 128));
+            using (IVolumeReader reader = em.OpenReader())
+            {
+                Console.WriteLine();
+                Console.WriteLine("Synthetic EM-like segmentation (512 x 512 x 128, 8 x 8 x 40 nm), 128-voxel meshing chunks:");
+                Compare(context, reader, em.Size, new double[] { 8, 8, 40 }, new Int3(128, 128, 128), Path.Combine(root, "em"));
+            }
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private static void Compare(BenchContext context, IVolumeReader reader, Int3 size, double[] resolution, Int3 chunk, string root)
+    {
         {
             var results = new Dictionary<MeshFormat, (double Seconds, long Files, long Bytes, int Segments)>();
             foreach (MeshFormat format in new[] { MeshFormat.Legacy, MeshFormat.MultiResolution })
             {
                 var plan = new MeshPlanSettings
                 {
-                    VolumeSize = BenchContext.ZBrainSize,
-                    ChunkSize = new Int3(256, 256, 138),
-                    Resolution = new double[] { 798, 798, 2000 },
+                    VolumeSize = size,
+                    ChunkSize = chunk,
+                    Resolution = resolution,
                     Format = format,
                 };
                 string dataset = Path.Combine(root, format.ToString());
@@ -65,12 +91,6 @@ public sealed class MultiResolutionBench : IBenchSection
 
             var (legacy, multi) = (results[MeshFormat.Legacy], results[MeshFormat.MultiResolution]);
             Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "multi-resolution / legacy: time {0:F2}, files {1:F3}, bytes {2:F2} (all lods; Draco without prediction or entropy coding)", multi.Seconds / legacy.Seconds, multi.Files / (double)legacy.Files, multi.Bytes / (double)legacy.Bytes));
-
-            EncoderComparison(Path.Combine(root, MeshFormat.MultiResolution.ToString(), "mesh"), root);
-        }
-        finally
-        {
-            Directory.Delete(root, recursive: true);
         }
     }
 
