@@ -124,6 +124,57 @@ public sealed class ShardingTests
         Assert.True(ranges < 3 * all.Count, "minishard indices are read once");
     }
 
+    /// <summary>Acceptance 4 of the sharding issue: a duplicated id and a zlib stream labelled gzip are clear InvalidShard errors.</summary>
+    [Fact]
+    public void ADuplicatedIdAndZlibLabelledGzipAreInvalidShards()
+    {
+        var spec = new ShardingSpec { Hash = ShardingSpec.IdentityHash, MinishardBits = 0, ShardBits = 0, MinishardIndexEncoding = "raw", DataEncoding = "raw" };
+        byte[] shard = ShardBuilder.Build(spec, new[] { new KeyValuePair<ulong, byte[]>(5, new byte[] { 1, 2, 3 }), new KeyValuePair<ulong, byte[]>(9, new byte[] { 4, 5 }) });
+        ShardReader Reader(ShardingSpec s, byte[] file) => new(s, (_, offset, length) => file.Skip((int)offset).Take(length).ToArray());
+        Assert.Equal(new byte[] { 4, 5 }, Reader(spec, shard).Read(9, "ok.shard"));
+
+        // The second id delta set to 0: id 5 listed twice.
+        byte[] duplicated = (byte[])shard.Clone();
+        ulong indexStart = BinaryPrimitives.ReadUInt64LittleEndian(duplicated);
+        BinaryPrimitives.WriteUInt64LittleEndian(duplicated.AsSpan(16 + (int)indexStart + 8), 0);
+        EngineException dup = Assert.Throws<EngineException>(() => Reader(spec, duplicated).Read(5, "dup.shard"));
+        Assert.Equal("InvalidShard", dup.ErrorId);
+        Assert.Contains("out of order", dup.Message, StringComparison.Ordinal);
+
+        // Chunk data compressed with zlib (RFC 1950) under data_encoding gzip (RFC 1952).
+        byte[] Zlib(byte[] data)
+        {
+            using var output = new MemoryStream();
+            using (var z = new ZLibStream(output, CompressionLevel.Optimal, leaveOpen: true))
+            {
+                z.Write(data);
+            }
+
+            return output.ToArray();
+        }
+
+        byte[] zlibShard = ShardBuilder.Build(spec, new[] { new KeyValuePair<ulong, byte[]>(5, Zlib(new byte[] { 1, 2, 3 })) });
+        var labelledGzip = new ShardingSpec { Hash = spec.Hash, MinishardBits = 0, ShardBits = 0, MinishardIndexEncoding = "raw", DataEncoding = "gzip" };
+        EngineException zlib = Assert.Throws<EngineException>(() => Reader(labelledGzip, zlibShard).Read(5, "zlib.shard"));
+        Assert.Equal("InvalidShard", zlib.ErrorId);
+        Assert.Contains("not valid gzip", zlib.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Acceptance 3 of the sharding issue: a shard's bytes do not depend on the order its chunks arrive in.</summary>
+    [Fact]
+    public void AShardIsTheSameBytesWhateverOrderItsChunksComeIn()
+    {
+        var spec = new ShardingSpec { Hash = ShardingSpec.MurmurHash, MinishardBits = 3, ShardBits = 0, MinishardIndexEncoding = "gzip", DataEncoding = "gzip" };
+        var random = new Random(11);
+        var chunks = Enumerable.Range(0, 200).Select(i => new KeyValuePair<ulong, byte[]>((ulong)(i * 7919), Enumerable.Range(0, random.Next(1, 100)).Select(_ => (byte)random.Next(256)).ToArray())).ToList();
+        byte[] ordered = ShardBuilder.Build(spec, chunks);
+        for (int seed = 0; seed < 5; seed++)
+        {
+            var shuffle = new Random(seed);
+            Assert.Equal(ordered, ShardBuilder.Build(spec, chunks.OrderBy(_ => shuffle.Next()).ToList()));
+        }
+    }
+
     [Fact]
     public void ChosenParametersMakeEachShardAnAlignedBlockOfChunks()
     {
