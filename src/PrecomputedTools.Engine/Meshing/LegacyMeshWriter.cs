@@ -562,9 +562,10 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
         return new SegmentMeshRecord(id, segment.Vertices, segment.TrianglesPerLod[0], new[] { name }, manifestPath) { Lods = segment.Lods, Bytes = segment.Data.Length + segment.Manifest.Length };
     }
 
+    // The lod-0 pieces are read from the store as the builder reaches their octree branch.
     private MultiResolutionSegment BuildMultiResolution(ulong id, List<FragmentEntry> list, MultiResolutionGrid grid, MeshSimplifier.Buffers buffers)
     {
-        var pieces = new List<(Int3 Node, MeshData Mesh)>(list.Count);
+        var byNode = new Dictionary<Int3, List<FragmentEntry>>();
         foreach (FragmentEntry entry in list.OrderBy(e => e.Name, StringComparer.Ordinal))
         {
             Match box = s_chunkOfFragment.Match(entry.Name);
@@ -575,16 +576,26 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
 
             int Part(int group) => int.Parse(box.Groups[group].Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
             Int3 node = grid.NodeOfChunk(new Int3(Part(1), Part(3), Part(5)));
+            if (!byNode.TryGetValue(node, out List<FragmentEntry>? entries))
+            {
+                byNode[node] = entries = new List<FragmentEntry>();
+            }
+
+            entries.Add(entry);
+        }
+
+        IReadOnlyList<MeshData> Load(Int3 node) => byNode[node].Select(entry =>
+        {
             string key = MeshKey(entry.Name);
             using PooledBytes bytes = Store.Read(key, (int)Math.Min(int.MaxValue, 4 + (12 * (entry.Vertices + entry.Triangles)))) ?? throw new EngineException(
                 "MeshChunkMissing",
                 EngineErrorKind.InvalidOperation,
                 $"The lod-0 piece '{entry.Name}' of segment {id} is gone from '{MeshPath}'; run the meshing again with -Resume.",
                 ObjectNames.Join(DatasetPath, key));
-            pieces.Add((node, MeshData.FromFragmentBytes(bytes.Span, key)));
-        }
+            return MeshData.FromFragmentBytes(bytes.Span, key);
+        }).ToList();
 
-        return MultiResolutionMeshBuilder.Build(pieces, grid, buffers);
+        return MultiResolutionMeshBuilder.Build(byNode.Keys.ToList(), Load, grid, buffers);
     }
 
     // Multi-resolution: the chunk fragments were lod-0 pieces; the segments' files now hold them.

@@ -158,68 +158,116 @@ public sealed class MultiResolutionSegment
 /// split plane exactly 2^(bits−1) (the viewer's partition point), and every other vertex is kept
 /// on its own sub-node's side, so the viewer's partition never sees a triangle across the split.
 /// </para>
-/// <para>Memory: one segment at a time, all of its lods; a segment as large as the volume needs its whole mesh.</para>
+/// <para>
+/// Memory: the octree is built depth first and each lod-0 piece is read when its branch is reached,
+/// so a segment as large as the volume holds its encoded fragments and the meshes on one path of
+/// the octree (at most eight simplified children per lod), not its whole mesh at every lod.
+/// </para>
 /// </remarks>
 public static class MultiResolutionMeshBuilder
 {
     private const int MaxGridBits = 21;
 
-    /// <summary>Builds the fragments and the manifest of one segment.</summary>
+    /// <summary>Builds the fragments and the manifest of one segment from pieces already in memory.</summary>
     /// <param name="pieces">lod-0 node position and mesh (nanometres) of each meshing chunk holding the segment.</param>
     /// <param name="grid">The run's octree.</param>
     /// <param name="buffers">The simplifier's working arrays (one set per thread), or null for new ones.</param>
     public static MultiResolutionSegment Build(IReadOnlyList<(Int3 Node, MeshData Mesh)> pieces, MultiResolutionGrid grid, MeshSimplifier.Buffers? buffers = null)
     {
-        buffers ??= new MeshSimplifier.Buffers();
-        var level = new List<Node>();
-        foreach (IGrouping<Int3, (Int3 Node, MeshData Mesh)> group in pieces.GroupBy(p => p.Node))
+        var byNode = pieces.GroupBy(p => p.Node).ToDictionary(g => g.Key, g => g.Select(p => p.Mesh).ToList());
+        return Build(byNode.Keys.ToList(), node => byNode[node], grid, buffers);
+    }
+
+    /// <summary>
+    /// Builds the fragments and the manifest of one segment, reading each lod-0 piece only when its
+    /// branch of the octree is built: depth first in Z-curve order, so what is held at once is the
+    /// encoded fragments and, per lod on the current path, at most eight simplified children; not
+    /// the segment's whole mesh at every lod.
+    /// </summary>
+    /// <param name="nodes">lod-0 node of each meshing chunk holding the segment.</param>
+    /// <param name="load">The segment's mesh pieces (nanometres) in one lod-0 node.</param>
+    /// <param name="grid">The run's octree.</param>
+    /// <param name="buffers">The simplifier's working arrays (one set per thread), or null for new ones.</param>
+    public static MultiResolutionSegment Build(IReadOnlyCollection<Int3> nodes, Func<Int3, IReadOnlyList<MeshData>> load, MultiResolutionGrid grid, MeshSimplifier.Buffers? buffers = null)
+    {
+        MeshSimplifier.Buffers work = buffers ?? new MeshSimplifier.Buffers();
+        foreach (Int3 n in nodes)
         {
-            Int3 n = group.Key;
             if (n.X < 0 || n.Y < 0 || n.Z < 0 || n.X >= (1 << MaxGridBits) || n.Y >= (1 << MaxGridBits) || n.Z >= (1 << MaxGridBits))
             {
                 throw new EngineException("InvalidMeshNode", EngineErrorKind.InvalidArgument, $"Octree node {n} is outside the grid the manifest can describe.");
             }
-
-            var welder = new Welder();
-            foreach ((Int3 _, MeshData mesh) in group)
-            {
-                welder.Append(mesh, 0);
-            }
-
-            level.Add(welder.ToNode(n));
         }
 
-        if (level.Count == 0)
+        if (nodes.Count == 0)
         {
             throw new EngineException("EmptySegmentMesh", EngineErrorKind.InvalidArgument, "A multi-resolution mesh needs at least one lod-0 piece.");
         }
 
-        var levels = new List<List<Node>> { Sorted(level) };
-        int lod = 0;
-        while (levels[lod].Count > 1)
+        // The node positions of every lod, each in Z-curve order; a lod L node has a parent at L+1.
+        var levels = new List<Int3[]> { nodes.Distinct().OrderBy(ZOrder).ToArray() };
+        while (levels[levels.Count - 1].Length > 1)
         {
-            lod++;
-            // lod 0 was simplified within BaseError already; each coarser lod doubles the bound.
-            double maxError = grid.BaseError * Math.Pow(2, lod);
-            var parents = new List<Node>();
-            foreach (IGrouping<Int3, Node> family in levels[lod - 1].GroupBy(c => Half(c.Position)))
-            {
-                var welder = new Welder();
-                foreach (Node child in family)
-                {
-                    MeshData locked = LockBorders(child, lod - 1, grid);
-                    int target = Math.Max(4, locked.TriangleCount / 4);
-                    MeshData simplified = MeshSimplifier.Simplify(locked, target, maxError, buffers);
-                    welder.Append(simplified, Octant(child.Position));
-                }
-
-                parents.Add(welder.ToNode(family.Key));
-            }
-
-            levels.Add(Sorted(parents));
+            levels.Add(levels[levels.Count - 1].Select(Half).Distinct().OrderBy(ZOrder).ToArray());
         }
 
-        return Encode(levels, grid);
+        var children = levels.Select(level => level.GroupBy(Half).ToDictionary(g => g.Key, g => g.ToArray())).ToList();
+        var fragments = levels.Select(_ => new List<byte[]>()).ToArray();
+        var triangles = new long[levels.Count];
+        long vertices = 0;
+        int[] quantized = Array.Empty<int>();
+
+        // Depth first, children in Z-curve order: each lod's fragments come out in Z-curve order.
+        Node Visit(int lod, Int3 position)
+        {
+            var welder = new Welder();
+            if (lod == 0)
+            {
+                foreach (MeshData piece in load(position))
+                {
+                    welder.Append(piece, 0);
+                }
+            }
+            else
+            {
+                // lod 0 was simplified within BaseError already; each coarser lod doubles the bound.
+                double maxError = grid.BaseError * Math.Pow(2, lod);
+                foreach (Int3 childPosition in children[lod - 1][position])
+                {
+                    Node child = Visit(lod - 1, childPosition);
+                    MeshData locked = LockBorders(child, lod - 1, grid);
+                    int target = Math.Max(4, locked.TriangleCount / 4);
+                    welder.Append(MeshSimplifier.Simplify(locked, target, maxError, work), Octant(childPosition));
+                }
+            }
+
+            Node node = welder.ToNode(position);
+            MeshData mesh = node.Mesh;
+            if (quantized.Length < mesh.VertexCount * 3)
+            {
+                quantized = new int[mesh.VertexCount * 3];
+            }
+
+            Quantize(node, lod, grid, quantized);
+            fragments[lod].Add(DracoMeshEncoder.Encode(quantized.AsSpan(0, mesh.VertexCount * 3), mesh.Indices.AsSpan(0, mesh.TriangleCount * 3)));
+            triangles[lod] += mesh.TriangleCount;
+            if (lod == 0)
+            {
+                vertices += mesh.VertexCount;
+            }
+
+            return node;
+        }
+
+        Visit(levels.Count - 1, levels[levels.Count - 1][0]);
+        var data = new MemoryStream((int)Math.Min(int.MaxValue, fragments.Sum(l => l.Sum(f => (long)f.Length))));
+        foreach (byte[] fragment in fragments.SelectMany(l => l))
+        {
+            data.Write(fragment, 0, fragment.Length);
+        }
+
+        byte[] manifest = Manifest(levels, fragments.Select(l => l.Select(f => f.Length).ToArray()).ToList(), grid);
+        return new MultiResolutionSegment(data.ToArray(), manifest, levels.Select(l => l.Length).ToArray(), triangles, vertices);
     }
 
     /// <summary>Morton (Z-curve) key: x in bit 0 of each triple (FORMATS.md §9).</summary>
@@ -234,7 +282,6 @@ public static class MultiResolutionMeshBuilder
         return key;
     }
 
-    private static List<Node> Sorted(List<Node> nodes) => nodes.OrderBy(n => ZOrder(n.Position)).ToList();
 
     private static Int3 Half(Int3 p) => new(p.X >> 1, p.Y >> 1, p.Z >> 1);
 
@@ -256,38 +303,6 @@ public static class MultiResolutionMeshBuilder
         }
 
         return new MeshData(p, node.Mesh.VertexCount, node.Mesh.Indices, node.Mesh.TriangleCount, locked);
-    }
-
-    private static MultiResolutionSegment Encode(List<List<Node>> levels, MultiResolutionGrid grid)
-    {
-        var data = new MemoryStream();
-        var sizes = new List<int[]>();
-        var triangles = new long[levels.Count];
-        int[] quantized = Array.Empty<int>();
-        for (int lod = 0; lod < levels.Count; lod++)
-        {
-            int[] lodSizes = new int[levels[lod].Count];
-            for (int i = 0; i < levels[lod].Count; i++)
-            {
-                Node node = levels[lod][i];
-                MeshData mesh = node.Mesh;
-                if (quantized.Length < mesh.VertexCount * 3)
-                {
-                    quantized = new int[mesh.VertexCount * 3];
-                }
-
-                Quantize(node, lod, grid, quantized);
-                byte[] draco = DracoMeshEncoder.Encode(quantized.AsSpan(0, mesh.VertexCount * 3), mesh.Indices.AsSpan(0, mesh.TriangleCount * 3));
-                data.Write(draco, 0, draco.Length);
-                lodSizes[i] = draco.Length;
-                triangles[lod] += mesh.TriangleCount;
-            }
-
-            sizes.Add(lodSizes);
-        }
-
-        byte[] manifest = Manifest(levels, sizes, grid);
-        return new MultiResolutionSegment(data.ToArray(), manifest, levels.Select(l => l.Count).ToArray(), triangles, levels[0].Sum(n => (long)n.Mesh.VertexCount));
     }
 
     private static void Quantize(Node node, int lod, MultiResolutionGrid grid, int[] output)
@@ -332,10 +347,10 @@ public static class MultiResolutionMeshBuilder
         }
     }
 
-    private static byte[] Manifest(List<List<Node>> levels, List<int[]> sizes, MultiResolutionGrid grid)
+    private static byte[] Manifest(List<Int3[]> levels, List<int[]> sizes, MultiResolutionGrid grid)
     {
         int lods = levels.Count;
-        int fragments = levels.Sum(l => l.Count);
+        int fragments = levels.Sum(l => l.Length);
         var stream = new MemoryStream((4 * 7) + (lods * 20) + (fragments * 16));
         using var writer = new BinaryWriter(stream); // little-endian on every platform
         void Float(double value) => writer.Write((float)value);
@@ -362,18 +377,18 @@ public static class MultiResolutionMeshBuilder
             Float(0);
         }
 
-        foreach (List<Node> level in levels)
+        foreach (Int3[] level in levels)
         {
-            UInt((uint)level.Count);
+            UInt((uint)level.Length);
         }
 
         for (int lod = 0; lod < lods; lod++)
         {
             for (int axis = 0; axis < 3; axis++)
             {
-                foreach (Node node in levels[lod])
+                foreach (Int3 node in levels[lod])
                 {
-                    UInt((uint)node.Position[axis]);
+                    UInt((uint)node[axis]);
                 }
             }
 
