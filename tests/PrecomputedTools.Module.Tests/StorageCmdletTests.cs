@@ -129,6 +129,40 @@ public class StorageCmdletTests : IClassFixture<ModuleS3rverFixture>
         Assert.All(chunkKeys, k => Assert.Equal(layout == "Nested" ? 3 : 1, k.Count(c => c == '/')));
     }
 
+    /// <summary>Multi-resolution meshes written straight into S3 (lod-0 pieces, then each segment's files or shards), and checked there.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void MultiResolutionMeshesAreWrittenAndCheckedOnS3(bool sharded)
+    {
+        using var session = new ModuleSession();
+        string bucket = NewBucket();
+        string location = $"s3://{bucket}/multires/ds";
+        session.RunOk(
+            "Import-TiffStack -Path $samples -Resolution 800,800,2000 | ConvertTo-CompressedSegmentation -Path $loc -TargetChunkSize 32 -EndpointUrl $endpoint -Credential $cred | Invoke-MajorityDownscale | Out-Null",
+            S3Vars(location));
+        var meshes = session.RunOk(
+            $"New-SegmentMesh -Path $loc -Format MultiResolution -ChunkSize 32,32,32{(sharded ? " -Sharded" : "")} -EndpointUrl $endpoint -Credential $cred",
+            S3Vars(location));
+        Assert.True(meshes.Count > 100);
+        List<string> keys = ListKeys(bucket, "multires/ds/mesh/").Select(k => k.Substring("multires/ds/mesh/".Length)).ToList();
+        Assert.Contains("info", keys);
+        Assert.DoesNotContain(keys, k => k.EndsWith(".frag", StringComparison.Ordinal));
+        Assert.DoesNotContain(keys, k => k.StartsWith(".pt", StringComparison.Ordinal));
+        if (sharded)
+        {
+            Assert.All(keys.Where(k => k != "info"), k => Assert.EndsWith(".shard", k, StringComparison.Ordinal));
+        }
+        else
+        {
+            Assert.Equal(meshes.Count - 1, keys.Count(k => k.EndsWith(".index", StringComparison.Ordinal)));
+            Assert.Equal(meshes.Count - 1, keys.Count(k => k.All(char.IsDigit)));
+        }
+
+        var report = Assert.Single(session.RunOk("Test-PrecomputedDataset -Path $loc -EndpointUrl $endpoint -Credential $cred", S3Vars(location)));
+        Assert.True((bool)report.Properties["IsValid"].Value, string.Join("\n", (string[])report.Properties["Problems"].Value));
+    }
+
     [Fact]
     public void AnS3DatasetGivesItsHttpSourceUrl()
     {
