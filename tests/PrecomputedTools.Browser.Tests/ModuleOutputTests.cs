@@ -94,8 +94,9 @@ public sealed class ModuleOutputTests
         }
     }
 
-    // The module's fragments end with the raw int32 positions (x, y, z per point): the first lod-1
-    // fragment gets one vertex with x below the split moved to the top of the node.
+    // The first lod-1 fragment of the segment replaced by a one-triangle Draco mesh written here by
+    // hand (sequential connectivity, plain indices, generic int32 positions) whose triangle spans
+    // the node's split; the manifest's size for it is updated so that everything else still fits.
     private static bool MoveALod1VertexAcrossTheSplit(string dataFile)
     {
         byte[] manifest = File.ReadAllBytes(dataFile + ".index");
@@ -117,37 +118,23 @@ public sealed class ModuleOutputTests
         }
 
         at += 12 * lod1;
-        int size = BitConverter.ToInt32(manifest, at);
+        int oldSize = BitConverter.ToInt32(manifest, at);
+        var fragment = new List<byte>();
+        fragment.AddRange(System.Text.Encoding.ASCII.GetBytes("DRACO"));
+        fragment.AddRange(new byte[] { 2, 2, 1, 0, 0, 0 }); // version 2.2, mesh, sequential, no flags
+        fragment.AddRange(new byte[] { 1, 3, 1, 0, 1, 2 }); // 1 face, 3 points, plain indices 0 1 2
+        fragment.AddRange(new byte[] { 1, 1, 0, 5, 3, 0, 0, 0 }); // one POSITION of 3 x int32, generic
+        foreach (int v in new[] { 0, 0, 0, 65535, 0, 0, 0, 65535, 0 })
+        {
+            fragment.AddRange(BitConverter.GetBytes(v));
+        }
+
         byte[] data = File.ReadAllBytes(dataFile);
-        int pos = (int)offset + 11;
-        uint VarUInt()
-        {
-            uint v = 0;
-            for (int shift = 0; ; shift += 7)
-            {
-                byte b = data[pos++];
-                v |= (uint)(b & 0x7F) << shift;
-                if (b < 0x80)
-                {
-                    return v;
-                }
-            }
-        }
-
-        VarUInt(); // faces
-        uint points = VarUInt();
-        int positions = (int)offset + size - (12 * (int)points);
-        for (int v = 0; v < points; v++)
-        {
-            if (BitConverter.ToInt32(data, positions + (12 * v)) < (1 << 15) - 1)
-            {
-                BitConverter.GetBytes((1 << 16) - 1).CopyTo(data, positions + (12 * v));
-                File.WriteAllBytes(dataFile, data);
-                return true;
-            }
-        }
-
-        return false;
+        byte[] changed = data.Take((int)offset).Concat(fragment).Concat(data.Skip((int)offset + oldSize)).ToArray();
+        BitConverter.GetBytes(fragment.Count).CopyTo(manifest, at);
+        File.WriteAllBytes(dataFile, changed);
+        File.WriteAllBytes(dataFile + ".index", manifest);
+        return true;
     }
 
 #if !HOSTS

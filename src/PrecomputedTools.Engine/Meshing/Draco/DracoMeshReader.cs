@@ -30,9 +30,10 @@ public sealed class DracoMeshContents
 
 /// <summary>
 /// Reads Draco mesh buffers for checks (google/draco bitstream spec 2.2): the header of any mesh,
-/// and in full the form <see cref="DracoMeshEncoder"/> writes (sequential connectivity, uncompressed
-/// indices, one generic int32 POSITION attribute). Other encoders' methods (edgebreaker, compressed
-/// sequential indices, prediction) are reported as not decoded rather than misread.
+/// and in full the sequential forms, <see cref="DracoMeshEncoder"/>'s among them (entropy-coded or
+/// plain indices; one int32 POSITION attribute, generic or integer with difference prediction).
+/// Other methods (edgebreaker, other prediction schemes, more attributes) are reported as not
+/// decoded rather than misread.
 /// </summary>
 public static class DracoMeshReader
 {
@@ -65,30 +66,51 @@ public static class DracoMeshReader
 
         uint faces = VarUInt(data, ref at);
         uint points = VarUInt(data, ref at);
-        if (faces > int.MaxValue / 3 || points > int.MaxValue / 3 || (long)faces * 3 > data.Length || (long)points * 12 > data.Length)
+        // Draco's own rule: at least 3 bytes per face follow the counts. A point takes at least 3 bits.
+        if (faces > int.MaxValue / 3 || points > int.MaxValue / 3 || (long)faces * 3 > data.Length - at || (long)points * 3 > 8L * data.Length)
         {
             throw Invalid($"claims {faces} faces and {points} points, more than its {data.Length} bytes can hold");
         }
 
         byte connectivity = Byte(data, ref at);
-        if (connectivity != 1)
-        {
-            return new DracoMeshContents((int)faces, (int)points, null, null, "compressed sequential indices");
-        }
-
         int[] indices = new int[faces * 3];
-        for (int i = 0; i < indices.Length; i++)
+        if (connectivity == 0)
         {
-            uint index = points < 256 ? Byte(data, ref at)
-                : points < (1 << 16) ? Fixed(data, ref at, 2)
-                : points < (1 << 21) ? VarUInt(data, ref at)
-                : Fixed(data, ref at, 4);
-            if (index >= points)
+            // Index differences, sign in bit 0, entropy coded.
+            uint[] deltas = new uint[indices.Length];
+            DracoSymbolCoding.Decode(data, ref at, 1, deltas);
+            long last = 0;
+            for (int i = 0; i < indices.Length; i++)
             {
-                throw Invalid($"has face index {index} but {points} points");
-            }
+                long delta = deltas[i] >> 1;
+                last += (deltas[i] & 1) != 0 ? -delta : delta;
+                if (last < 0 || last >= points)
+                {
+                    throw Invalid($"has face index {last} but {points} points");
+                }
 
-            indices[i] = (int)index;
+                indices[i] = (int)last;
+            }
+        }
+        else if (connectivity == 1)
+        {
+            for (int i = 0; i < indices.Length; i++)
+            {
+                uint index = points < 256 ? Byte(data, ref at)
+                    : points < (1 << 16) ? Fixed(data, ref at, 2)
+                    : points < (1 << 21) ? VarUInt(data, ref at)
+                    : Fixed(data, ref at, 4);
+                if (index >= points)
+                {
+                    throw Invalid($"has face index {index} but {points} points");
+                }
+
+                indices[i] = (int)index;
+            }
+        }
+        else
+        {
+            throw Invalid($"has sequential connectivity method {connectivity}");
         }
 
         byte decoders = Byte(data, ref at);
@@ -102,23 +124,105 @@ public static class DracoMeshReader
         Byte(data, ref at); // normalized
         VarUInt(data, ref at); // unique id
         byte sequentialDecoder = Byte(data, ref at);
-        if (type != 0 || dataType != 5 || components != 3 || sequentialDecoder != 0)
+        if (type != 0 || dataType != 5 || components != 3 || sequentialDecoder > 1)
         {
-            return new DracoMeshContents((int)faces, (int)points, null, indices, "a POSITION attribute that is not 3 × int32 in the generic encoding");
+            return new DracoMeshContents((int)faces, (int)points, null, indices, "a POSITION attribute that is not 3 × int32 in the generic or integer encoding");
         }
 
         int[] positions = new int[points * 3];
-        for (int i = 0; i < positions.Length; i++)
+        if (sequentialDecoder == 0)
         {
-            positions[i] = unchecked((int)Fixed(data, ref at, 4));
+            for (int i = 0; i < positions.Length; i++)
+            {
+                positions[i] = unchecked((int)Fixed(data, ref at, 4));
+            }
+        }
+        else if (!ReadIntegerValues(data, ref at, positions))
+        {
+            return new DracoMeshContents((int)faces, (int)points, null, indices, "a prediction scheme other than difference with wrap");
         }
 
-        if (at != data.Length)
+        // Zero padding may follow (DracoMeshEncoder pads to Draco's 3 bytes per face); nothing else.
+        for (int i = at; i < data.Length; i++)
         {
-            throw Invalid($"has {data.Length - at} bytes after its last attribute value");
+            if (data[i] != 0)
+            {
+                throw Invalid($"has {data.Length - at} bytes after its last attribute value");
+            }
         }
 
         return new DracoMeshContents((int)faces, (int)points, positions, indices, null);
+    }
+
+    // The integer attribute decoder: prediction method (none, or difference with the wrap
+    // transform), values entropy coded or raw, sign-folded, then the transform's min and max.
+    private static bool ReadIntegerValues(ReadOnlySpan<byte> data, ref int at, int[] values)
+    {
+        sbyte method = unchecked((sbyte)Byte(data, ref at));
+        if (method != -2 && method != 0)
+        {
+            return false;
+        }
+
+        if (method == 0 && Byte(data, ref at) != 1)
+        {
+            return false;
+        }
+
+        uint[] symbols = new uint[values.Length];
+        if (Byte(data, ref at) > 0)
+        {
+            DracoSymbolCoding.Decode(data, ref at, 3, symbols);
+        }
+        else
+        {
+            int bytes = Byte(data, ref at);
+            if (bytes < 1 || bytes > 4)
+            {
+                throw Invalid($"stores its values in {bytes} bytes each");
+            }
+
+            for (int i = 0; i < symbols.Length; i++)
+            {
+                symbols[i] = Fixed(data, ref at, bytes);
+            }
+        }
+
+        for (int i = 0; i < values.Length; i++)
+        {
+            uint s = symbols[i];
+            values[i] = (s & 1) == 0 ? (int)(s >> 1) : -(int)(s >> 1) - 1;
+        }
+
+        if (method == -2)
+        {
+            return true;
+        }
+
+        int min = unchecked((int)Fixed(data, ref at, 4)), max = unchecked((int)Fixed(data, ref at, 4));
+        if (min > max)
+        {
+            throw Invalid("has a wrap transform with min above max");
+        }
+
+        long range = (long)max - min + 1;
+        for (int i = 0; i < values.Length; i++)
+        {
+            long predicted = i < 3 ? Math.Max(min, Math.Min(max, 0)) : values[i - 3];
+            long original = predicted + values[i];
+            if (original > max)
+            {
+                original -= range;
+            }
+            else if (original < min)
+            {
+                original += range;
+            }
+
+            values[i] = (int)original;
+        }
+
+        return true;
     }
 
     private static byte Byte(ReadOnlySpan<byte> data, ref int at)
