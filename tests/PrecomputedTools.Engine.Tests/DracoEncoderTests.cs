@@ -69,6 +69,56 @@ public class DracoEncoderTests
         }
     }
 
+    /// <summary>The validator reads fragments it did not write: damaged bytes give InvalidDracoMesh, never another exception.</summary>
+    [Fact]
+    public void DamagedFragmentsAreInvalidDracoMeshesAndNothingElse()
+    {
+        var rng = new Random(5);
+        var pos = new int[600 * 3];
+        for (int i = 0; i < pos.Length; i++)
+        {
+            pos[i] = 20000 + ((i / 3) * 37 % 3000) + rng.Next(0, 50);
+        }
+
+        var idx = new int[1000 * 3];
+        for (int f = 0; f < 1000; f++)
+        {
+            idx[3 * f] = f % 600;
+            idx[(3 * f) + 1] = (f + 1) % 600;
+            idx[(3 * f) + 2] = (f * 7 + 3) % 600;
+        }
+
+        byte[] good = DracoMeshEncoder.Encode(pos, idx);
+        Assert.Equal(pos, DracoMeshReader.Read(good).Positions);
+        int rejected = 0;
+        for (int trial = 0; trial < 3000; trial++)
+        {
+            byte[] bad = (byte[])good.Clone();
+            int changes = 1 + rng.Next(4);
+            for (int c = 0; c < changes; c++)
+            {
+                bad[11 + rng.Next(bad.Length - 11)] = (byte)rng.Next(256);
+            }
+
+            if (trial % 10 == 0)
+            {
+                Array.Resize(ref bad, rng.Next(11, bad.Length));
+            }
+
+            try
+            {
+                DracoMeshReader.Read(bad);
+            }
+            catch (EngineException ex)
+            {
+                Assert.Equal("InvalidDracoMesh", ex.ErrorId);
+                rejected++;
+            }
+        }
+
+        Assert.True(rejected > 100, $"only {rejected} of 3000 damaged fragments were rejected");
+    }
+
     [Theory]
     [InlineData(4, 1)]
     [InlineData(300, 2)]

@@ -64,8 +64,8 @@ public static class DracoMeshReader
             return new DracoMeshContents(-1, -1, null, null, method != 0 ? "edgebreaker connectivity" : "metadata");
         }
 
-        uint faces = VarUInt(data, ref at);
-        uint points = VarUInt(data, ref at);
+        uint faces = DracoSymbolCoding.ReadVarUInt(data, ref at);
+        uint points = DracoSymbolCoding.ReadVarUInt(data, ref at);
         // Draco's own rule: at least 3 bytes per face follow the counts. A point takes at least 3 bits.
         if (faces > int.MaxValue / 3 || points > int.MaxValue / 3 || (long)faces * 3 > data.Length - at || (long)points * 3 > 8L * data.Length)
         {
@@ -98,7 +98,7 @@ public static class DracoMeshReader
             {
                 uint index = points < 256 ? Byte(data, ref at)
                     : points < (1 << 16) ? Fixed(data, ref at, 2)
-                    : points < (1 << 21) ? VarUInt(data, ref at)
+                    : points < (1 << 21) ? DracoSymbolCoding.ReadVarUInt(data, ref at)
                     : Fixed(data, ref at, 4);
                 if (index >= points)
                 {
@@ -114,7 +114,7 @@ public static class DracoMeshReader
         }
 
         byte decoders = Byte(data, ref at);
-        uint attributes = decoders == 1 ? VarUInt(data, ref at) : 0;
+        uint attributes = decoders == 1 ? DracoSymbolCoding.ReadVarUInt(data, ref at) : 0;
         if (decoders != 1 || attributes != 1)
         {
             return new DracoMeshContents((int)faces, (int)points, null, indices, "attributes other than one POSITION");
@@ -122,7 +122,7 @@ public static class DracoMeshReader
 
         byte type = Byte(data, ref at), dataType = Byte(data, ref at), components = Byte(data, ref at);
         Byte(data, ref at); // normalized
-        VarUInt(data, ref at); // unique id
+        DracoSymbolCoding.ReadVarUInt(data, ref at); // unique id
         byte sequentialDecoder = Byte(data, ref at);
         if (type != 0 || dataType != 5 || components != 3 || sequentialDecoder > 1)
         {
@@ -246,21 +246,5 @@ public static class DracoMeshReader
         return v;
     }
 
-    private static uint VarUInt(ReadOnlySpan<byte> data, ref int at)
-    {
-        uint v = 0;
-        for (int shift = 0; shift < 35; shift += 7)
-        {
-            byte b = Byte(data, ref at);
-            v |= (uint)(b & 0x7F) << shift;
-            if ((b & 0x80) == 0)
-            {
-                return v;
-            }
-        }
-
-        throw Invalid("has a varint longer than 5 bytes");
-    }
-
-    private static EngineException Invalid(string what) => new("InvalidDracoMesh", EngineErrorKind.InvalidData, $"The Draco fragment {what}.");
+    private static EngineException Invalid(string what) => DracoSymbolCoding.Invalid(what);
 }
