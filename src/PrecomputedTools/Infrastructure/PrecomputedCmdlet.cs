@@ -67,6 +67,13 @@ public abstract class PrecomputedCmdlet : PSCmdlet, IDisposable
             WaitQuietly(task, 5000);
             throw new PipelineStoppedException();
         }
+        catch (PipelineStoppedException)
+        {
+            // Stopped while writing progress or messages (every Write* throws once the pipeline
+            // stops): the workers still get their moment to clean up, as above.
+            WaitQuietly(task, 5000);
+            throw;
+        }
         catch (Exception ex) when (ex is not PipelineStoppedException)
         {
             FlushMessages(monitor);
