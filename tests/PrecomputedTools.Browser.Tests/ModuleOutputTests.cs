@@ -24,6 +24,7 @@ public sealed class ModuleOutputTests
     {
         "sample" => _datasets.Sample,
         "zbrain" => _datasets.ZBrain,
+        "zbrain-sharded" => _datasets.ZBrainSharded,
         "sample-multires" => _datasets.SampleMultiResolution ?? throw new InvalidOperationException("the module does not mesh"),
         "zbrain-multires" => _datasets.ZBrainMultiResolution ?? throw new InvalidOperationException("the module does not mesh"),
         "zbrain-multires-sharded" => _datasets.ZBrainMultiResolutionSharded ?? throw new InvalidOperationException("the module does not mesh"),
@@ -38,6 +39,7 @@ public sealed class ModuleOutputTests
     [Theory]
     [InlineData("sample")]
     [InlineData("zbrain")]
+    [InlineData("zbrain-sharded")]
     [InlineData("sample-multires")]
     [InlineData("zbrain-multires")]
     [InlineData("zbrain-multires-sharded")]

@@ -74,7 +74,7 @@ function finish() {
   process.exit(0);
 }
 
-const stats = { scales: 0, chunks: 0, gzipChunks: 0, missingChunks: 0, voxelsCompared: 0, manifests: 0, fragments: 0, triangles: 0, lods: 0 };
+const stats = { shards: 0, scales: 0, chunks: 0, gzipChunks: 0, missingChunks: 0, voxelsCompared: 0, manifests: 0, fragments: 0, triangles: 0, lods: 0 };
 const dataset = path.resolve(args.dataset);
 let info, dataType;
 try {
@@ -114,13 +114,31 @@ for (let s = 0; s < info.scales.length; s++) {
   const keep = s + 1 < info.scales.length ? new DecodedScale(scale.size) : null;
   const ratio = s === 0 ? null : scale.resolution.map((r, i) => Math.round(r / info.scales[s - 1].resolution[i]));
   const names = new Set();
+  // A sharded scale: every chunk comes out of the scale's shard files by its compressed Morton id.
+  let shardChunks = null;
+  if (scale.sharding) {
+    shardChunks = new Map();
+    for (const name of fs.readdirSync(scaleDir)) {
+      if (!name.endsWith(".shard")) continue;
+      names.add(name);
+      stats.shards++;
+      try {
+        for (const e of readShardEntries(path.join(scaleDir, name), scale.sharding)) shardChunks.set(e.id, { file: `${path.join(scaleDir, name)} (chunk ${e.id})`, bytes: e.value, gzip: false });
+      } catch (e) {
+        fail(e.message);
+      }
+    }
+  }
+  const grid = scale.size.map((n, a) => Math.ceil(n / scale.chunk_sizes[0][a]));
   for (const cell of chunkGrid(scale)) {
     names.add(cell.name);
     const shape = [cell.end[0] - cell.begin[0], cell.end[1] - cell.begin[1], cell.end[2] - cell.begin[2]];
     const count = shape[0] * shape[1] * shape[2];
     let file;
     try {
-      file = readChunkFile(scaleDir, cell.name);
+      file = shardChunks
+        ? (shardChunks.get(compressedMorton(cell.grid, grid)) ?? null)
+        : readChunkFile(scaleDir, cell.name);
     } catch (e) {
       fail(e.message);
       continue;
@@ -446,9 +464,10 @@ function parseMultiLodManifest(b, where) {
   return { shape: [f(0), f(4), f(8)], origin: [f(12), f(16), f(20)], lods, scales, offsets, positions, sizes };
 }
 
-// Every key of a neuroglancer_uint64_sharded_v1 shard file: minishard indices (gzip or raw), each value
-// (the manifest; data_encoding undone) with the fragments stored just before it.
-function readShard(file, sharding) {
+// Every key of a neuroglancer_uint64_sharded_v1 shard file (written here from sharded.md, not the
+// module's code): minishard indices (gzip or raw) with delta-coded ids, starts and sizes; each value
+// with data_encoding undone, and where it starts.
+function readShardEntries(file, sharding) {
   const bytes = fs.readFileSync(file);
   const minishards = 2 ** sharding.minishard_bits;
   const headerLength = 16 * minishards;
@@ -457,26 +476,54 @@ function readShard(file, sharding) {
     const start = Number(bytes.readBigUInt64LE(16 * ms));
     const end = Number(bytes.readBigUInt64LE(16 * ms + 8));
     if (end === start) continue;
+    if (end < start || headerLength + end > bytes.length) throw new Error(`${file}: minishard ${ms} index [${start}, ${end}) lies outside the file`);
     let index = bytes.subarray(headerLength + start, headerLength + end);
     if (sharding.minishard_index_encoding === "gzip") index = zlib.gunzipSync(index);
     const n = index.length / 24;
     let id = 0n;
     let position = 0;
     for (let i = 0; i < n; i++) {
-      id += index.readBigUInt64LE(8 * i);
+      const delta = index.readBigUInt64LE(8 * i);
+      if (i > 0 && delta === 0n) throw new Error(`${file}: minishard ${ms} lists id ${id} twice`);
+      id += delta;
       const valueStart = position + Number(index.readBigUInt64LE(8 * (n + i)));
       const size = Number(index.readBigUInt64LE(8 * (2 * n + i)));
       position = valueStart + size;
-      let manifest = bytes.subarray(headerLength + valueStart, headerLength + valueStart + size);
-      if (sharding.data_encoding === "gzip") manifest = zlib.gunzipSync(manifest);
-      const where = `${file} (segment ${id})`;
-      const m = parseMultiLodManifest(manifest, where);
-      if (!m) continue;
-      const dataLength = m.sizes.flat().reduce((a, b) => a + b, 0);
-      out.push({ id: id.toString(), manifest, data: bytes.subarray(headerLength + valueStart - dataLength, headerLength + valueStart), where });
+      if (headerLength + position > bytes.length) throw new Error(`${file}: id ${id} lies beyond the end of the shard`);
+      let value = bytes.subarray(headerLength + valueStart, headerLength + valueStart + size);
+      if (sharding.data_encoding === "gzip") value = zlib.gunzipSync(value);
+      out.push({ id, valueStart: headerLength + valueStart, value, bytes, minishard: ms });
     }
   }
   return out;
+}
+
+// Multi-resolution meshes in shards: the value is the manifest, the fragments sit just before it.
+function readShard(file, sharding) {
+  const out = [];
+  for (const e of readShardEntries(file, sharding)) {
+    const where = `${file} (segment ${e.id})`;
+    const m = parseMultiLodManifest(e.value, where);
+    if (!m) continue;
+    const dataLength = m.sizes.flat().reduce((a, b) => a + b, 0);
+    out.push({ id: e.id.toString(), manifest: e.value, data: e.bytes.subarray(e.valueStart - dataLength, e.valueStart), where });
+  }
+  return out;
+}
+
+// The compressed Morton code of a chunk grid position (sharded.md / volume.md): bits of x, y, z
+// interleaved, each axis only while it has bits left for its grid size.
+function compressedMorton(position, grid) {
+  const bits = grid.map((g) => Math.ceil(Math.log2(Math.max(1, g))));
+  let id = 0n;
+  let out = 0n;
+  for (let b = 0; b < Math.max(...bits); b++)
+    for (let a = 0; a < 3; a++)
+      if (b < bits[a]) {
+        id |= BigInt((position[a] >> b) & 1) << out;
+        out++;
+      }
+  return id;
 }
 
 function checkFragment(file, box) {
