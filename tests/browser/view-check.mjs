@@ -301,7 +301,7 @@ async function main() {
       meshPixels = await countColouredPixels(page, png);
       if (meshPixels < Number(args["min-mesh-pixels"])) fail(`BLANK 3-D PANEL: only ${meshPixels} coloured pixels in the 3-D panel with meshes only (segments ${segments.join(", ")}); the meshes did not render`);
     }
-    if (multiLod(datasetDir, info.mesh) && JSON.parse(fs.readFileSync(path.join(datasetDir, info.mesh, "info"), "utf8")).sharding === undefined) {
+    if (multiLod(datasetDir, info.mesh) && !meshSharded(datasetDir, info.mesh)) {
       // Levels of detail (FORMATS.md 9), on a fresh load (empty caches) of the same state in a 3-D
       // layout: far away first, then zoomed in; which lods the fragment reads hit, in request order.
       const extent = Math.max(...info.scales[0].size);
@@ -343,7 +343,7 @@ function diagnose({ info, datasetDir, base, responses, failed, consoleLines, pag
   const keys = new Map(info.scales.map((s) => [s.key, s]));
   const meshDir = info.mesh;
   const multi = multiLod(datasetDir, meshDir);
-  const meshSharded = multi && JSON.parse(fs.readFileSync(path.join(datasetDir, meshDir, "info"), "utf8")).sharding !== undefined;
+  const sharded = meshSharded(datasetDir, meshDir);
   const expectation = (rel) => {
     // returns { kind, file, gzip } for a path below the dataset base, or null
     const slash = rel.lastIndexOf("/");
@@ -361,7 +361,7 @@ function diagnose({ info, datasetDir, base, responses, failed, consoleLines, pag
     }
     if (meshDir !== undefined && dir === meshDir) {
       if (name === "info") return { kind: "mesh info", exists: fs.existsSync(path.join(datasetDir, meshDir, "info")), gzip: false };
-      if (multi && meshSharded && /^[0-9a-f]+\.shard$/.test(name)) return { kind: "shard", exists: fs.existsSync(path.join(datasetDir, meshDir, name)), gzip: false };
+      if (sharded && /^[0-9a-f]+\.shard$/.test(name)) return { kind: "shard", exists: fs.existsSync(path.join(datasetDir, meshDir, name)), gzip: false };
       if (multi) {
         // Multi-resolution: <id>.index manifests, <id> fragment data read by byte ranges (FORMATS.md 9).
         const mm = /^(\d+)(\.index)?$/.exec(name);
@@ -431,7 +431,7 @@ function diagnose({ info, datasetDir, base, responses, failed, consoleLines, pag
   if (meshDir !== undefined && !failures.some((f) => f.startsWith("LAYER LOAD ERROR")))
     for (const id of segments) {
       if (noMesh.has(id)) continue;
-      if (meshSharded) {
+      if (sharded) {
         // Sharded: manifests and fragments come out of mesh/<n>.shard by byte ranges.
         if (!responses.some((r) => relOf(r.url).startsWith(`${meshDir}/`) && relOf(r.url).endsWith(".shard") && r.status === 206))
           fail(`MESH: no 206 byte-range response from any mesh shard (selected segment ${id})`);
@@ -447,11 +447,21 @@ function diagnose({ info, datasetDir, base, responses, failed, consoleLines, pag
 }
 const stats = {};
 
+/** The mesh folder's info, or null when there is none. */
+function meshInfoOf(datasetDir, meshDir) {
+  if (meshDir === undefined) return null;
+  const file = path.join(datasetDir, meshDir, "info");
+  return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : null;
+}
+
 /** True when the dataset's mesh folder is neuroglancer_multilod_draco. */
 function multiLod(datasetDir, meshDir) {
-  if (meshDir === undefined) return false;
-  const file = path.join(datasetDir, meshDir, "info");
-  return fs.existsSync(file) && JSON.parse(fs.readFileSync(file, "utf8"))["@type"] === "neuroglancer_multilod_draco";
+  return meshInfoOf(datasetDir, meshDir)?.["@type"] === "neuroglancer_multilod_draco";
+}
+
+/** True when that multi-resolution folder keeps its segments in shard files. */
+function meshSharded(datasetDir, meshDir) {
+  return multiLod(datasetDir, meshDir) && meshInfoOf(datasetDir, meshDir).sharding !== undefined;
 }
 
 /** Byte range of each lod's fragments in "<id>", from the local manifest "<id>.index" (FORMATS.md 9). */

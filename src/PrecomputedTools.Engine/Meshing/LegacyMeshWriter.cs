@@ -125,7 +125,12 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
     public string MeshDirectoryName { get; }
 
     /// <summary>Where the meshes go (a folder path or a URL), for messages.</summary>
-    public string MeshPath => Store is FolderStore folder ? folder.PathOf(MeshDirectoryName) : ObjectNames.Join(Store.Location, MeshDirectoryName);
+    public string MeshPath => PathOf(MeshDirectoryName);
+
+    // A key as users see it: a file path in a folder, else the store's location joined with it.
+    private string PathOf(string key) => PathOf(Store, key);
+
+    private static string PathOf(IObjectStore store, string key) => store is FolderStore folder ? folder.PathOf(key) : ObjectNames.Join(store.Location, key);
 
     public bool ColonFreeManifests { get; }
 
@@ -315,29 +320,41 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
             }
         }
 
+        foreach (SegmentMeshRecord record in WriteSegments(mine.ToList(), cancellationToken))
+        {
+            written(record);
+        }
+
+        return mine.Count;
+    }
+
+    /// <summary>
+    /// Writes the given segments (ascending ids) as the run's format asks, yielding each record as
+    /// soon as it is stored: a legacy manifest or a multi-resolution pair per segment, or, sharded,
+    /// one shard at a time (a shard holds many segments and is stored in one write).
+    /// </summary>
+    private IEnumerable<SegmentMeshRecord> WriteSegments(List<KeyValuePair<ulong, List<FragmentEntry>>> segments, CancellationToken cancellationToken)
+    {
         var buffers = new MeshSimplifier.Buffers();
         if (MultiResolution is { Sharding: { } sharding } grid)
         {
-            // A task owns whole shards: each is built from its segments and stored in one write.
-            foreach (IGrouping<ulong, KeyValuePair<ulong, List<FragmentEntry>>> shard in mine.GroupBy(s => sharding.Locate(s.Key).Shard))
+            foreach (IGrouping<ulong, KeyValuePair<ulong, List<FragmentEntry>>> shard in segments.GroupBy(s => sharding.Locate(s.Key).Shard))
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 foreach (SegmentMeshRecord record in WriteShard(sharding, shard.Key, shard.ToList(), grid, buffers))
                 {
-                    written(record);
+                    yield return record;
                 }
             }
 
-            return mine.Count;
+            yield break;
         }
 
-        foreach (KeyValuePair<ulong, List<FragmentEntry>> segment in mine)
+        foreach (KeyValuePair<ulong, List<FragmentEntry>> segment in segments)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            written(WriteManifest(segment.Key, segment.Value, buffers));
+            yield return WriteManifest(segment.Key, segment.Value, buffers);
         }
-
-        return mine.Count;
     }
 
     // Manifest tasks split segments by id, or by shard when segments are written into shards.
@@ -357,7 +374,7 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
         string name = sharding.ShardFileName(shard);
         string key = MeshKey(name);
         Store.Write(key, Precomputed.ShardBuilder.Build(sharding, entries), gzip: false);
-        string path = Store is FolderStore folder ? folder.PathOf(key) : ObjectNames.Join(Store.Location, key);
+        string path = PathOf(key);
         return built.Select(b => new SegmentMeshRecord(b.Id, b.Segment.Vertices, b.Segment.TrianglesPerLod[0], new[] { name }, path) { Lods = b.Segment.Lods, Bytes = b.Segment.Data.Length + b.Segment.Manifest.Length }).ToList();
     }
 
@@ -504,23 +521,9 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
         }
 
         Store.Flush();
-        var buffers = new MeshSimplifier.Buffers();
-        if (MultiResolution is { Sharding: { } sharding } grid)
+        foreach (SegmentMeshRecord record in WriteSegments(segments, CancellationToken.None))
         {
-            foreach (IGrouping<ulong, KeyValuePair<ulong, List<FragmentEntry>>> shard in segments.GroupBy(s => sharding.Locate(s.Key).Shard))
-            {
-                foreach (SegmentMeshRecord record in WriteShard(sharding, shard.Key, shard.ToList(), grid, buffers))
-                {
-                    yield return record;
-                }
-            }
-        }
-        else
-        {
-            foreach (KeyValuePair<ulong, List<FragmentEntry>> segment in segments)
-            {
-                yield return WriteManifest(segment.Key, segment.Value, buffers);
-            }
+            yield return record;
         }
 
         Store.Write(MeshKey("info"), MeshInfo, gzip: false);
@@ -546,7 +549,7 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
             Store.Delete(MeshKey(ManifestName(id, !ColonFreeManifests)));
         }
 
-        string manifestPath = Store is FolderStore folder ? folder.PathOf(manifest) : ObjectNames.Join(Store.Location, manifest);
+        string manifestPath = PathOf(manifest);
         return new SegmentMeshRecord(id, list.Sum(e => e.Vertices), list.Sum(e => e.Triangles), names, manifestPath);
     }
 
@@ -558,7 +561,7 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
         Store.Write(MeshKey(name), segment.Data, gzip: false);
         string manifest = MeshKey(name + ".index");
         Store.Write(manifest, segment.Manifest, gzip: false);
-        string manifestPath = Store is FolderStore folder ? folder.PathOf(manifest) : ObjectNames.Join(Store.Location, manifest);
+        string manifestPath = PathOf(manifest);
         return new SegmentMeshRecord(id, segment.Vertices, segment.TrianglesPerLod[0], new[] { name }, manifestPath) { Lods = segment.Lods, Bytes = segment.Data.Length + segment.Manifest.Length };
     }
 
@@ -646,7 +649,7 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
         byte[] json = SegmentProperties.ToInfoJson(labels, extra);
         string key = directory.Trim('/') + "/info";
         store.Write(key, json, gzip: false);
-        return store is FolderStore folder ? folder.PathOf(key) : ObjectNames.Join(store.Location, key);
+        return PathOf(store, key);
     }
 
     /// <summary>Writes segment properties into the dataset folder <paramref name="datasetPath"/>.</summary>
