@@ -19,9 +19,9 @@ public class StagePlanTests
 {
     private static string Golden(string name) => Path.Combine(TestData.RepoRoot, "tests", "PrecomputedTools.Engine.Tests", "Plans", "golden", name);
 
-    private static string SampleFolder => Path.Combine(TestData.RepoRoot, "module", "samples", "sample-labels");
+    internal static string SampleFolder => Path.Combine(TestData.RepoRoot, "module", "samples", "sample-labels");
 
-    private static PrecomputedInfo PlanInfo(Int3 size, int targetChunk)
+    internal static PrecomputedInfo PlanInfo(Int3 size, int targetChunk)
     {
         var info = new PrecomputedInfo { Type = "segmentation", DataType = VoxelType.UInt64 };
         info.Scales.AddRange(ScalePyramid.Generate(size, new double[] { 8, 8, 40 }, new Int3(0, 0, 0), targetChunk, ChunkEncodings.CompressedSegmentation, null));
@@ -140,7 +140,7 @@ public class StagePlanTests
     }
 
     /// <summary>Plans of every stage of the guide (convert, downscale, mesh, copy) for a destination.</summary>
-    private static List<StagePlan> GuidePlans(TiffStackDescriptor stack, PrecomputedInfo info, string destination, string copyDestination)
+    internal static List<StagePlan> GuidePlans(TiffStackDescriptor stack, PrecomputedInfo info, string destination, string copyDestination)
     {
         var plans = new List<StagePlan>
         {
