@@ -31,7 +31,10 @@
         'New-NeuroglancerUrl',
         'New-SegmentMesh',
         'Import-PrecomputedVolume',
-        'Copy-PrecomputedDataset'
+        'Copy-PrecomputedDataset',
+        'Invoke-PrecomputedTask',
+        'Get-PrecomputedPlanStatus',
+        'Submit-PrecomputedSlurmJob'
     )
     FunctionsToExport      = @()
     AliasesToExport        = @()

@@ -36,7 +36,15 @@ public class FormattingTests : IClassFixture<FormattingTests.Session>
         ["PrecomputedTools.PrecomputedServer"] = "Start-PrecomputedServer -Path ([IO.Path]::Combine($Work, 'seg')) -Port 0",
         ["PrecomputedTools.NginxSiteConfig"] = "New-PrecomputedNginxConfig -Path ([IO.Path]::Combine($Work, 'seg')) -ServerName data.example.org",
         ["PrecomputedTools.NeuroglancerLink"] = "New-NeuroglancerUrl -Source https://data.example.org/seg -SegmentId 1, 2",
+        ["PrecomputedTools.PrecomputedTaskRun"] = SavedPlan + " | Invoke-PrecomputedTask",
+        ["PrecomputedTools.PrecomputedPlanStatus"] = SavedPlan + " | Get-PrecomputedPlanStatus",
+        ["PrecomputedTools.PrecomputedClusterJob"] = SavedPlan + " | Submit-PrecomputedSlurmJob -WhatIf",
     };
+
+    // A convert stage saved as a plan (for the cluster cmdlets' output types).
+    private const string SavedPlan =
+        "Import-TiffStack -Path ([IO.Path]::Combine($Work, 'tiff')) -Resolution 798,798,2000 | " +
+        "ConvertTo-CompressedSegmentation -Path ([IO.Path]::Combine($Work, 'planned-' + [guid]::NewGuid())) -PlanPath ([IO.Path]::Combine($Work, 'plans', [guid]::NewGuid().ToString() + '.json'))";
 
     // Types whose default view is the list: a table row would cut what users must copy whole.
     private static readonly Dictionary<string, string> s_listByDefault = new()

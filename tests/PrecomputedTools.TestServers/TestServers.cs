@@ -373,3 +373,82 @@ public static class RawHttp
         return (statusLine.Length > 1 && int.TryParse(statusLine[1], out int status) ? status : 0, head);
     }
 }
+
+/// <summary>
+/// A one-node Slurm (slurmctld + slurmd on free ports, state in a scratch folder; munged started
+/// when none runs), as tests/tools/slurm/start-slurm.sh sets it up. Commands need <see cref="ConfigFile"/>
+/// as SLURM_CONF; <see cref="Environment"/> sets it for this process and the ones it starts.
+/// </summary>
+public sealed class SlurmInstance : IDisposable
+{
+    private SlurmInstance(string folder)
+    {
+        Folder = folder;
+    }
+
+    public string Folder { get; }
+
+    public string ConfigFile => Path.Combine(Folder, "slurm.conf");
+
+    public static bool IsInstalled => RepoPaths.FindExecutable("sbatch") is not null && RepoPaths.FindExecutable("slurmctld") is not null;
+
+    public static SlurmInstance Start()
+    {
+        string folder = RepoPaths.NewScratch("slurm");
+        string script = Path.Combine(RepoPaths.ToolsDirectory, "slurm", "start-slurm.sh");
+        (int exit, string output) = Run("bash", $"\"{script}\" \"{folder}\" {Ports.GetFree()} {Ports.GetFree()}", null, TimeSpan.FromMinutes(1));
+        if (exit != 0)
+        {
+            throw new InvalidOperationException("Slurm did not start: " + output);
+        }
+
+        System.Environment.SetEnvironmentVariable("SLURM_CONF", Path.Combine(folder, "slurm.conf"));
+        return new SlurmInstance(folder);
+    }
+
+    /// <summary>Runs a Slurm client command (squeue, scancel, ...) against this instance.</summary>
+    public (int Exit, string Output) Command(string program, string arguments) => Run(program, arguments, ConfigFile, TimeSpan.FromMinutes(1));
+
+    /// <summary>Waits until none of <paramref name="jobs"/> is queued or running.</summary>
+    public void WaitForJobs(IEnumerable<string> jobs, TimeSpan timeout)
+    {
+        string list = string.Join(",", jobs);
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < timeout)
+        {
+            (int exit, string output) = Command("squeue", "--noheader --format=%i --jobs=" + list);
+            if (exit == 0 && output.Trim().Length == 0)
+            {
+                return;
+            }
+
+            Thread.Sleep(500);
+        }
+
+        throw new TimeoutException($"Slurm jobs {list} still queued after {timeout}: {Command("squeue", "--jobs=" + list).Output}");
+    }
+
+    private static (int Exit, string Output) Run(string program, string arguments, string? config, TimeSpan timeout)
+    {
+        var start = new ProcessStartInfo(program, arguments) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        if (config is not null)
+        {
+            start.Environment["SLURM_CONF"] = config;
+        }
+
+        using Process process = Process.Start(start) ?? throw new InvalidOperationException(program + " did not start");
+        System.Threading.Tasks.Task<string> error = process.StandardError.ReadToEndAsync();
+        string output = process.StandardOutput.ReadToEnd();
+        if (!process.WaitForExit((int)timeout.TotalMilliseconds))
+        {
+            process.Kill(entireProcessTree: true);
+        }
+
+        return (process.ExitCode, output + error.Result);
+    }
+
+    public void Dispose()
+    {
+        Run("bash", $"\"{Path.Combine(RepoPaths.ToolsDirectory, "slurm", "stop-slurm.sh")}\" \"{Folder}\"", null, TimeSpan.FromSeconds(30));
+    }
+}

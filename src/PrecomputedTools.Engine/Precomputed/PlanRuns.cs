@@ -384,3 +384,61 @@ public static class PlanWorker
         return summary;
     }
 }
+
+/// <summary>
+/// The array index (and size, where the engine says it) a cluster engine gives the process it
+/// starts: Slurm's SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT, a Kubernetes Indexed Job's
+/// JOB_COMPLETION_INDEX, AWS Batch's AWS_BATCH_JOB_ARRAY_INDEX (and AWS_BATCH_JOB_ARRAY_SIZE when set).
+/// </summary>
+public sealed class ArrayJobEnvironment
+{
+    private ArrayJobEnvironment(string engine, int index, int? count)
+    {
+        Engine = engine;
+        Index = index;
+        Count = count;
+    }
+
+    /// <summary>Slurm, Kubernetes or AWS Batch.</summary>
+    public string Engine { get; }
+
+    public int Index { get; }
+
+    /// <summary>The array size when the engine states it (Kubernetes does not).</summary>
+    public int? Count { get; }
+
+    /// <summary>The environment of this process's engine, or null outside an array job.</summary>
+    public static ArrayJobEnvironment? Detect(Func<string, string?> variable)
+    {
+        (string Engine, string Index, string? Count)[] known =
+        {
+            ("Slurm", "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT"),
+            ("Kubernetes", "JOB_COMPLETION_INDEX", null),
+            ("AWS Batch", "AWS_BATCH_JOB_ARRAY_INDEX", "AWS_BATCH_JOB_ARRAY_SIZE"),
+        };
+        foreach ((string engine, string indexName, string? countName) in known)
+        {
+            string? text = variable(indexName);
+            if (string.IsNullOrWhiteSpace(text))
+            {
+                continue;
+            }
+
+            if (!int.TryParse(text!.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int index))
+            {
+                throw new EngineException("InvalidTaskIndex", EngineErrorKind.InvalidArgument, $"{indexName}='{text}' is not an array index.", indexName);
+            }
+
+            int? count = null;
+            if (countName is not null && variable(countName) is { Length: > 0 } countText
+                && int.TryParse(countText.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) && n > 0)
+            {
+                count = n;
+            }
+
+            return new ArrayJobEnvironment(engine, index, count);
+        }
+
+        return null;
+    }
+}

@@ -85,6 +85,10 @@ public sealed class ConvertToCompressedSegmentationCommand : StoreCmdlet
     [Parameter]
     public SwitchParameter Resume { get; set; }
 
+    /// <summary>Save the stage as a plan here (a file, or s3://bucket/key.json that every worker reads) instead of running it; run it with Invoke-PrecomputedTask or Submit-PrecomputedSlurmJob.</summary>
+    [Parameter]
+    public string? PlanPath { get; set; }
+
     /// <summary>Chunks encoded in parallel (default: all cores).</summary>
     [Parameter]
     [ValidateRange(1, 1024)]
@@ -107,7 +111,12 @@ public sealed class ConvertToCompressedSegmentationCommand : StoreCmdlet
             VolumeDescriptor descriptor = InputObject.Descriptor;
             StagePlan plan = StagePlanner.PlanConvert(info, store.Location, store.Layout, store.Gzip, descriptor.Size, descriptor.ReadGranularity, descriptor.DataType, source: descriptor.Spec);
             plan.DestinationStore = options.ToPublicJson();
-            if (!ShouldProcess(plan.Description, "Write precomputed scale 0"))
+            if (PlanPath is not null && descriptor.Spec is null)
+            {
+                throw new EngineException("SourceNotPlannable", EngineErrorKind.InvalidArgument, $"The volume '{InputObject.Name}' lives only in this session, so other processes cannot read it; save plans for volumes read from TIFF slices, the BOSS or a dataset.", InputObject.Source);
+            }
+
+            if (!ShouldProcess(plan.Description, PlanPath is null ? "Write precomputed scale 0" : $"Save a plan to write precomputed scale 0 as '{PlanPath}'"))
             {
                 // The next stage of a -WhatIf pipeline describes its own work from this.
                 if (WhatIfRequested)
@@ -133,6 +142,13 @@ public sealed class ConvertToCompressedSegmentationCommand : StoreCmdlet
             if (!declared)
             {
                 store.WritePendingInfo(info);
+            }
+
+            if (PlanPath is not null)
+            {
+                string saved = SavePlan(plan, PlanPath, options, Force);
+                WriteObject(PrecomputedDataset.Planned(store.Location, info, store.Layout, store.Gzip, options, new[] { saved }));
+                return;
             }
 
             var monitor = new OperationMonitor("Writing " + store.Location, "chunks") { Phase = $"Scale 0 ({info.Scales[0].Key})" };

@@ -52,6 +52,10 @@ public sealed class InvokeMajorityDownscaleCommand : StoreCmdlet
     [Parameter]
     public SwitchParameter Resume { get; set; }
 
+    /// <summary>Save the stage as a plan here (a file, or s3://bucket/key.json that every worker reads) instead of running it; the dataset may itself be only planned by saved plans before this one.</summary>
+    [Parameter]
+    public string? PlanPath { get; set; }
+
     /// <summary>Chunks computed in parallel (default: all cores).</summary>
     [Parameter]
     [ValidateRange(1, 1024)]
@@ -70,7 +74,15 @@ public sealed class InvokeMajorityDownscaleCommand : StoreCmdlet
             StoreOptions storeOptions = BuildStoreOptions(dataset.StoreOptions, ThrottleLimit);
             if (dataset.IsPlanned)
             {
-                DescribePlanned(dataset);
+                if (PlanPath is not null && dataset.PlanPath.Length > 0)
+                {
+                    PlanAfterSavedPlans(dataset, storeOptions);
+                }
+                else
+                {
+                    DescribePlanned(dataset);
+                }
+
                 return;
             }
 
@@ -99,12 +111,19 @@ public sealed class InvokeMajorityDownscaleCommand : StoreCmdlet
 
             StagePlan plan = StagePlanner.PlanDownscale(info, directory.Location, directory.Layout, directory.Gzip, targets, method);
             plan.DestinationStore = storeOptions.ToPublicJson();
-            if (!ShouldProcess(plan.Description, $"Write downscaled scales ({method})"))
+            if (!ShouldProcess(plan.Description, PlanPath is null ? $"Write downscaled scales ({method})" : $"Save a plan to write downscaled scales ({method}) as '{PlanPath}'"))
             {
                 return;
             }
 
             directory.Objects.RemoveIncompleteWrites();
+            if (PlanPath is not null)
+            {
+                string saved = SavePlan(plan, PlanPath, storeOptions, Force);
+                WriteObject(PrecomputedDataset.Planned(directory.Location, info, directory.Layout, directory.Gzip, storeOptions, new[] { saved }));
+                return;
+            }
+
             var context = new StageContext { Store = directory, StoreOptions = storeOptions, Resume = Resume, ThrottleLimit = ThrottleLimit };
             var monitor = new OperationMonitor("Downscaling " + dataset.Name, "chunks");
 
@@ -135,6 +154,28 @@ public sealed class InvokeMajorityDownscaleCommand : StoreCmdlet
             .Where(i => Scale is null || Scale.Contains(info.Scales[i].Key, StringComparer.Ordinal))
             .ToArray();
         return (method, targets);
+    }
+
+    // A dataset that saved plans will write: this stage's plan comes from the info they leave.
+    private void PlanAfterSavedPlans(PrecomputedDataset dataset, StoreOptions storeOptions)
+    {
+        (DownscaleMethod method, int[] targets) = ChooseWork(dataset.Info, dataset.Path);
+        if (targets.Length == 0)
+        {
+            WriteWarning($"'{dataset.Path}' has a single scale; nothing to downscale, no plan saved.");
+            WriteObject(dataset);
+            return;
+        }
+
+        StagePlan plan = StagePlanner.PlanDownscale(dataset.Info, dataset.Path, dataset.Layout, dataset.Gzip, targets, method);
+        plan.DestinationStore = storeOptions.ToPublicJson();
+        if (!ShouldProcess(plan.Description, $"Save a plan to write downscaled scales ({method}) as '{PlanPath}'"))
+        {
+            WriteObject(dataset);
+            return;
+        }
+
+        WriteObject(dataset.WithPlan(dataset.Info, SavePlan(plan, PlanPath!, storeOptions, Force)));
     }
 
     // A dataset an earlier -WhatIf step only planned: describe this stage from its info, pass it on.

@@ -118,6 +118,10 @@ public sealed class NewSegmentMeshCommand : StoreCmdlet
     [Parameter]
     public System.Collections.Hashtable? Sharding { get; set; }
 
+    /// <summary>Save the stage as a plan here (a file, or s3://bucket/key.json that every worker reads) instead of running it; the dataset may itself be only planned by saved plans before this one.</summary>
+    [Parameter]
+    public string? PlanPath { get; set; }
+
     /// <summary>Chunks meshed in parallel (default: all cores).</summary>
     [Parameter]
     [ValidateRange(1, 1024)]
@@ -150,7 +154,8 @@ public sealed class NewSegmentMeshCommand : StoreCmdlet
 
     private void Mesh()
     {
-        if (ParameterSetName == InputSet && InputObject.IsPlanned)
+        bool afterSavedPlans = ParameterSetName == InputSet && InputObject.IsPlanned && PlanPath is not null && InputObject.PlanPath.Length > 0;
+        if (ParameterSetName == InputSet && InputObject.IsPlanned && !afterSavedPlans)
         {
             DescribePlanned(InputObject);
             return;
@@ -185,7 +190,8 @@ public sealed class NewSegmentMeshCommand : StoreCmdlet
         else
         {
             store = ParameterSetName == PathSet ? DatasetStore.Open(ResolveInputLocation(Path), options) : InputObject.OpenStore(options);
-            info = store.ReadInfo();
+            // A dataset that saved plans will write: the info they leave.
+            info = afterSavedPlans ? InputObject.Info.Clone() : store.ReadInfo();
             ScaleInfo scale = PrecomputedVolumeReader.FindScale(info, Scale, store.Location);
             if (!info.IsSegmentation)
             {
@@ -280,9 +286,14 @@ public sealed class NewSegmentMeshCommand : StoreCmdlet
             ThrowTerminatingError(OutputExistsError(check.MeshPath));
         }
 
-        if (!ShouldProcess(plan.Description, "Write segment meshes"))
+        if (!ShouldProcess(plan.Description, PlanPath is null ? "Write segment meshes" : $"Save a plan to write segment meshes as '{PlanPath}'"))
         {
             return;
+        }
+
+        if (PlanPath is not null && volume is not null && volume.Spec is null)
+        {
+            throw new EngineException("SourceNotPlannable", EngineErrorKind.InvalidArgument, $"The volume '{Volume.Name}' lives only in this session, so other processes cannot read it; save plans for volumes read from TIFF slices, the BOSS or a dataset.", Volume.Source);
         }
 
         if (Force)
@@ -292,6 +303,19 @@ public sealed class NewSegmentMeshCommand : StoreCmdlet
         }
 
         store.Objects.RemoveIncompleteWrites();
+        if (PlanPath is not null)
+        {
+            string saved = SavePlan(plan, PlanPath, options, Force);
+            if (info is not null)
+            {
+                WriteObject(ParameterSetName == InputSet
+                    ? InputObject.WithPlan(target, saved)
+                    : PrecomputedDataset.Planned(datasetPath, target, store.Layout, store.Gzip, options, new[] { saved }));
+            }
+
+            return;
+        }
+
         if (Resume)
         {
             int done = check.LoadJournal();

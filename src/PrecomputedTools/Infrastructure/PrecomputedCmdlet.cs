@@ -204,13 +204,20 @@ public abstract class PrecomputedCmdlet : PSCmdlet, IDisposable
         }
     }
 
-    /// <summary>A planned dataset (from a writer under -WhatIf) reached a stage that runs for real.</summary>
-    internal static ErrorRecord PlannedDatasetError(PrecomputedDataset dataset) => NewError(
-        "DatasetOnlyPlanned",
-        ErrorCategory.InvalidOperation,
-        $"'{dataset.Path}' was only planned by a -WhatIf step before this one and was never written.",
-        dataset.Path,
-        "Run the whole pipeline with -WhatIf, or the earlier step without it.");
+    /// <summary>A planned dataset (from a writer under -WhatIf, or saved as plans) reached a stage that runs for real.</summary>
+    internal static ErrorRecord PlannedDatasetError(PrecomputedDataset dataset) => dataset.PlanPath.Length > 0
+        ? NewError(
+            "DatasetOnlyPlanned",
+            ErrorCategory.InvalidOperation,
+            $"'{dataset.Path}' is only planned (saved plans: {string.Join(", ", dataset.PlanPath)}); its plans have not run.",
+            dataset.Path,
+            "Give this stage -PlanPath too, or run the plans first (Invoke-PrecomputedTask, Submit-PrecomputedSlurmJob).")
+        : NewError(
+            "DatasetOnlyPlanned",
+            ErrorCategory.InvalidOperation,
+            $"'{dataset.Path}' was only planned by a -WhatIf step before this one and was never written.",
+            dataset.Path,
+            "Run the whole pipeline with -WhatIf, or the earlier step without it.");
 
     /// <summary>The OutputExists error: the target exists and -Force was not given.</summary>
     internal ErrorRecord OutputExistsError(string path) => NewError(

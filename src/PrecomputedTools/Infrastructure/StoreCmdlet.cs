@@ -75,6 +75,26 @@ public abstract class StoreCmdlet : PrecomputedCmdlet
         return options;
     }
 
+    /// <summary>
+    /// Saves a stage's plan instead of running it (-PlanPath): to a file or an s3:// object every
+    /// worker reads; returns the location saved. An existing plan is replaced only with -Force.
+    /// </summary>
+    internal string SavePlan(Engine.Precomputed.StagePlan plan, string planPath, StoreOptions options, bool force)
+    {
+        string location = ResolvePlanLocation(planPath);
+        using Engine.Precomputed.PlanLocation saved = Engine.Precomputed.PlanLocation.Open(location, options);
+        saved.Save(plan, force);
+        WriteVerbose($"Saved the {plan.Stage} plan ({plan.Tasks.Count} tasks in {plan.PhaseCount} phase(s)) to '{location}'.");
+        return location;
+    }
+
+    /// <summary>Opens a saved plan's location (a missing plan is PlanNotFound when read).</summary>
+    internal Engine.Precomputed.PlanLocation OpenPlan(string planPath, StoreOptions options) =>
+        Engine.Precomputed.PlanLocation.Open(ResolvePlanLocation(planPath), options);
+
+    /// <summary>A plan location: URLs pass through, paths become full file-system paths.</summary>
+    internal string ResolvePlanLocation(string planPath) => StoreLocation.IsUri(planPath) ? planPath : ResolveOutputPath(planPath);
+
     /// <summary>A location to read: URLs pass through; paths must exist (wildcards expanded unless literal).</summary>
     internal string ResolveInputLocation(string location, bool literal = false) =>
         StoreLocation.IsUri(location) ? location : ResolveExistingPath(location, literal);

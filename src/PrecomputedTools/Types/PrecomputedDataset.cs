@@ -19,9 +19,10 @@ public sealed class PrecomputedDataset
     {
     }
 
-    internal PrecomputedDataset(string path, PrecomputedInfo info, Engine.Precomputed.ChunkLayout layout = Engine.Precomputed.ChunkLayout.Flat, bool gzip = true, StoreOptions? storeOptions = null, bool planned = false)
+    internal PrecomputedDataset(string path, PrecomputedInfo info, Engine.Precomputed.ChunkLayout layout = Engine.Precomputed.ChunkLayout.Flat, bool gzip = true, StoreOptions? storeOptions = null, bool planned = false, string[]? planPath = null)
     {
         IsPlanned = planned;
+        PlanPath = planPath ?? Array.Empty<string>();
         Info = info;
         Path = path;
         ChunkLayout = layout == Engine.Precomputed.ChunkLayout.Nested ? "Nested" : "Flat";
@@ -42,6 +43,13 @@ public sealed class PrecomputedDataset
     /// -WhatIf it is refused (DatasetOnlyPlanned).
     /// </summary>
     public bool IsPlanned { get; }
+
+    /// <summary>
+    /// The saved plans that write this dataset, in the order they run (a pipeline with -PlanPath on
+    /// each stage), for Invoke-PrecomputedTask, Get-PrecomputedPlanStatus and the cluster
+    /// submitters; empty for a dataset that is written.
+    /// </summary>
+    public string[] PlanPath { get; }
 
     /// <summary>Where the dataset is: the folder holding the info file, or its s3://, gs:// or http(s):// URL.</summary>
     public string Path { get; }
@@ -103,8 +111,12 @@ public sealed class PrecomputedDataset
     }
 
     /// <summary>The dataset a writer would produce, passed on under -WhatIf.</summary>
-    internal static PrecomputedDataset Planned(string location, PrecomputedInfo info, Engine.Precomputed.ChunkLayout layout, bool gzip, StoreOptions? options) =>
-        new(location, info, layout, gzip, options, planned: true);
+    internal static PrecomputedDataset Planned(string location, PrecomputedInfo info, Engine.Precomputed.ChunkLayout layout, bool gzip, StoreOptions? options, string[]? planPath = null) =>
+        new(location, info, layout, gzip, options, planned: true, planPath);
+
+    /// <summary>This dataset as the next saved plan leaves it: its plans so far and <paramref name="savedPlan"/>.</summary>
+    internal PrecomputedDataset WithPlan(PrecomputedInfo info, string savedPlan) =>
+        new(Path, info, Layout, Gzip, StoreOptions, planned: true, PlanPath.Concat(new[] { savedPlan }).ToArray());
 
     /// <summary>Opens the dataset's store with its own settings (or others given).</summary>
     internal DatasetStore OpenStore(StoreOptions? options = null, ChunkLayout? layout = null, bool? gzip = null) =>
@@ -122,7 +134,7 @@ public sealed class PrecomputedDataset
         Encoding,
         Scales.Length,
         Scales.Length == 1 ? "" : "s",
-        IsPlanned ? " (planned, -WhatIf)" : "");
+        PlanPath.Length > 0 ? $" (planned: {PlanPath.Length} saved plan{(PlanPath.Length == 1 ? "" : "s")})" : IsPlanned ? " (planned, -WhatIf)" : "");
 }
 
 /// <summary>One scale of a precomputed dataset.</summary>
