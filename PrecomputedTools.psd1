@@ -34,7 +34,9 @@
         'Copy-PrecomputedDataset',
         'Invoke-PrecomputedTask',
         'Get-PrecomputedPlanStatus',
-        'Submit-PrecomputedSlurmJob'
+        'Submit-PrecomputedSlurmJob',
+        'New-PrecomputedKubernetesJob',
+        'New-PrecomputedBatchJob'
     )
     FunctionsToExport      = @()
     AliasesToExport        = @()

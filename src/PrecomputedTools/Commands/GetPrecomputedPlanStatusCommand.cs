@@ -23,7 +23,7 @@ public sealed class GetPrecomputedPlanStatusCommand : StoreCmdlet
     [Alias("PlanPath")]
     public string[] Plan { get; set; } = Array.Empty<string>();
 
-    /// <summary>The array size the missing indices refer to (the workers' -Count; default 1).</summary>
+    /// <summary>The array size the missing indices refer to (the workers' -Count; a phase with fewer tasks has as many elements as tasks; default 1).</summary>
     [Parameter]
     [ValidateRange(1, 1_000_000)]
     public int Count { get; set; } = 1;
@@ -41,11 +41,13 @@ public sealed class GetPrecomputedPlanStatusCommand : StoreCmdlet
                 IReadOnlyList<PlanTaskState> states = PlanStatus.Read(plan, location, destination, null, StopToken);
                 foreach (IGrouping<int, PlanTaskState> phase in states.GroupBy(s => s.Task.Phase).OrderBy(g => g.Key))
                 {
+                    // The array a submitter makes for this phase: never more elements than tasks.
+                    int count = PlanPartition.ElementsFor(plan, phase.Key, Count);
                     List<PlanTaskState> missing = phase.Where(s => !s.Done).ToList();
-                    int[] indices = missing.Select(s => PlanPartition.IndexOf(plan, s.Task, Count)).Distinct().OrderBy(i => i).ToArray();
+                    int[] indices = missing.Select(s => PlanPartition.IndexOf(plan, s.Task, count)).Distinct().OrderBy(i => i).ToArray();
                     string[] errors = missing.Where(s => s.Failure is not null).Select(s => s.Failure!).Distinct(StringComparer.Ordinal).Take(MaxErrorsShown).ToArray();
                     string kind = string.Join(",", phase.Select(s => s.Task.Kind).Distinct());
-                    WriteObject(new PrecomputedPlanStatus(location.Location, plan.Stage, plan.Destination, phase.Key, kind, phase.Count(), phase.Count(s => s.Done), missing.Count(s => s.Failure is not null), Count, indices, errors));
+                    WriteObject(new PrecomputedPlanStatus(location.Location, plan.Stage, plan.Destination, phase.Key, kind, phase.Count(), phase.Count(s => s.Done), missing.Count(s => s.Failure is not null), count, indices, errors));
                 }
             }
         }
