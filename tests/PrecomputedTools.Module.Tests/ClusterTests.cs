@@ -153,8 +153,8 @@ public class ClusterTests : IClassFixture<ClusterFixture>
         });
     }
 
-    private List<PSObject> Status(string plans) => _cluster.Session.RunOk(
-        $"Get-PrecomputedPlanStatus -Plan (('convert','downscale','mesh') | ForEach-Object {{ \"s3://$bucket/{plans}/$_.json\" }}) -EndpointUrl $endpoint -Credential $cred -Count 4").ToList();
+    private List<PSObject> Status(string plans, int count = 4) => _cluster.Session.RunOk(
+        $"Get-PrecomputedPlanStatus -Plan (('convert','downscale','mesh') | ForEach-Object {{ \"s3://$bucket/{plans}/$_.json\" }}) -EndpointUrl $endpoint -Credential $cred -Count {count}").ToList();
 
     [Fact]
     public void TheGuideRunsAsChainedSlurmArrayJobsAndEqualsTheSingleProcessRunByteForByte()
@@ -210,5 +210,68 @@ public class ClusterTests : IClassFixture<ClusterFixture>
         Assert.Equal("3", rerun[0].Properties["ArrayIndices"].Value);
         Assert.All(Status("plans-b"), s => Assert.True((bool)s.Properties["IsComplete"].Value, s.ToString()));
         AssertSameAsReference("cancel");
+    }
+
+    [Fact]
+    public void AWorkerKilledMidTaskLeavesNoPartialOutputAndItsRerunRedoesOnlyItsOwnTasks()
+    {
+        string logs = Paths.NewScratch("slurm-kill");
+        string submit = $"-EndpointUrl $endpoint -Credential $cred -AdditionalArgument $workerEnv -WarningAction SilentlyContinue -PwshCommand \"{ClusterFixture.Pwsh}\" -OutputDirectory '{logs}'";
+        List<PSObject> jobs;
+        Dictionary<string, (byte[] Body, bool Gzip)> firstRecords;
+
+        // Index 1 of the convert phase owns the tasks reading z 32-40: the BOSS stand-in holds
+        // those requests, so that worker is caught mid-task while index 0 finishes.
+        TimeSpan delay = _cluster.Boss.SlowDelay;
+        _cluster.Boss.SlowDelay = TimeSpan.FromMinutes(10);
+        _cluster.Boss.AddFault(new BossFaultRule { PathContains = "/32:40/", Probability = 1, Kinds = new[] { BossFault.SlowHeaders } });
+        try
+        {
+            jobs = _cluster.Session.RunOk(ClusterFixture.Guide("kill", "plans-c") + " | Submit-PrecomputedSlurmJob -Count 2 " + submit).ToList();
+            string first = (string)jobs[0].Properties["JobId"].Value;
+
+            // Index 0 of 2 owns the first half of the phase's tasks (contiguous shares).
+            using var plan = System.Text.Json.JsonDocument.Parse(_cluster.Objects("plans-c/convert.json")[""].Body);
+            int firstHalf = plan.RootElement.GetProperty("tasks").EnumerateArray().Count(t => t.GetProperty("phase").GetInt32() == 0) / 2;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (true)
+            {
+                firstRecords = _cluster.Objects("plans-c/convert.json.tasks/");
+                string state = _cluster.Slurm.Command("squeue", $"--noheader --format=%T --jobs={first}_1").Output.Trim();
+                if (firstRecords.Count == firstHalf && state == "RUNNING")
+                {
+                    break;
+                }
+
+                Assert.True(firstRecords.Count <= firstHalf, "records of index 1: " + string.Join(", ", firstRecords.Keys));
+                Assert.True(clock.Elapsed < TimeSpan.FromMinutes(3), $"index 0 did not finish while index 1 ran: {string.Join(", ", firstRecords.Keys)} of {firstHalf}, index 1 {state}");
+                System.Threading.Thread.Sleep(250);
+            }
+
+            (int exit, string output) = _cluster.Slurm.Command("scancel", first + "_1");
+            Assert.True(exit == 0, output);
+            _cluster.Slurm.WaitForJobs(jobs.Select(j => (string)j.Properties["JobId"].Value), TimeSpan.FromMinutes(5));
+        }
+        finally
+        {
+            _cluster.Boss.ClearFaults();
+            _cluster.Boss.SlowDelay = delay;
+        }
+
+        // What is stored is whole: every chunk there equals the reference's (".pt-" objects are the run's own bookkeeping).
+        Dictionary<string, (byte[] Body, bool Gzip)> stored = _cluster.Objects("kill/").Where(o => !o.Key.StartsWith(".pt-", StringComparison.Ordinal)).ToDictionary(o => o.Key, o => o.Value);
+        Assert.NotEmpty(stored);
+        Assert.All(stored, o => Assert.True(_cluster.Reference.TryGetValue(o.Key, out var r) && r.Body.AsSpan().SequenceEqual(o.Value.Body), o.Key + " is not a complete object of the dataset"));
+        PSObject convert = Status("plans-c", 2).First();
+        Assert.Equal(new[] { 1 }, (int[])convert.Properties["MissingIndex"].Value);
+        Assert.Equal(firstRecords.Count, (int)convert.Properties["Done"].Value);
+
+        // The rerun submits index 1 alone for that phase; index 0's records are untouched (not redone).
+        var rerun = _cluster.Session.RunOk(
+            "Submit-PrecomputedSlurmJob -Plan (('convert','downscale','mesh') | ForEach-Object { \"s3://$bucket/plans-c/$_.json\" }) -Count 2 -MissingOnly -Wait " + submit).ToList();
+        Assert.Equal("1", rerun[0].Properties["ArrayIndices"].Value);
+        Dictionary<string, (byte[] Body, bool Gzip)> records = _cluster.Objects("plans-c/convert.json.tasks/");
+        Assert.All(firstRecords, r => Assert.True(records[r.Key].Body.AsSpan().SequenceEqual(r.Value.Body), r.Key + " was rewritten"));
+        AssertSameAsReference("kill");
     }
 }
