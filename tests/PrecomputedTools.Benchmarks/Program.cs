@@ -48,6 +48,15 @@ public static class Program
             return StorageBench.RunChild(args);
         }
 
+        // For ClusterBench.ps1: the synthetic EM-like segmentation as TIFF slices workers can read.
+        if (args.Length == 3 && args[0] == "--write-em-tiff")
+        {
+            var volume = Synthetic.SyntheticEmVolume.Gigavoxel(int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture));
+            Engine.Export.TiffStackExporter.ExportAsync(volume, args[1], null, Engine.OperationMonitor.None, System.Threading.CancellationToken.None).GetAwaiter().GetResult();
+            Console.WriteLine($"{volume.Size} {volume.CellCount} cells");
+            return 0;
+        }
+
         var selected = new List<IBenchSection>();
         var options = new BenchOptions();
         for (int i = 0; i < args.Length; i++)

@@ -17,6 +17,8 @@ public static class AtomicFile
 
     private static long s_counter;
 
+    private static readonly string s_processToken = System.Diagnostics.Process.GetCurrentProcess().Id.ToString(System.Globalization.CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N").Substring(0, 8);
+
     public static bool IsTempFile(string path) => path.EndsWith(TempSuffix, StringComparison.Ordinal);
 
     public static void Write(string path, ReadOnlySpan<byte> data, bool gzip = false, bool durable = true)
@@ -86,7 +88,10 @@ public static class AtomicFile
     {
         string directory = Path.GetDirectoryName(path) ?? ".";
         long n = Interlocked.Increment(ref s_counter);
-        return Path.Combine(directory, "." + Path.GetFileName(path) + "." + Environment.CurrentManagedThreadId + "-" + n + TempSuffix);
+
+        // Unique across processes too: cluster workers write the same shared folder (several may
+        // write the same small object, such as the mesh journal's parameters, at once).
+        return Path.Combine(directory, "." + Path.GetFileName(path) + "." + s_processToken + "-" + Environment.CurrentManagedThreadId + "-" + n + TempSuffix);
     }
 
     private static void Replace(string temp, string path)

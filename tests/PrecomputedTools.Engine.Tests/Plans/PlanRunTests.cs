@@ -44,6 +44,16 @@ public class PlanRunTests
     }
 
     [Fact]
+    public void TemporaryFileNamesAreUniqueAcrossProcessesWritingOneSharedFolder()
+    {
+        // Workers of a cluster run write the same folder (several write the mesh journal's
+        // parameters at once): a name unique only within a process collided between workers.
+        string name = Path.GetFileName(AtomicFile.TempPathFor(Path.Combine(TestData.NewScratch("temp-names"), "parameters.json")));
+        Assert.StartsWith(".parameters.json." + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture) + "-", name, StringComparison.Ordinal);
+        Assert.Matches(@"^\.parameters\.json\.[0-9]+-[0-9a-f]{8}-[0-9]+-[0-9]+\.pt-tmp$", name);
+    }
+
+    [Fact]
     public void APlanIsSavedOnceAndReadBack()
     {
         string folder = TestData.NewScratch("plan-save");
