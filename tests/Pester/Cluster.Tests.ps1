@@ -104,6 +104,28 @@ Describe 'Saving plans down a pipeline' {
     }
 }
 
+Describe 'A sharded copy as a saved plan' {
+    It 'runs as two workers per phase to the same shard files as the direct copy' {
+        $direct = Copy-PrecomputedDataset -Path $reference -Destination (Join-Path $work 'copy-direct') -Sharded
+        $planned = Copy-PrecomputedDataset -Path $reference -Destination (Join-Path $work 'copy-planned') -Sharded -PlanPath (Join-Path $work 'copy.json')
+        $planned.IsPlanned | Should -BeTrue
+        Test-Path -LiteralPath (Join-Path $work 'copy-planned/info') | Should -BeFalse
+        $phases = @(Get-PrecomputedPlanStatus -Plan $planned.PlanPath).Count
+        for ($phase = 0; $phase -lt $phases; $phase++) {
+            foreach ($index in 1, 0) { Invoke-PrecomputedTask -Plan $planned.PlanPath[0] -Phase $phase -Index $index -Count 2 | Out-Null }
+        }
+        Get-TreeHash (Join-Path $work 'copy-planned') | Should -Be (Get-TreeHash $direct.Path)
+        @(Get-ChildItem -LiteralPath (Join-Path $work 'copy-planned') -Recurse -Filter '*.shard').Count | Should -BeGreaterThan 0
+    }
+
+    It 'refuses to plan a copy of a dataset whose own plans have not run (CopySourceOnlyPlanned)' {
+        $dataset = New-SavedGuide 'copy-unrun'
+        $e = Get-Failure { $dataset | Copy-PrecomputedDataset -Destination (Join-Path $work 'copy-unrun-copy') -PlanPath (Join-Path $work 'copy-unrun.json') }
+        $e.FullyQualifiedErrorId | Should -BeLike 'CopySourceOnlyPlanned,*'
+        $e.CategoryInfo.Category | Should -Be 'InvalidOperation'
+    }
+}
+
 Describe 'Invoke-PrecomputedTask' {
     BeforeAll {
         $script:split = New-SavedGuide 'split'

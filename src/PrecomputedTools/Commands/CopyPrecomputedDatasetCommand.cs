@@ -54,6 +54,10 @@ public sealed class CopyPrecomputedDatasetCommand : StoreCmdlet
     [ValidateRange(1, 1024)]
     public int ThrottleLimit { get; set; } = 16;
 
+    /// <summary>Save the copy as a plan here (a file, or s3://bucket/key.json that every worker reads) instead of running it; the source must already be written.</summary>
+    [Parameter]
+    public string? PlanPath { get; set; }
+
     /// <summary>Write every scale sharded (neuroglancer_uint64_sharded_v1): a few shard files per scale instead of one object per chunk, with parameters chosen from each scale's grid (identity hash, each shard an aligned block of chunks).</summary>
     [Parameter]
     public SwitchParameter Sharded { get; set; }
@@ -73,6 +77,11 @@ public sealed class CopyPrecomputedDatasetCommand : StoreCmdlet
 
             if (ParameterSetName == InputSet && InputObject.IsPlanned)
             {
+                if (PlanPath is not null && InputObject.PlanPath.Length > 0)
+                {
+                    throw new EngineException("CopySourceOnlyPlanned", EngineErrorKind.InvalidOperation, $"A copy is planned from the objects '{InputObject.Path}' holds, and its plans ({string.Join(", ", InputObject.PlanPath)}) have not run.", InputObject.Path, recommendedAction: "Run those plans first (Invoke-PrecomputedTask, Submit-PrecomputedSlurmJob), then save the copy's plan.");
+                }
+
                 DescribePlanned(InputObject);
                 return;
             }
@@ -125,7 +134,7 @@ public sealed class CopyPrecomputedDatasetCommand : StoreCmdlet
             });
             StagePlan plan = StagePlanner.PlanCopy(info, destination.Location, destination.Layout, destination.Gzip, items, sourceSpec);
             plan.DestinationStore = destinationOptions.ToPublicJson();
-            if (!ShouldProcess(plan.Description, "Copy precomputed dataset"))
+            if (!ShouldProcess(plan.Description, PlanPath is null ? "Copy precomputed dataset" : $"Save a plan to copy the precomputed dataset as '{PlanPath}'"))
             {
                 return;
             }
@@ -137,6 +146,13 @@ public sealed class CopyPrecomputedDatasetCommand : StoreCmdlet
             }
 
             destination.Objects.RemoveIncompleteWrites();
+            if (PlanPath is not null)
+            {
+                string saved = SavePlan(plan, PlanPath, destinationOptions, Force);
+                WriteObject(PrecomputedDataset.Planned(destination.Location, info, destination.Layout, destination.Gzip, destinationOptions, new[] { saved }));
+                return;
+            }
+
             var monitor = new OperationMonitor("Copying " + source.Location, "objects");
             var context = new StageContext { Store = destination, SourceStore = source, StoreOptions = destinationOptions, Resume = Resume, ThrottleLimit = ThrottleLimit };
             var clock = System.Diagnostics.Stopwatch.StartNew();
