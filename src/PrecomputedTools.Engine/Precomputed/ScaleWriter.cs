@@ -230,6 +230,11 @@ public static class ScaleWriter
     private static Task RunDownscaleTasksAsync(DatasetStore directory, StagePlan plan, List<PlanTask> tasks, ChunkWriteOptions options, ParallelOptions parallel, OperationMonitor monitor, CancellationToken cancellationToken)
     {
         PrecomputedInfo info = plan.Info;
+        if (tasks.Any(t => t.ReadScale != t.Scale - 1))
+        {
+            return RunPyramidTasksAsync(directory, plan, tasks, options, parallel, monitor, cancellationToken);
+        }
+
         int targetIndex = tasks[0].Scale;
         ScaleInfo source = info.Scales[targetIndex - 1];
         ScaleInfo target = info.Scales[targetIndex];
@@ -266,6 +271,163 @@ public static class ScaleWriter
                 }
             },
             cancellationToken);
+    }
+
+    // Rounds of several levels (StagePlanner.PlanDownscale): each task computes its region of the
+    // round's first level from the scale above in one pass, keeps it in memory, and reduces it
+    // level by level, writing every chunk of every level it owns.
+    private static Task RunPyramidTasksAsync(DatasetStore directory, StagePlan plan, List<PlanTask> tasks, ChunkWriteOptions options, ParallelOptions parallel, OperationMonitor monitor, CancellationToken cancellationToken)
+    {
+        PrecomputedInfo info = plan.Info;
+        DownscaleMethod method = plan.Method;
+        if (method == DownscaleMethod.Majority && info.DataType == VoxelType.Float32)
+        {
+            throw new EngineException("InvalidDownscaleMethod", EngineErrorKind.InvalidArgument, "Majority downscaling needs integer labels; use -Method Average or Stride for float32 images.", directory.Location);
+        }
+
+        int first = tasks.Min(t => t.ReadScale) + 1, last = tasks.Max(t => t.Scale);
+        for (int level = first; level <= last; level++)
+        {
+            CheckGeometry(info.Scales[level - 1], info.Scales[level], ScalePyramid.StepFactor(info.Scales[level - 1], info.Scales[level]), directory.Location);
+        }
+
+        int element = VoxelTypes.SizeOf(info.DataType);
+        monitor.Phase = $"Scales {info.Scales[first].Key}..{info.Scales[last].Key} from {info.Scales[first - 1].Key}";
+        monitor.Verbose($"Writing scales {info.Scales[first].Key} to {info.Scales[last].Key} from {info.Scales[first - 1].Key} ({method}) in one pass: {tasks.Count} task(s).");
+        int missingSources = 0;
+        return Task.Run(
+            () =>
+            {
+                Parallel.ForEach(tasks, parallel, task =>
+                {
+                    // With resume, a task whose chunks are all complete is skipped whole.
+                    bool done = options.Resume;
+                    for (int level = task.ReadScale + 1; done && level <= task.Scale; level++)
+                    {
+                        ScaleInfo scale = info.Scales[level];
+                        done = StagePlanner.ChunksIn(scale, StagePlanner.RegionAt(info, level, task.Scale, task.Chunks[0])).All(box => directory.IsChunkComplete(info, scale, box));
+                    }
+
+                    if (!done)
+                    {
+                        Interlocked.Add(ref missingSources, WritePyramid(directory, info, task, method, cancellationToken));
+                    }
+
+                    monitor.ReportDone(1, task.Chunks[0].VoxelCount * element);
+                });
+                if (missingSources > 0)
+                {
+                    monitor.Warning($"{missingSources} chunk(s) of scale {info.Scales[first - 1].Key} were missing and read as 0 while computing the scales below it.");
+                }
+            },
+            cancellationToken);
+    }
+
+    private static int WritePyramid(DatasetStore directory, PrecomputedInfo info, PlanTask task, DownscaleMethod method, CancellationToken cancellationToken)
+    {
+        int element = VoxelTypes.SizeOf(info.DataType);
+        int first = task.ReadScale + 1, last = task.Scale;
+        ScaleInfo source = info.Scales[first - 1];
+        ScaleInfo level = info.Scales[first];
+        Int3 factor = ScalePyramid.StepFactor(source, level);
+        Box3 region = StagePlanner.RegionAt(info, first, last, task.Chunks[0]);
+        Int3 shape = region.Size;
+        byte[] current = EngineBuffers.Bytes.Rent(checked((int)(shape.Volume * element)));
+        int missing;
+        try
+        {
+            // The first level, a few planes at a time from the encoded chunks of the scale above.
+            var sourceRegion = new Box3(region.Begin * factor, Int3.Min(region.End * factor, source.Size));
+            using (var planes = new SourcePlanes(directory, info, source, sourceRegion))
+            {
+                int step = ChunkSink.PlaneStep(level);
+                Int3 sourceSize = sourceRegion.Size;
+                byte[] sourceBuffer = EngineBuffers.Bytes.Rent(checked(sourceSize.X * sourceSize.Y * step * factor.Z * element));
+                try
+                {
+                    int plane = shape.X * shape.Y * element;
+                    for (int z = 0; z < shape.Z; z += step)
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                        int outPlanes = Math.Min(step, shape.Z - z);
+                        int zBegin = (region.Begin.Z + z) * factor.Z;
+                        int zEnd = Math.Min((region.Begin.Z + z + outPlanes) * factor.Z, source.Size.Z);
+                        var sourceShape = new Int3(sourceSize.X, sourceSize.Y, zEnd - zBegin);
+                        Span<byte> sourceVoxels = sourceBuffer.AsSpan(0, checked((int)(sourceShape.Volume * element)));
+                        planes.Read(zBegin, zEnd, sourceVoxels);
+                        Reduce(sourceVoxels, info.DataType, sourceShape, factor, method, current.AsSpan(z * plane, outPlanes * plane));
+                    }
+                }
+                finally
+                {
+                    EngineBuffers.Bytes.Return(sourceBuffer);
+                }
+
+                missing = planes.MissingChunks;
+            }
+
+            WriteRegion(directory, info, level, region, current, cancellationToken);
+
+            // Each next level from the one in memory: the same aligned blocks the stored chunks would give.
+            for (int next = first + 1; next <= last; next++)
+            {
+                ScaleInfo scale = info.Scales[next];
+                Box3 nextRegion = StagePlanner.RegionAt(info, next, last, task.Chunks[0]);
+                byte[] reduced = EngineBuffers.Bytes.Rent(checked((int)(nextRegion.Size.Volume * element)));
+                Reduce(current.AsSpan(0, checked((int)(shape.Volume * element))), info.DataType, shape, ScalePyramid.StepFactor(info.Scales[next - 1], scale), method, reduced.AsSpan(0, checked((int)(nextRegion.Size.Volume * element))));
+                EngineBuffers.Bytes.Return(current);
+                current = reduced;
+                shape = nextRegion.Size;
+                WriteRegion(directory, info, scale, nextRegion, current, cancellationToken);
+            }
+        }
+        finally
+        {
+            EngineBuffers.Bytes.Return(current);
+        }
+
+        return missing;
+    }
+
+    // Encodes every chunk of a chunk-aligned region held in memory (x fastest, then y, then z).
+    private static void WriteRegion(DatasetStore directory, PrecomputedInfo info, ScaleInfo scale, Box3 region, byte[] voxels, CancellationToken cancellationToken)
+    {
+        int element = VoxelTypes.SizeOf(info.DataType);
+        Int3 shape = region.Size;
+        int step = ChunkSink.PlaneStep(scale);
+        Int3 chunk = scale.ChunkSize;
+        byte[] slab = EngineBuffers.Bytes.Rent(checked(chunk.X * chunk.Y * step * element));
+        try
+        {
+            foreach (Box3 box in StagePlanner.ChunksIn(scale, region))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                Int3 size = box.Size;
+                Int3 at = box.Begin - region.Begin;
+                int row = size.X * element;
+                using var sink = new ChunkSink(directory, info, scale, box);
+                for (int z = 0; z < size.Z; z += step)
+                {
+                    int planes = Math.Min(step, size.Z - z);
+                    for (int p = 0; p < planes; p++)
+                    {
+                        for (int y = 0; y < size.Y; y++)
+                        {
+                            long from = ((((long)(at.Z + z + p) * shape.Y) + at.Y + y) * shape.X + at.X) * element;
+                            Buffer.BlockCopy(voxels, checked((int)from), slab, ((p * size.Y) + y) * row, row);
+                        }
+                    }
+
+                    sink.Append(slab.AsSpan(0, planes * size.Y * row), planes);
+                }
+
+                sink.Complete();
+            }
+        }
+        finally
+        {
+            EngineBuffers.Bytes.Return(slab);
+        }
     }
 
     private static void CheckGeometry(ScaleInfo source, ScaleInfo target, Int3 factor, string datasetPath)

@@ -583,37 +583,114 @@ public static class StagePlanner
     }
 
     /// <summary>Lower scales: one task per output chunk; each scale is a phase, as it reads the scale above.</summary>
-    public static StagePlan PlanDownscale(PrecomputedInfo info, string destination, ChunkLayout layout, bool gzip, IReadOnlyList<int> targets, DownscaleMethod method)
+    /// <summary>Largest region of the first level of a downscale round a task holds in memory (see <see cref="PlanDownscale"/>).</summary>
+    public const long DefaultPyramidRegionBytes = 128L << 20;
+
+    /// <summary>
+    /// Plans lower scales in rounds: a task owns one chunk of the round's last level and every
+    /// chunk of the round's levels under it, computes them from the scale above the round in one
+    /// pass (the first level held in memory, each next level reduced from it), so n levels take
+    /// about n / k dependent phases instead of n (k levels per round while the first level's
+    /// region stays within <paramref name="pyramidRegionBytes"/> and every level's region is
+    /// chunk-aligned). The chunks are the same bytes as level-by-level tasks give; a task's
+    /// <see cref="PlanTask.ReadScale"/> is the scale above its first level.
+    /// </summary>
+    public static StagePlan PlanDownscale(PrecomputedInfo info, string destination, ChunkLayout layout, bool gzip, IReadOnlyList<int> targets, DownscaleMethod method, long pyramidRegionBytes = DefaultPyramidRegionBytes)
     {
         var tasks = new List<PlanTask>();
         int phase = 0;
         foreach (int t in targets)
-        {
-            RefuseShardedTarget(info.Scales[t], destination);
-        }
-
-        foreach (int t in targets.OrderBy(i => i))
         {
             if (t < 1 || t >= info.Scales.Count)
             {
                 throw new ArgumentOutOfRangeException(nameof(targets), $"Scale index {t} is not a lower scale.");
             }
 
-            ScaleInfo source = info.Scales[t - 1];
-            ScaleInfo target = info.Scales[t];
-            Int3 factor = ScalePyramid.StepFactor(source, target);
-            foreach (Box3 box in target.EnumerateChunks())
+            RefuseShardedTarget(info.Scales[t], destination);
+        }
+
+        int element = VoxelTypes.SizeOf(info.DataType);
+        int[] ordered = targets.Distinct().OrderBy(i => i).ToArray();
+        for (int i = 0; i < ordered.Length;)
+        {
+            int first = ordered[i], last = first;
+            while (i + (last - first) + 1 < ordered.Length && ordered[i + (last - first) + 1] == last + 1 && RoundFits(info, first, last + 1, element, pyramidRegionBytes))
             {
-                var reads = new Box3(box.Begin * factor, Int3.Min(box.End * factor, source.Size));
-                tasks.Add(new PlanTask(tasks.Count, phase, "downscale", t, new[] { box }, new[] { DatasetStore.ChunkKey(target, box, layout) }, t - 1, reads));
+                last++;
+            }
+
+            foreach (Box3 box in info.Scales[last].EnumerateChunks())
+            {
+                var outputs = new List<string>();
+                for (int level = first; level <= last; level++)
+                {
+                    ScaleInfo scale = info.Scales[level];
+                    outputs.AddRange(ChunksIn(scale, RegionAt(info, level, last, box)).Select(c => DatasetStore.ChunkKey(scale, c, layout)));
+                }
+
+                tasks.Add(new PlanTask(tasks.Count, phase, PlanTaskKinds.Downscale, last, new[] { box }, outputs, first - 1, RegionAt(info, first - 1, last, box)));
             }
 
             phase++;
+            i += last - first + 1;
         }
 
-        long chunks = tasks.Count;
+        long chunks = tasks.Sum(t => (long)t.Outputs.Count);
         string description = $"{destination} (scales {string.Join(", ", targets.Select(i => info.Scales[i].Key))}; {chunks} chunks, {method})";
         return new StagePlan("downscale", destination, layout, gzip, info, description, tasks, method);
+    }
+
+    /// <summary>The product of the step factors from scale <paramref name="level"/> down to scale <paramref name="last"/>.</summary>
+    internal static Int3 CumulativeFactor(PrecomputedInfo info, int level, int last)
+    {
+        var factor = new Int3(1, 1, 1);
+        for (int k = level + 1; k <= last; k++)
+        {
+            factor *= ScalePyramid.StepFactor(info.Scales[k - 1], info.Scales[k]);
+        }
+
+        return factor;
+    }
+
+    /// <summary>What a chunk <paramref name="box"/> of scale <paramref name="last"/> covers at scale <paramref name="level"/> (clipped to that scale).</summary>
+    internal static Box3 RegionAt(PrecomputedInfo info, int level, int last, Box3 box)
+    {
+        Int3 c = CumulativeFactor(info, level, last);
+        return new Box3(box.Begin * c, Int3.Min(box.End * c, info.Scales[level].Size));
+    }
+
+    /// <summary>The chunks of <paramref name="scale"/> inside a chunk-aligned region.</summary>
+    internal static IEnumerable<Box3> ChunksIn(ScaleInfo scale, Box3 region)
+    {
+        Int3 c = scale.ChunkSize;
+        for (int z = region.Begin.Z; z < region.End.Z; z += c.Z)
+        {
+            for (int y = region.Begin.Y; y < region.End.Y; y += c.Y)
+            {
+                for (int x = region.Begin.X; x < region.End.X; x += c.X)
+                {
+                    yield return new Box3(new Int3(x, y, z), Int3.Min(new Int3(x, y, z) + c, scale.Size));
+                }
+            }
+        }
+    }
+
+    // Levels first..last make one round when a chunk of the last level covers whole chunks at
+    // every level of the round and the first level's region fits the memory budget.
+    private static bool RoundFits(PrecomputedInfo info, int first, int last, int element, long budget)
+    {
+        Int3 top = info.Scales[last].ChunkSize;
+        for (int level = first; level < last; level++)
+        {
+            Int3 covered = top * CumulativeFactor(info, level, last);
+            Int3 chunk = info.Scales[level].ChunkSize;
+            if (covered.X % chunk.X != 0 || covered.Y % chunk.Y != 0 || covered.Z % chunk.Z != 0)
+            {
+                return false;
+            }
+        }
+
+        return (top * CumulativeFactor(info, first, last)).Volume * element <= budget;
     }
 
     internal static int ChunksPerSlab(PrecomputedInfo info, ScaleInfo scale, Int3 sourceGranularity, VoxelType sourceType, long slabBudgetBytes)

@@ -127,7 +127,7 @@ public sealed class InvokeMajorityDownscaleCommand : StoreCmdlet
             var context = new StageContext { Store = directory, StoreOptions = storeOptions, Resume = Resume, ThrottleLimit = ThrottleLimit };
             var monitor = new OperationMonitor("Downscaling " + dataset.Name, "chunks");
 
-            // Each scale is a phase of the plan: computed from the one above, so phases run in order.
+            // Each round of levels is a phase of the plan: computed from the scale above it, so phases run in order.
             RunEngine((m, ct) => StageExecutor.ExecuteAsync(plan, context, null, m, ct), monitor);
             directory.Objects.Flush();
             WriteObject(new PrecomputedDataset(directory, info, storeOptions));

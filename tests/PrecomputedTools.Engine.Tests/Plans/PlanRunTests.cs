@@ -126,7 +126,7 @@ public class PlanRunTests
 
             // A requeued element skips what is done; a lost output makes its task missing, and only that task reruns.
             StagePlan downscale = locations[1].Load();
-            PlanTask lost = downscale.Tasks.First(t => t.Phase == 1);
+            PlanTask lost = downscale.Tasks[downscale.Tasks.Count - 1];
             string lostFile = Directory.EnumerateFiles(arrayRun, "*", SearchOption.AllDirectories).First(f => Path.GetRelativePath(arrayRun, f).Replace('\\', '/').StartsWith(lost.Outputs[0], StringComparison.Ordinal));
             byte[] before = File.ReadAllBytes(lostFile);
             File.Delete(lostFile);

@@ -194,7 +194,7 @@ public class StagePlanTests
         async Task RunShuffled(string json)
         {
             StagePlan plan = StagePlan.Parse(json);
-            Assert.True(plan.Tasks.Count > 4, "the plan has several tasks");
+            Assert.True(plan.Tasks.Count > 1, $"the {plan.Stage} plan has several tasks");
             foreach (IGrouping<int, PlanTask> phase in plan.Tasks.GroupBy(t => t.Phase).OrderBy(g => g.Key))
             {
                 foreach (PlanTask task in phase.OrderBy(_ => random.Next()))
