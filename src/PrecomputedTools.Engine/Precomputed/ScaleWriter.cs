@@ -241,10 +241,7 @@ public static class ScaleWriter
         Int3 factor = ScalePyramid.StepFactor(source, target);
         CheckGeometry(source, target, factor, directory.Location);
         DownscaleMethod method = plan.Method;
-        if (method == DownscaleMethod.Majority && info.DataType == VoxelType.Float32)
-        {
-            throw new EngineException("InvalidDownscaleMethod", EngineErrorKind.InvalidArgument, "Majority downscaling needs integer labels; use -Method Average or Stride for float32 images.", directory.Location);
-        }
+        RefuseMajorityOfFloats(method, info, directory.Location);
 
         int element = VoxelTypes.SizeOf(info.DataType);
         monitor.Phase = $"Scale {targetIndex} ({target.Key}) from {source.Key}, factor {factor}";
@@ -280,10 +277,7 @@ public static class ScaleWriter
     {
         PrecomputedInfo info = plan.Info;
         DownscaleMethod method = plan.Method;
-        if (method == DownscaleMethod.Majority && info.DataType == VoxelType.Float32)
-        {
-            throw new EngineException("InvalidDownscaleMethod", EngineErrorKind.InvalidArgument, "Majority downscaling needs integer labels; use -Method Average or Stride for float32 images.", directory.Location);
-        }
+        RefuseMajorityOfFloats(method, info, directory.Location);
 
         int first = tasks.Min(t => t.ReadScale) + 1, last = tasks.Max(t => t.Scale);
         for (int level = first; level <= last; level++)
@@ -427,6 +421,14 @@ public static class ScaleWriter
         finally
         {
             EngineBuffers.Bytes.Return(slab);
+        }
+    }
+
+    private static void RefuseMajorityOfFloats(DownscaleMethod method, PrecomputedInfo info, string location)
+    {
+        if (method == DownscaleMethod.Majority && info.DataType == VoxelType.Float32)
+        {
+            throw new EngineException("InvalidDownscaleMethod", EngineErrorKind.InvalidArgument, "Majority downscaling needs integer labels; use -Method Average or Stride for float32 images.", location);
         }
     }
 

@@ -27,10 +27,6 @@ public sealed class NewPrecomputedBatchJobCommand : ClusterCmdlet
     [Parameter]
     public string? JobDefinitionName { get; set; }
 
-    /// <summary>Folder the JSON files are written to (default ./precomputed-batch).</summary>
-    [Parameter]
-    public string? OutputDirectory { get; set; }
-
     /// <summary>Memory of each container in MiB.</summary>
     [Parameter]
     [ValidateRange(128, 1_000_000)]
@@ -56,12 +52,12 @@ public sealed class NewPrecomputedBatchJobCommand : ClusterCmdlet
     private protected override void Submit(IReadOnlyList<PhaseJob> jobs)
     {
         WarnAboutCredentials();
-        string folder = ResolveOutputPath(OutputDirectory ?? "precomputed-batch");
+        string folder = OutputFolder("batch");
         string definition = JobDefinitionName ?? JobNamePrefix + "-worker";
         string definitionFile = Path.Combine(folder, definition + ".jobdefinition.json");
         if (ShouldProcess(definitionFile, $"Write the AWS Batch job definition {definition}"))
         {
-            Write(definitionFile, Json(w =>
+            WriteJobFile(definitionFile, Json(w =>
             {
                 w.WriteString("jobDefinitionName", definition);
                 w.WriteString("type", "container");
@@ -81,7 +77,7 @@ public sealed class NewPrecomputedBatchJobCommand : ClusterCmdlet
                 w.WriteStartObject("retryStrategy");
                 w.WriteNumber("attempts", Attempts);
                 w.WriteEndObject();
-            }));
+            }), Force);
         }
 
         foreach (PhaseJob job in jobs)
@@ -93,7 +89,7 @@ public sealed class NewPrecomputedBatchJobCommand : ClusterCmdlet
             if (ShouldProcess(file, $"Write the AWS Batch submit request {name} ({job.Count} elements) for phase {job.Phase} of the {job.StagePlan.Stage} plan '{job.Plan}'"))
             {
                 // Batch arrays have 2..10,000 elements; a one-task phase is a plain job (no index variable: index 0 of 1).
-                Write(file, Json(w =>
+                WriteJobFile(file, Json(w =>
                 {
                     w.WriteString("jobName", name);
                     w.WriteString("jobQueue", JobQueue);
@@ -108,22 +104,11 @@ public sealed class NewPrecomputedBatchJobCommand : ClusterCmdlet
                     w.WriteStartObject("containerOverrides");
                     WriteCommand(w, script);
                     w.WriteEndObject();
-                }));
+                }), Force);
             }
 
             WriteObject(record);
         }
-    }
-
-    private void Write(string file, byte[] content)
-    {
-        if (File.Exists(file) && !Force)
-        {
-            ThrowTerminatingError(OutputExistsError(file));
-        }
-
-        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-        Engine.Storage.AtomicFile.Write(file, content);
     }
 
     private static void WriteCommand(Utf8JsonWriter w, string script)

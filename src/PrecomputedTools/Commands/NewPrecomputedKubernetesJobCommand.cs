@@ -22,10 +22,6 @@ public sealed class NewPrecomputedKubernetesJobCommand : ClusterCmdlet
     [Parameter(Mandatory = true)]
     public string Image { get; set; } = "";
 
-    /// <summary>Folder the manifests are written to (default ./precomputed-kubernetes).</summary>
-    [Parameter]
-    public string? OutputDirectory { get; set; }
-
     /// <summary>The namespace of the jobs (default: kubectl's current one).</summary>
     [Parameter]
     public string? Namespace { get; set; }
@@ -63,7 +59,7 @@ public sealed class NewPrecomputedKubernetesJobCommand : ClusterCmdlet
     private protected override void Submit(IReadOnlyList<PhaseJob> jobs)
     {
         WarnAboutCredentials();
-        string folder = ResolveOutputPath(OutputDirectory ?? "precomputed-kubernetes");
+        string folder = OutputFolder("kubernetes");
         foreach (PhaseJob job in jobs)
         {
             string name = job.Name(JobNamePrefix).ToLowerInvariant();
@@ -76,13 +72,7 @@ public sealed class NewPrecomputedKubernetesJobCommand : ClusterCmdlet
                 continue;
             }
 
-            if (File.Exists(file) && !Force)
-            {
-                ThrowTerminatingError(OutputExistsError(file));
-            }
-
-            Directory.CreateDirectory(folder);
-            Engine.Storage.AtomicFile.Write(file, Manifest(job, name, script));
+            WriteJobFile(file, Manifest(job, name, script), Force);
             WriteObject(record);
         }
     }

@@ -35,10 +35,6 @@ public sealed class SubmitPrecomputedSlurmJobCommand : ClusterCmdlet
     [ValidateRange(1, 100_000)]
     public int? MaxRunning { get; set; }
 
-    /// <summary>Folder for the batch scripts and the elements' logs (&lt;job&gt;-%A_%a.out); default ./precomputed-slurm. Workers must see it (a shared filesystem).</summary>
-    [Parameter]
-    public string? OutputDirectory { get; set; }
-
     /// <summary>The module workers import (default: the manifest of the module running here; "PrecomputedTools" for an installed module).</summary>
     [Parameter]
     public string? ModulePath { get; set; }
@@ -70,7 +66,7 @@ public sealed class SubmitPrecomputedSlurmJobCommand : ClusterCmdlet
             return;
         }
 
-        string folder = ResolveOutputPath(OutputDirectory ?? "precomputed-slurm");
+        string folder = OutputFolder("slurm");
         string module = ModulePath ?? DefaultModulePath();
         string pwsh = PwshCommand ?? DefaultPwshCommand();
         string? previous = null;

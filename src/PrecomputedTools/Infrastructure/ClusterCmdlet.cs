@@ -65,6 +65,10 @@ public abstract class ClusterCmdlet : StoreCmdlet
     [ValidateRange(1, 1024)]
     public int ThrottleLimit { get; set; } = 1;
 
+    /// <summary>Folder for what is written for the jobs (Slurm: batch scripts and logs, which workers must reach; Kubernetes: manifests; AWS Batch: requests). Default ./precomputed-slurm, -kubernetes or -batch.</summary>
+    [Parameter]
+    public string? OutputDirectory { get; set; }
+
     /// <summary>Job names start with this (default "pt").</summary>
     [Parameter]
     [ValidatePattern("^[A-Za-z0-9][A-Za-z0-9-]{0,40}$")]
@@ -88,6 +92,21 @@ public abstract class ClusterCmdlet : StoreCmdlet
         {
             ThrowTerminatingError(ToErrorRecord(ex));
         }
+    }
+
+    /// <summary>The folder of <see cref="OutputDirectory"/>, or ./precomputed-&lt;<paramref name="engine"/>&gt;.</summary>
+    private protected string OutputFolder(string engine) => ResolveOutputPath(OutputDirectory ?? "precomputed-" + engine);
+
+    /// <summary>Writes a job file whole; an existing one is replaced only with <paramref name="force"/>.</summary>
+    private protected void WriteJobFile(string file, byte[] content, bool force)
+    {
+        if (File.Exists(file) && !force)
+        {
+            ThrowTerminatingError(OutputExistsError(file));
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        Engine.Storage.AtomicFile.Write(file, content);
     }
 
     /// <summary>True when only indices with tasks still to do are submitted (a rerun).</summary>
