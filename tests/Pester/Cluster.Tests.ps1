@@ -132,7 +132,7 @@ Describe 'Invoke-PrecomputedTask' {
     }
 
     It 'needs -Phase when several workers share a plan of several phases (PhaseRequired)' {
-        $e = Get-Failure { Invoke-PrecomputedTask -Plan $split.PlanPath[1] -Index 0 -Count 2 }
+        $e = Get-Failure { Invoke-PrecomputedTask -Plan $split.PlanPath[2] -Index 0 -Count 2 }
         $e.FullyQualifiedErrorId | Should -BeLike 'PhaseRequired,*'
         $e.CategoryInfo.Category | Should -Be 'InvalidArgument'
     }
