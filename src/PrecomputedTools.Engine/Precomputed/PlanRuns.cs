@@ -216,10 +216,12 @@ public sealed class PlanLocation : IDisposable
 }
 
 /// <summary>
-/// Which tasks an array-job element runs: the tasks of one phase, split into <c>count</c>
-/// contiguous runs (neighbouring chunks read neighbouring source slabs), element <c>index</c>
-/// taking run <c>index</c>. Static and deterministic, so a requeued element redoes exactly its own
-/// tasks. A task is never split (a shard task stays whole).
+/// Which tasks an array-job element runs: the tasks of one phase, in plan order, split into
+/// <c>count</c> contiguous runs of about equal work (neighbouring chunks read neighbouring source
+/// slabs), element <c>index</c> taking run <c>index</c>. Work is the voxels a task reads (the bytes
+/// it copies for copy tasks), so a run of thin edge chunks weighs what it costs, not what it
+/// counts. Static and deterministic, so a requeued element redoes exactly its own tasks. A task is
+/// never split (a shard task stays whole).
 /// </summary>
 public static class PlanPartition
 {
@@ -235,30 +237,42 @@ public static class PlanPartition
             throw new EngineException("PhaseNotFound", EngineErrorKind.InvalidArgument, $"The plan has phases 0..{plan.PhaseCount - 1}; there is no phase {phase}.", phase);
         }
 
-        List<PlanTask> tasks = plan.Tasks.Where(t => t.Phase == phase).OrderBy(t => t.Index).ToList();
-        int start = (int)((long)index * tasks.Count / count);
-        int end = (int)((long)(index + 1) * tasks.Count / count);
-        return tasks.GetRange(start, end - start);
+        List<PlanTask> tasks = PhaseTasks(plan, phase);
+        int[] owners = Owners(tasks, count);
+        return tasks.Where((_, i) => owners[i] == index).ToList();
     }
 
     /// <summary>The array index whose share holds task <paramref name="task"/> when the phase is split <paramref name="count"/> ways.</summary>
     public static int IndexOf(StagePlan plan, PlanTask task, int count)
     {
-        List<PlanTask> tasks = plan.Tasks.Where(t => t.Phase == task.Phase).OrderBy(t => t.Index).ToList();
-        int position = tasks.FindIndex(t => t.Index == task.Index);
-        for (int i = 0; i < count; i++)
-        {
-            if (position < (int)((long)(i + 1) * tasks.Count / count))
-            {
-                return i;
-            }
-        }
-
-        return count - 1;
+        List<PlanTask> tasks = PhaseTasks(plan, task.Phase);
+        return Owners(tasks, count)[tasks.FindIndex(t => t.Index == task.Index)];
     }
 
     /// <summary>How many array elements a phase can use: never more than it has tasks.</summary>
     public static int ElementsFor(StagePlan plan, int phase, int count) => Math.Max(1, Math.Min(count, plan.Tasks.Count(t => t.Phase == phase)));
+
+    /// <summary>The work of a task: voxels read, bytes copied, or 1 (info, manifests).</summary>
+    public static long WorkOf(PlanTask task) => Math.Max(1, task.Inputs.Count > 0 ? task.Inputs.Sum(i => Math.Max(0, i.Length)) : task.Reads.VoxelCount);
+
+    private static List<PlanTask> PhaseTasks(StagePlan plan, int phase) => plan.Tasks.Where(t => t.Phase == phase).OrderBy(t => t.Index).ToList();
+
+    // Task j goes to the share its work's midpoint falls in: non-decreasing in j, so shares are
+    // contiguous, and no share exceeds its fair part by more than one task's work.
+    private static int[] Owners(List<PlanTask> tasks, int count)
+    {
+        double total = tasks.Sum(t => (double)WorkOf(t));
+        var owners = new int[tasks.Count];
+        double before = 0;
+        for (int i = 0; i < tasks.Count; i++)
+        {
+            double work = WorkOf(tasks[i]);
+            owners[i] = Math.Min(count - 1, (int)(count * (before + work / 2) / total));
+            before += work;
+        }
+
+        return owners;
+    }
 }
 
 /// <summary>A task's state read back from the store: its record, and whether its outputs are there.</summary>
