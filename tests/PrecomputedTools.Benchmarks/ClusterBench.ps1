@@ -13,7 +13,10 @@
 param(
     [int] $Depth = 256,
     [int[]] $Count = @(1, 2, 4, 8),
-    [string] $Work = (Join-Path ([IO.Path]::GetTempPath()) 'pt-bench/cluster')
+    [string] $Work = (Join-Path ([IO.Path]::GetTempPath()) 'pt-bench/cluster'),
+
+    # CPU seconds of an earlier one-process run, for the ratios when -Count leaves 1 out.
+    [double] $OneProcessCpuSeconds = 0
 )
 
 $ErrorActionPreference = 'Stop'
@@ -106,10 +109,12 @@ try {
     & bash (Join-Path $repo 'tests/tools/slurm/stop-slurm.sh') $slurmDir
 }
 
+# Ratios against the one-process run: of this run, or of an earlier one (-OneProcessCpuSeconds).
 $one = $results | Where-Object Workers -eq 1 | Select-Object -First 1
-$results | ForEach-Object {
+if (-not $one -and $OneProcessCpuSeconds -gt 0) { $one = [pscustomobject]@{ CpuSeconds = $OneProcessCpuSeconds } }
+if ($one) { $results | ForEach-Object {
     $_ | Add-Member -NotePropertyName CpuVsOne -NotePropertyValue ([Math]::Round($_.CpuSeconds / $one.CpuSeconds, 2))
     $_ | Add-Member -NotePropertyName OverheadCpuPerElement -NotePropertyValue ([Math]::Round(($_.CpuSeconds - $one.CpuSeconds) / [Math]::Max(1, $_.Elements), 2))
-}
+} }
 $results | Format-Table -AutoSize | Out-String | Write-Host
 Write-Host ('fixed cost of one element (pwsh start, module import, plan read): wall {0:F2} s, CPU {1:F2} s (median of 3)' -f ($fixed.Wall | Sort-Object)[1], ($fixed.Cpu | Sort-Object)[1])
