@@ -105,10 +105,10 @@ public sealed class PlanLocation : IDisposable
     }
 
     /// <summary>Task indices with a done record.</summary>
-    public HashSet<int> DoneTasks(CancellationToken cancellationToken = default) => Records(".done", cancellationToken);
+    public HashSet<int> DoneTasks(CancellationToken cancellationToken = default) => ReadRecords(cancellationToken).Done;
 
     /// <summary>Task indices with a failure record (a later success removes it).</summary>
-    public HashSet<int> FailedTasks(CancellationToken cancellationToken = default) => Records(".failed", cancellationToken);
+    public HashSet<int> FailedTasks(CancellationToken cancellationToken = default) => ReadRecords(cancellationToken).Failed;
 
     /// <summary>The error a failed task recorded, or null.</summary>
     public string? FailureOf(int task, CancellationToken cancellationToken = default)
@@ -130,7 +130,7 @@ public sealed class PlanLocation : IDisposable
         }
     }
 
-    internal void MarkDone(PlanTask task, string worker, double seconds, CancellationToken cancellationToken)
+    internal void MarkDone(PlanTask task, string worker, double seconds, CancellationToken cancellationToken, bool replacesFailure = false)
     {
         Store.Write(RecordName(task.Index, ".done"), Record(w =>
         {
@@ -140,7 +140,10 @@ public sealed class PlanLocation : IDisposable
             w.WriteString("worker", worker);
             w.WriteNumber("seconds", Math.Round(seconds, 3));
         }), gzip: false, cancellationToken);
-        Store.Delete(RecordName(task.Index, ".failed"), cancellationToken);
+        if (replacesFailure)
+        {
+            Store.Delete(RecordName(task.Index, ".failed"), cancellationToken);
+        }
     }
 
     internal void MarkFailed(PlanTask task, string worker, Exception error)
@@ -177,25 +180,27 @@ public sealed class PlanLocation : IDisposable
 
     private string RecordName(int task, string suffix) => RecordPrefix + task.ToString(System.Globalization.CultureInfo.InvariantCulture) + suffix;
 
-    private HashSet<int> Records(string suffix, CancellationToken cancellationToken)
+    /// <summary>The done and failed records, from one listing of the records' prefix.</summary>
+    internal (HashSet<int> Done, HashSet<int> Failed) ReadRecords(CancellationToken cancellationToken = default)
     {
-        var found = new HashSet<int>();
+        var done = new HashSet<int>();
+        var failed = new HashSet<int>();
         if (!Store.CanList)
         {
-            return found;
+            return (done, failed);
         }
 
         foreach (StoredObject record in Store.List(RecordPrefix, cancellationToken))
         {
             string name = record.Key.Substring(RecordPrefix.Length);
-            if (name.EndsWith(suffix, StringComparison.Ordinal)
-                && int.TryParse(name.Substring(0, name.Length - suffix.Length), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int index))
+            int dot = name.LastIndexOf('.');
+            if (dot > 0 && int.TryParse(name.Substring(0, dot), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int index))
             {
-                found.Add(index);
+                (name.Substring(dot) switch { ".done" => done, ".failed" => failed, _ => null })?.Add(index);
             }
         }
 
-        return found;
+        return (done, failed);
     }
 
     private static byte[] Record(Action<Utf8JsonWriter> body)
@@ -247,6 +252,20 @@ public static class PlanPartition
     {
         List<PlanTask> tasks = PhaseTasks(plan, task.Phase);
         return Owners(tasks, count)[tasks.FindIndex(t => t.Index == task.Index)];
+    }
+
+    /// <summary>The array index of every task of a phase split <paramref name="count"/> ways (task index to array index), computed once.</summary>
+    public static Dictionary<int, int> OwnersOf(StagePlan plan, int phase, int count)
+    {
+        List<PlanTask> tasks = PhaseTasks(plan, phase);
+        int[] owners = Owners(tasks, count);
+        var byTask = new Dictionary<int, int>(tasks.Count);
+        for (int i = 0; i < tasks.Count; i++)
+        {
+            byTask[tasks[i].Index] = owners[i];
+        }
+
+        return byTask;
     }
 
     /// <summary>How many array elements a phase can use: never more than it has tasks.</summary>
@@ -304,8 +323,7 @@ public static class PlanStatus
     /// <summary>The state of every task, or of <paramref name="only"/> (a worker's share: its outputs are checked one by one instead of listing the dataset).</summary>
     public static IReadOnlyList<PlanTaskState> Read(StagePlan plan, PlanLocation location, DatasetStore destination, IReadOnlyCollection<PlanTask>? only = null, CancellationToken cancellationToken = default)
     {
-        HashSet<int> done = location.DoneTasks(cancellationToken);
-        HashSet<int> failed = location.FailedTasks(cancellationToken);
+        (HashSet<int> done, HashSet<int> failed) = location.ReadRecords(cancellationToken);
         HashSet<string>? stored = null;
         if (only is null && destination.Objects.CanList && done.Count > 0)
         {
@@ -351,6 +369,7 @@ public static class PlanWorker
         var clock = Stopwatch.StartNew();
         string worker = Environment.MachineName + ":" + Process.GetCurrentProcess().Id.ToString(System.Globalization.CultureInfo.InvariantCulture) + $" [{index}/{count}]";
         context.Resume = true;
+        using DatasetStore destination = DatasetStore.Open(plan.Destination, StageExecutor.DestinationOptions(plan, context), plan.Layout, plan.Gzip);
         foreach (int phase in phases)
         {
             IReadOnlyList<PlanTask> share = PlanPartition.TasksOf(plan, phase, index, count);
@@ -360,9 +379,9 @@ public static class PlanWorker
                 continue;
             }
 
-            using DatasetStore destination = DatasetStore.Open(plan.Destination, StageExecutor.DestinationOptions(plan, context), plan.Layout, plan.Gzip);
-            HashSet<int> done = new(PlanStatus.Read(plan, location, destination, share, cancellationToken).Where(s => s.Done).Select(s => s.Task.Index));
-            List<PlanTask> todo = share.Where(t => !done.Contains(t.Index)).ToList();
+            IReadOnlyList<PlanTaskState> states = PlanStatus.Read(plan, location, destination, share, cancellationToken);
+            HashSet<int> failedBefore = new(states.Where(s => s.Failure is not null).Select(s => s.Task.Index));
+            List<PlanTask> todo = states.Where(s => !s.Done).Select(s => s.Task).ToList();
             summary.Skipped += share.Count - todo.Count;
             if (todo.Count == 0)
             {
@@ -387,7 +406,7 @@ public static class PlanWorker
             double each = phaseClock.Elapsed.TotalSeconds / todo.Count;
             foreach (PlanTask task in todo)
             {
-                location.MarkDone(task, worker, each, cancellationToken);
+                location.MarkDone(task, worker, each, cancellationToken, replacesFailure: failedBefore.Contains(task.Index));
             }
 
             location.Store.Flush();

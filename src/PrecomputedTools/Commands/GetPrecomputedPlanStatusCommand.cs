@@ -44,7 +44,8 @@ public sealed class GetPrecomputedPlanStatusCommand : StoreCmdlet
                     // The array a submitter makes for this phase: never more elements than tasks.
                     int count = PlanPartition.ElementsFor(plan, phase.Key, Count);
                     List<PlanTaskState> missing = phase.Where(s => !s.Done).ToList();
-                    int[] indices = missing.Select(s => PlanPartition.IndexOf(plan, s.Task, count)).Distinct().OrderBy(i => i).ToArray();
+                    Dictionary<int, int> owners = PlanPartition.OwnersOf(plan, phase.Key, count);
+                    int[] indices = missing.Select(s => owners[s.Task.Index]).Distinct().OrderBy(i => i).ToArray();
                     string[] errors = missing.Where(s => s.Failure is not null).Select(s => s.Failure!).Distinct(StringComparer.Ordinal).Take(MaxErrorsShown).ToArray();
                     string kind = string.Join(",", phase.Select(s => s.Task.Kind).Distinct());
                     WriteObject(new PrecomputedPlanStatus(location.Location, plan.Stage, plan.Destination, phase.Key, kind, phase.Count(), phase.Count(s => s.Done), missing.Count(s => s.Failure is not null), count, indices, errors));

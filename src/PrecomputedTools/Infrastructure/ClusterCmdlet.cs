@@ -134,9 +134,9 @@ public abstract class ClusterCmdlet : StoreCmdlet
             for (int phase = 0; phase < plan.PhaseCount; phase++)
             {
                 int count = PlanPartition.ElementsFor(plan, phase, Count);
-                int[] indices = Enumerable.Range(0, count)
-                    .Where(i => pending is null || PlanPartition.TasksOf(plan, phase, i, count).Any(t => pending.Contains(t.Index)))
-                    .ToArray();
+                int[] indices = pending is null
+                    ? Enumerable.Range(0, count).ToArray()
+                    : PlanPartition.OwnersOf(plan, phase, count).Where(o => pending.Contains(o.Key)).Select(o => o.Value).Distinct().OrderBy(i => i).ToArray();
                 if (indices.Length > 0)
                 {
                     jobs.Add(new PhaseJob(planPath, plan, phase, count, indices));
