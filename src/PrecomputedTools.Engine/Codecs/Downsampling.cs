@@ -112,6 +112,41 @@ public static class Downsampling
         }
     }
 
+    /// <summary>
+    /// Smallest (<paramref name="maximum"/> false) or largest value of each block, for image data
+    /// (for example a max-projection of sparse bright signal). Edge blocks use the voxels present;
+    /// float NaNs never win over numbers.
+    /// </summary>
+    public static unsafe void Extreme(ReadOnlySpan<byte> source, VoxelType type, Int3 sourceShape, Int3 factor, bool maximum, Span<byte> destination)
+    {
+        int size = VoxelTypes.SizeOf(type);
+        Int3 outShape = CheckArguments(source.Length / size, sourceShape, factor, destination.Length / size);
+        fixed (byte* src = source)
+        fixed (byte* dst = destination)
+        {
+            switch (type)
+            {
+                case VoxelType.UInt8:
+                    ExtremeInteger<E8>(src, sourceShape, factor, dst, outShape, maximum);
+                    break;
+                case VoxelType.UInt16:
+                    ExtremeInteger<E16>(src, sourceShape, factor, dst, outShape, maximum);
+                    break;
+                case VoxelType.UInt32:
+                    ExtremeInteger<E32>(src, sourceShape, factor, dst, outShape, maximum);
+                    break;
+                case VoxelType.UInt64:
+                    ExtremeInteger<E64>(src, sourceShape, factor, dst, outShape, maximum);
+                    break;
+                case VoxelType.Float32:
+                    ExtremeFloat((float*)src, sourceShape, factor, (float*)dst, outShape, maximum);
+                    break;
+                default:
+                    throw new ArgumentOutOfRangeException(nameof(type));
+            }
+        }
+    }
+
     /// <summary>The first voxel of each block, for image data.</summary>
     public static unsafe void Stride(ReadOnlySpan<byte> source, VoxelType type, Int3 sourceShape, Int3 factor, Span<byte> destination)
     {
@@ -674,6 +709,74 @@ public static class Downsampling
 
                     ulong n = (ulong)nx * (ulong)ny * (ulong)nz;
                     default(T).Store(dst, dstRow + ox, RoundedMean(lo, hi, n));
+                }
+            }
+        }
+    }
+
+    private static unsafe void ExtremeInteger<T>(byte* src, Int3 s, Int3 f, byte* dst, Int3 o, bool maximum)
+        where T : struct, IElement
+    {
+        for (int oz = 0; oz < o.Z; oz++)
+        {
+            int z0 = oz * f.Z, nz = Math.Min(f.Z, s.Z - z0);
+            for (int oy = 0; oy < o.Y; oy++)
+            {
+                int y0 = oy * f.Y, ny = Math.Min(f.Y, s.Y - y0);
+                long dstRow = (long)o.X * (oy + ((long)o.Y * oz));
+                for (int ox = 0; ox < o.X; ox++)
+                {
+                    int x0 = ox * f.X, nx = Math.Min(f.X, s.X - x0);
+                    ulong best = maximum ? ulong.MinValue : ulong.MaxValue;
+                    for (int z = 0; z < nz; z++)
+                    {
+                        for (int y = 0; y < ny; y++)
+                        {
+                            long row = x0 + ((long)s.X * (y0 + y + ((long)s.Y * (z0 + z))));
+                            for (int x = 0; x < nx; x++)
+                            {
+                                ulong v = default(T).Load(src, row + x);
+                                best = maximum ? Math.Max(best, v) : Math.Min(best, v);
+                            }
+                        }
+                    }
+
+                    default(T).Store(dst, dstRow + ox, best);
+                }
+            }
+        }
+    }
+
+    private static unsafe void ExtremeFloat(float* src, Int3 s, Int3 f, float* dst, Int3 o, bool maximum)
+    {
+        for (int oz = 0; oz < o.Z; oz++)
+        {
+            int z0 = oz * f.Z, nz = Math.Min(f.Z, s.Z - z0);
+            for (int oy = 0; oy < o.Y; oy++)
+            {
+                int y0 = oy * f.Y, ny = Math.Min(f.Y, s.Y - y0);
+                long dstRow = (long)o.X * (oy + ((long)o.Y * oz));
+                for (int ox = 0; ox < o.X; ox++)
+                {
+                    int x0 = ox * f.X, nx = Math.Min(f.X, s.X - x0);
+                    float best = float.NaN;
+                    for (int z = 0; z < nz; z++)
+                    {
+                        for (int y = 0; y < ny; y++)
+                        {
+                            long row = x0 + ((long)s.X * (y0 + y + ((long)s.Y * (z0 + z))));
+                            for (int x = 0; x < nx; x++)
+                            {
+                                float v = src[row + x];
+                                if (float.IsNaN(best) || (maximum ? v > best : v < best))
+                                {
+                                    best = v;
+                                }
+                            }
+                        }
+                    }
+
+                    dst[dstRow + ox] = best;
                 }
             }
         }

@@ -55,6 +55,10 @@ public static class ChunkCodec
                     VoxelType.UInt32 => CompressedSegmentation.Encode(MemoryMarshal.Cast<byte, uint>(voxels), shape, block),
                     _ => throw Unsupported(dataType, scale),
                 };
+            case ChunkEncodings.Jpeg when dataType == VoxelType.UInt8:
+                return ImageChunkCodecs.EncodeJpeg(voxels, shape, scale.JpegQuality ?? ImageChunkCodecs.DefaultJpegQuality);
+            case ChunkEncodings.Png when dataType is VoxelType.UInt8 or VoxelType.UInt16:
+                return ImageChunkCodecs.EncodePng(voxels, VoxelTypes.SizeOf(dataType), shape, scale.PngLevel ?? ImageChunkCodecs.DefaultPngLevel);
             default:
                 throw Unsupported(dataType, scale);
         }
@@ -92,6 +96,12 @@ public static class ChunkCodec
                         throw Unsupported(dataType, scale);
                 }
 
+            case ChunkEncodings.Jpeg when dataType == VoxelType.UInt8:
+                ImageChunkCodecs.DecodeJpeg(encoded, shape, destination, chunkName);
+                return;
+            case ChunkEncodings.Png when dataType is VoxelType.UInt8 or VoxelType.UInt16:
+                ImageChunkCodecs.DecodePng(encoded, VoxelTypes.SizeOf(dataType), shape, destination, chunkName);
+                return;
             default:
                 throw Unsupported(dataType, scale);
         }
@@ -109,6 +119,23 @@ public static class ChunkCodec
             if (encoded.Length != shape.Volume * element)
             {
                 throw new EngineException("ChunkSizeMismatch", EngineErrorKind.InvalidData, $"Raw chunk {chunkName} of scale {scale.Key} has {encoded.Length} bytes; its shape {shape} needs {shape.Volume * element}.", chunkName);
+            }
+
+            return;
+        }
+
+        if (ChunkEncodings.IsImageCodec(scale.Encoding))
+        {
+            // An image decodes whole; chunks are small enough (a 64³ uint16 chunk is 512 KiB).
+            int bytes = checked((int)(shape.Volume * element));
+            byte[] image = EngineBuffers.Bytes.Rent(Math.Max(1, bytes));
+            try
+            {
+                Decode(dataType, scale, shape, encoded, image.AsSpan(0, bytes), chunkName);
+            }
+            finally
+            {
+                EngineBuffers.Bytes.Return(image);
             }
 
             return;
@@ -156,6 +183,6 @@ public static class ChunkCodec
     private static EngineException Unsupported(VoxelType dataType, ScaleInfo scale) => new(
         "UnsupportedEncoding",
         EngineErrorKind.NotSupported,
-        $"Scale {scale.Key}: encoding '{scale.Encoding}' with data type {VoxelTypes.ToInfoName(dataType)} is not supported (compressed_segmentation needs uint32/uint64; raw works for every type).",
+        $"Scale {scale.Key}: encoding '{scale.Encoding}' with data type {VoxelTypes.ToInfoName(dataType)} is not supported (compressed_segmentation needs uint32/uint64, jpeg uint8, png uint8/uint16; raw works for every type).",
         scale.Key);
 }

@@ -20,6 +20,9 @@ internal sealed class ChunkSink : IDisposable
     private readonly ScaleInfo _scale;
     private readonly CompressedSegmentationEncoder? _encoder;
     private IObjectWriter? _raw;
+    private byte[]? _image;
+    private int _imageBytes;
+    private int _imageFilled;
     private int _planesWritten;
 
     public ChunkSink(DatasetStore directory, PrecomputedInfo info, ScaleInfo scale, Box3 box)
@@ -37,6 +40,12 @@ internal sealed class ChunkSink : IDisposable
 
             _encoder = s_encoders.TryTake(out CompressedSegmentationEncoder? pooled) ? pooled : new CompressedSegmentationEncoder();
             _encoder.BeginStream(box.Size, scale.BlockSize ?? new Int3(8, 8, 8));
+        }
+        else if (ChunkEncodings.IsImageCodec(scale.Encoding))
+        {
+            // An image is encoded whole: the chunk's voxels are gathered, then encoded once.
+            _imageBytes = checked((int)(box.VoxelCount * VoxelTypes.SizeOf(info.DataType)));
+            _image = EngineBuffers.Bytes.Rent(Math.Max(1, _imageBytes));
         }
         else if (scale.Encoding != ChunkEncodings.Raw)
         {
@@ -66,6 +75,11 @@ internal sealed class ChunkSink : IDisposable
                 _encoder.AppendLayers(MemoryMarshal.Cast<byte, uint>(voxels), layers);
             }
         }
+        else if (_image is not null)
+        {
+            voxels.CopyTo(_image.AsSpan(_imageFilled));
+            _imageFilled += voxels.Length;
+        }
         else
         {
             _raw ??= _directory.CreateChunk(_scale, Box);
@@ -87,6 +101,10 @@ internal sealed class ChunkSink : IDisposable
         {
             _directory.WriteChunk(_scale, Box, _encoder.FinishStream());
         }
+        else if (_image is not null)
+        {
+            _directory.WriteChunk(_scale, Box, ChunkCodec.Encode(_info.DataType, _scale, Box.Size, _image.AsSpan(0, _imageBytes)));
+        }
         else
         {
             _raw ??= _directory.CreateChunk(_scale, Box);
@@ -97,6 +115,12 @@ internal sealed class ChunkSink : IDisposable
     public void Dispose()
     {
         _raw?.Dispose();
+        if (_image is not null)
+        {
+            EngineBuffers.Bytes.Return(_image);
+            _image = null;
+        }
+
         if (_encoder is not null)
         {
             _encoder.TrimIfLarge();
@@ -116,6 +140,7 @@ internal sealed class SourcePlanes : IDisposable
     private readonly Box3 _region;
     private readonly (Box3 Box, PooledBytes? Encoded)[] _chunks;
     private readonly int _element;
+    private bool[]? _decodedImages;
 
     public SourcePlanes(DatasetStore directory, PrecomputedInfo info, ScaleInfo scale, Box3 region)
     {
@@ -154,8 +179,9 @@ internal sealed class SourcePlanes : IDisposable
     {
         Int3 size = _region.Size;
         var wanted = new Box3(new Int3(_region.Begin.X, _region.Begin.Y, zBegin), new Int3(_region.End.X, _region.End.Y, zEnd));
-        foreach ((Box3 box, PooledBytes? encoded) in _chunks)
+        for (int index = 0; index < _chunks.Length; index++)
         {
+            (Box3 box, PooledBytes? encoded) = _chunks[index];
             Box3 overlap = box.Intersect(wanted);
             if (overlap.IsEmpty)
             {
@@ -172,7 +198,16 @@ internal sealed class SourcePlanes : IDisposable
             try
             {
                 Span<byte> decoded = buffer.AsSpan(0, decodedBytes);
-                DecodePlanes(encoded, box, localBegin, localEnd, decoded);
+                if (ChunkEncodings.IsImageCodec(_scale.Encoding) && encoded is not null)
+                {
+                    // An image decodes whole: decode it once and keep the voxels in its place.
+                    encoded = DecodeImageOnce(index);
+                    encoded.Span.Slice(localBegin * planeBytes, decoded.Length).CopyTo(decoded);
+                }
+                else
+                {
+                    DecodePlanes(encoded, box, localBegin, localEnd, decoded);
+                }
                 int rowBytes = overlap.Size.X * _element;
                 for (int z = overlap.Begin.Z; z < overlap.End.Z; z++)
                 {
@@ -189,6 +224,34 @@ internal sealed class SourcePlanes : IDisposable
                 EngineBuffers.Bytes.Return(buffer);
             }
         }
+    }
+
+    private PooledBytes DecodeImageOnce(int index)
+    {
+        (Box3 box, PooledBytes? encoded) = _chunks[index];
+        _decodedImages ??= new bool[_chunks.Length];
+        if (_decodedImages[index])
+        {
+            return encoded!;
+        }
+
+        int bytes = checked((int)(box.VoxelCount * _element));
+        byte[] array = EngineBuffers.Bytes.Rent(Math.Max(1, bytes));
+        try
+        {
+            ChunkCodec.Decode(_info.DataType, _scale, box.Size, encoded!.Span, array.AsSpan(0, bytes), _scale.ChunkName(box));
+        }
+        catch
+        {
+            EngineBuffers.Bytes.Return(array);
+            throw;
+        }
+
+        var voxels = new PooledBytes(array, bytes);
+        encoded.Dispose();
+        _chunks[index] = (box, voxels);
+        _decodedImages[index] = true;
+        return voxels;
     }
 
     private void DecodePlanes(PooledBytes? pooled, Box3 box, int planeBegin, int planeEnd, Span<byte> destination)

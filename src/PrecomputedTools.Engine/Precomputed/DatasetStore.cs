@@ -221,10 +221,13 @@ public sealed class DatasetStore : IDisposable
     }
 
     public void WriteChunk(ScaleInfo scale, Box3 localBox, ReadOnlySpan<byte> encoded) =>
-        Objects.Write(ChunkKey(scale, localBox), encoded, Gzip);
+        Objects.Write(ChunkKey(scale, localBox), encoded, GzipFor(scale));
 
     /// <summary>Opens a streamed write of a chunk (for chunks produced layer by layer).</summary>
-    public IObjectWriter CreateChunk(ScaleInfo scale, Box3 localBox) => Objects.OpenWrite(ChunkKey(scale, localBox), Gzip);
+    public IObjectWriter CreateChunk(ScaleInfo scale, Box3 localBox) => Objects.OpenWrite(ChunkKey(scale, localBox), GzipFor(scale));
+
+    /// <summary>Whether a scale's chunks are gzipped: the store's choice, except jpeg and png (already compressed).</summary>
+    public bool GzipFor(ScaleInfo scale) => Gzip && ChunkEncodings.IsGzipWorthwhile(scale.Encoding);
 
     /// <summary>True when the chunk exists and decodes to the right shape.</summary>
     public bool IsChunkComplete(PrecomputedInfo info, ScaleInfo scale, Box3 box)

@@ -13,8 +13,17 @@ public static class ChunkEncodings
 {
     public const string CompressedSegmentation = "compressed_segmentation";
     public const string Raw = "raw";
+    public const string Jpeg = "jpeg";
+    public const string Png = "png";
 
-    public static bool IsKnown(string? encoding) => encoding is CompressedSegmentation or Raw;
+    /// <summary>Encodings this module reads and writes (compresso and jxl are neuroglancer's too, but not ours).</summary>
+    public static bool IsKnown(string? encoding) => encoding is CompressedSegmentation or Raw or Jpeg or Png;
+
+    /// <summary>jpeg and png: a chunk is one 2-D image, encoded and decoded whole.</summary>
+    public static bool IsImageCodec(string? encoding) => encoding is Jpeg or Png;
+
+    /// <summary>Whether gzip on top helps: not for jpeg and png chunks, which are compressed already.</summary>
+    public static bool IsGzipWorthwhile(string? encoding) => !IsImageCodec(encoding);
 }
 
 /// <summary>One entry of the "scales" array of a precomputed info file.</summary>
@@ -41,6 +50,12 @@ public sealed class ScaleInfo
 
     public bool Hidden { get; set; }
 
+    /// <summary>"jpeg_quality" (FORMATS.md §2): the encoder's quality for jpeg scales; the viewer ignores it.</summary>
+    public int? JpegQuality { get; set; }
+
+    /// <summary>"png_level" (FORMATS.md §2): the zlib level for png scales; the viewer ignores it.</summary>
+    public int? PngLevel { get; set; }
+
     /// <summary>Chunks per axis: ceil(size / chunk).</summary>
     public Int3 GridSize => Int3.CeilDiv(Size, ChunkSize);
 
@@ -57,6 +72,8 @@ public sealed class ScaleInfo
         BlockSize = BlockSize,
         Sharding = Sharding is null ? null : (JsonObject)JsonNode.Parse(Sharding.ToJsonString())!,
         Hidden = Hidden,
+        JpegQuality = JpegQuality,
+        PngLevel = PngLevel,
     };
 
     /// <summary>Chunk (gx, gy, gz) of this scale as a 0-based box, clipped to the volume.</summary>
@@ -197,6 +214,8 @@ public sealed class PrecomputedInfo
                 Resolution = s["resolution"] is JsonArray res ? ReadDouble3(res, source) : throw InvalidInfo($"Scale {i} has no resolution.", source),
                 Hidden = s["hidden"] is JsonNode hidden && GetBool(hidden, "hidden", source),
                 Sharding = s["sharding"] as JsonObject,
+                JpegQuality = s["jpeg_quality"] is JsonNode quality ? GetInt(quality, "jpeg_quality", source) : null,
+                PngLevel = s["png_level"] is JsonNode level ? GetInt(level, "png_level", source) : null,
             };
             if (s["sharding"] is JsonObject sharding)
             {
@@ -289,9 +308,30 @@ public sealed class PrecomputedInfo
                 throw InvalidInfo($"Scale {i} ({s.Key}) has chunk size {s.ChunkSize}; every axis must be at least 1.", source);
             }
 
-            if (!ChunkEncodings.IsKnown(s.Encoding) && s.Encoding is not ("jpeg" or "png" or "compresso" or "jxl"))
+            if (!ChunkEncodings.IsKnown(s.Encoding) && s.Encoding is not ("compresso" or "jxl"))
             {
                 throw InvalidInfo($"Scale {i} ({s.Key}) has unknown encoding \"{s.Encoding}\".", source);
+            }
+
+            // volume.md: jpeg holds uint8 with 1 or 3 channels, png uint8 or uint16.
+            if (s.Encoding == ChunkEncodings.Jpeg && (DataType != VoxelType.UInt8 || NumChannels is not (1 or 3)))
+            {
+                throw InvalidInfo($"Scale {i} ({s.Key}) is jpeg, which holds uint8 with 1 or 3 channels, not {VoxelTypes.ToInfoName(DataType)} with {NumChannels}. Use png (uint8, uint16) or raw.", source);
+            }
+
+            if (s.Encoding == ChunkEncodings.Png && DataType is not (VoxelType.UInt8 or VoxelType.UInt16))
+            {
+                throw InvalidInfo($"Scale {i} ({s.Key}) is png, which holds uint8 or uint16, not {VoxelTypes.ToInfoName(DataType)}. Use raw.", source);
+            }
+
+            if (s.JpegQuality is { } quality && quality is < 1 or > 100)
+            {
+                throw InvalidInfo($"Scale {i} ({s.Key}) has jpeg_quality {quality}; it is 1..100.", source);
+            }
+
+            if (s.PngLevel is { } level && level is < 0 or > 9)
+            {
+                throw InvalidInfo($"Scale {i} ({s.Key}) has png_level {level}; it is 0..9.", source);
             }
 
             if (s.Encoding == ChunkEncodings.CompressedSegmentation)
@@ -362,6 +402,16 @@ public sealed class PrecomputedInfo
             if (s.Encoding == ChunkEncodings.CompressedSegmentation && s.BlockSize is { } block)
             {
                 sb.Append(",\n      \"compressed_segmentation_block_size\": ").Append(Format(block));
+            }
+
+            if (s.Encoding == ChunkEncodings.Jpeg && s.JpegQuality is { } quality)
+            {
+                sb.Append(",\n      \"jpeg_quality\": ").Append(quality.ToString(CultureInfo.InvariantCulture));
+            }
+
+            if (s.Encoding == ChunkEncodings.Png && s.PngLevel is { } level)
+            {
+                sb.Append(",\n      \"png_level\": ").Append(level.ToString(CultureInfo.InvariantCulture));
             }
 
             if (s.Sharding is not null)

@@ -22,6 +22,12 @@ public enum DownscaleMethod
 
     /// <summary>First voxel of each block (image data).</summary>
     Stride,
+
+    /// <summary>Smallest value of each block (image data).</summary>
+    Min,
+
+    /// <summary>Largest value of each block (image data, e.g. sparse bright signal).</summary>
+    Max,
 }
 
 /// <summary>Options shared by the chunk writers.</summary>
@@ -503,6 +509,10 @@ public static class ScaleWriter
                 return;
             case DownscaleMethod.Stride:
                 Downsampling.Stride(source, type, sourceShape, factor, destination);
+                return;
+            case DownscaleMethod.Min:
+            case DownscaleMethod.Max:
+                Downsampling.Extreme(source, type, sourceShape, factor, method == DownscaleMethod.Max, destination);
                 return;
         }
 

@@ -3,6 +3,7 @@ using System.IO;
 using System.Linq;
 using System.Management.Automation;
 using PrecomputedTools.Engine;
+using PrecomputedTools.Engine.Codecs;
 using PrecomputedTools.Engine.Precomputed;
 using PrecomputedTools.Engine.Storage;
 using PrecomputedTools.Infrastructure;
@@ -53,12 +54,17 @@ public sealed class ConvertToCompressedSegmentationCommand : StoreCmdlet
     [ValidateRange(1, 64)]
     public int[]? BlockSize { get; set; }
 
-    /// <summary>compressed_segmentation (labels, default) or raw (images).</summary>
+    /// <summary>compressed_segmentation (labels, the default for segmentation), raw (any type; the default for images), jpeg (uint8 images, lossy, about a tenth of raw) or png (uint8/uint16 images, lossless).</summary>
     [Parameter]
-    [ValidateSet(ChunkEncodings.CompressedSegmentation, ChunkEncodings.Raw)]
+    [ValidateSet(ChunkEncodings.CompressedSegmentation, ChunkEncodings.Raw, ChunkEncodings.Jpeg, ChunkEncodings.Png)]
     public string? Encoding { get; set; }
 
-    /// <summary>segmentation (default) or image.</summary>
+    /// <summary>JPEG quality, 1..100 (default 95: EM membranes stay sharp); stored in the info as jpeg_quality so the lower scales use it too.</summary>
+    [Parameter]
+    [ValidateRange(1, 100)]
+    public int Quality { get; set; } = ImageChunkCodecs.DefaultJpegQuality;
+
+    /// <summary>segmentation (default; image when -Encoding is jpeg or png) or image.</summary>
     [Parameter]
     [ValidateSet("segmentation", "image", IgnoreCase = true)]
     public string Type { get; set; } = "segmentation";
@@ -260,7 +266,18 @@ public sealed class ConvertToCompressedSegmentationCommand : StoreCmdlet
             $"The volume '{volume.Name}' does not say its voxel size; give -Resolution x,y,z in nanometres.",
             volume.Source);
         VoxelType sourceType = volume.Descriptor.DataType;
-        bool segmentation = string.Equals(Type, "segmentation", StringComparison.OrdinalIgnoreCase);
+        bool imageCodec = ChunkEncodings.IsImageCodec(Encoding);
+        bool segmentation = string.Equals(Type, "segmentation", StringComparison.OrdinalIgnoreCase) && !(imageCodec && !MyInvocation.BoundParameters.ContainsKey(nameof(Type)));
+        if (segmentation && imageCodec)
+        {
+            throw new EngineException("InvalidEncoding", EngineErrorKind.InvalidArgument, $"-Encoding {Encoding} is for images (the viewer shows it as an image layer); use compressed_segmentation or raw for segmentation labels.", volume.Source);
+        }
+
+        if (MyInvocation.BoundParameters.ContainsKey(nameof(Quality)) && Encoding != ChunkEncodings.Jpeg)
+        {
+            throw new EngineException("InvalidParameterCombination", EngineErrorKind.InvalidArgument, "-Quality sets the JPEG quality; it needs -Encoding jpeg.", volume.Source);
+        }
+
         string encoding = Encoding ?? (segmentation ? ChunkEncodings.CompressedSegmentation : ChunkEncodings.Raw);
         VoxelType storedType = sourceType;
         if (segmentation)
@@ -278,7 +295,15 @@ public sealed class ConvertToCompressedSegmentationCommand : StoreCmdlet
         }
         else if (encoding == ChunkEncodings.CompressedSegmentation)
         {
-            throw new EngineException("InvalidEncoding", EngineErrorKind.InvalidArgument, "compressed_segmentation is for segmentation labels; use -Encoding raw for images.", volume.Source);
+            throw new EngineException("InvalidEncoding", EngineErrorKind.InvalidArgument, "compressed_segmentation is for segmentation labels; use -Encoding raw, jpeg or png for images.", volume.Source);
+        }
+        else if (encoding == ChunkEncodings.Jpeg && sourceType != VoxelType.UInt8)
+        {
+            throw new EngineException("InvalidEncoding", EngineErrorKind.InvalidArgument, $"JPEG chunks hold uint8 voxels; '{volume.Name}' is {VoxelTypes.ToInfoName(sourceType)}. Use -Encoding png (uint16) or raw.", volume.Source);
+        }
+        else if (encoding == ChunkEncodings.Png && sourceType is not (VoxelType.UInt8 or VoxelType.UInt16))
+        {
+            throw new EngineException("InvalidEncoding", EngineErrorKind.InvalidArgument, $"PNG chunks hold uint8 or uint16 voxels; '{volume.Name}' is {VoxelTypes.ToInfoName(sourceType)}. Use -Encoding raw.", volume.Source);
         }
 
         if (storedType != sourceType)
@@ -290,6 +315,11 @@ public sealed class ConvertToCompressedSegmentationCommand : StoreCmdlet
         Int3 offset = VoxelOffset is null ? Int3.From(volume.VoxelOffset) : Int3.From(VoxelOffset);
         int? maxScales = MyInvocation.BoundParameters.ContainsKey(nameof(MaxScales)) ? MaxScales : null;
         info.Scales.AddRange(ScalePyramid.Generate(size, resolution, offset, TargetChunkSize, encoding, BlockSize is null ? null : Int3.From(BlockSize), maxScales));
+        foreach (ScaleInfo scale in info.Scales)
+        {
+            scale.JpegQuality = encoding == ChunkEncodings.Jpeg ? Quality : null;
+        }
+
         info.Validate();
 
         // No info but chunks of the planned scale 0: an interrupted first run (the info comes last).

@@ -34,9 +34,9 @@ public sealed class InvokeMajorityDownscaleCommand : StoreCmdlet
     [Alias("PSPath", "LP")]
     public string LiteralPath { get; set; } = "";
 
-    /// <summary>Majority (labels; default for segmentation), Average or Stride (images; Average is the default for images).</summary>
+    /// <summary>Majority (labels: the most frequent label of each block, ties to the smallest; the default for segmentation), or for images Average (the default: the mean of the voxels of each block, rounded to the nearest integer with halves up; blocks at the volume's edge average the voxels present), Min, Max or Stride (the first voxel of each block).</summary>
     [Parameter]
-    [ValidateSet("Majority", "Average", "Stride", IgnoreCase = true)]
+    [ValidateSet("Majority", "Average", "Min", "Max", "Stride", IgnoreCase = true)]
     public string? Method { get; set; }
 
     /// <summary>Keys of the scales to write (default: every scale below scale 0).</summary>
@@ -142,6 +142,10 @@ public sealed class InvokeMajorityDownscaleCommand : StoreCmdlet
         DownscaleMethod method = Method is null
             ? (info.IsSegmentation ? DownscaleMethod.Majority : DownscaleMethod.Average)
             : (DownscaleMethod)Enum.Parse(typeof(DownscaleMethod), Method, ignoreCase: true);
+        if (info.IsSegmentation && method is not (DownscaleMethod.Majority or DownscaleMethod.Stride))
+        {
+            throw new EngineException("InvalidDownscaleMethod", EngineErrorKind.InvalidArgument, $"-Method {method} would make labels that no segment has; a segmentation is downscaled with Majority (or Stride).", location);
+        }
         if (Scale is not null)
         {
             foreach (string key in Scale.Where(k => info.FindScale(k) is null || info.Scales[0].Key == k))
