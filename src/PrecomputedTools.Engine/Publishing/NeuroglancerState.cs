@@ -28,6 +28,18 @@ public sealed class NeuroglancerLayer
 
     /// <summary>Visible segment ids (uint64; written as decimal strings).</summary>
     public List<ulong> Segments { get; } = new();
+
+    /// <summary>Layer opacity 0..1 (image layers); null leaves the viewer's default.</summary>
+    public double? Opacity { get; set; }
+
+    /// <summary>A GLSL shader for an image layer; null leaves the viewer's default.</summary>
+    public string? Shader { get; set; }
+
+    /// <summary>The range of the shader's "normalized" invlerp control (image layers), e.g. [0, 255] for uint8 EM.</summary>
+    public double[]? NormalizedRange { get; set; }
+
+    /// <summary>Opacity of selected segments over the image below (segmentation layers).</summary>
+    public double? SelectedAlpha { get; set; }
 }
 
 /// <summary>
@@ -120,6 +132,33 @@ public sealed class NeuroglancerState
                 w.WriteString("type", layer.Type);
                 w.WriteString("source", layer.Source);
                 w.WriteString("name", layer.Name);
+                if (layer.Opacity is { } opacity)
+                {
+                    w.WriteNumber("opacity", opacity);
+                }
+
+                if (layer.Shader is { } shader)
+                {
+                    w.WriteString("shader", shader);
+                }
+
+                if (layer.NormalizedRange is { Length: 2 } range)
+                {
+                    w.WriteStartObject("shaderControls");
+                    w.WriteStartObject("normalized");
+                    w.WriteStartArray("range");
+                    w.WriteNumberValue(range[0]);
+                    w.WriteNumberValue(range[1]);
+                    w.WriteEndArray();
+                    w.WriteEndObject();
+                    w.WriteEndObject();
+                }
+
+                if (layer.SelectedAlpha is { } alpha)
+                {
+                    w.WriteNumber("selectedAlpha", alpha);
+                }
+
                 if (layer.Segments.Count > 0)
                 {
                     w.WriteStartArray("segments");
@@ -141,7 +180,7 @@ public sealed class NeuroglancerState
 
             w.WriteEndArray();
             w.WriteStartObject("selectedLayer");
-            w.WriteString("layer", Layers[0].Name);
+            w.WriteString("layer", (Layers.FirstOrDefault(l => l.Type == "segmentation") ?? Layers[0]).Name);
             w.WriteBoolean("visible", true);
             w.WriteEndObject();
             w.WriteString("layout", Layout);

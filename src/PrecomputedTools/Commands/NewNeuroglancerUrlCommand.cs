@@ -13,7 +13,7 @@ using PrecomputedTools.Infrastructure;
 namespace PrecomputedTools.Commands;
 
 /// <summary>
-/// <para type="synopsis">Builds a neuroglancer link (or state JSON) that opens a dataset with chosen segments visible.</para>
+/// <para type="synopsis">Builds a neuroglancer link (or state JSON) that opens one or more datasets (EM image layers under segmentation layers) with chosen segments visible.</para>
 /// </summary>
 [Cmdlet(VerbsCommon.New, "NeuroglancerUrl")]
 [OutputType(typeof(NeuroglancerLink), typeof(string))]
@@ -37,7 +37,15 @@ public sealed class NewNeuroglancerUrlCommand : PrecomputedCmdlet
     [Parameter]
     public string[]? Source { get; set; }
 
-    /// <summary>Segment ids to show (uint64).</summary>
+    /// <summary>
+    /// Layers described by hashtables: Source (a URL) or Dataset (as -Dataset takes), and optionally
+    /// Type (image or segmentation; default the dataset's type, else segmentation), Name, SegmentId,
+    /// Opacity (0..1), Shader (GLSL for an image layer). Example: @{ Source = 'precomputed://https://host/em'; Type = 'image' }.
+    /// </summary>
+    [Parameter]
+    public Hashtable[]? Layer { get; set; }
+
+    /// <summary>Segment ids to show (uint64), in the first segmentation layer.</summary>
     [Parameter]
     public ulong[]? SegmentId { get; set; }
 
@@ -73,6 +81,11 @@ public sealed class NewNeuroglancerUrlCommand : PrecomputedCmdlet
         foreach (string source in Source ?? Array.Empty<string>())
         {
             _layers.Add(new LayerSpec(NeuroglancerState.ToDataSource(source), NameFromSource(source), null));
+        }
+
+        foreach (Hashtable table in Layer ?? Array.Empty<Hashtable>())
+        {
+            AddLayerTable(table);
         }
 
         if (SegmentId is not null)
@@ -123,31 +136,49 @@ public sealed class NewNeuroglancerUrlCommand : PrecomputedCmdlet
         }
 
         var state = new NeuroglancerState { Layout = Layout };
-        LayerSpec first = _layers[0];
-        if (first.Dataset is { } geometry)
+
+        // The viewer draws later layers over earlier ones: images first, segmentations over them
+        // (each group in the order given); the geometry comes from the finest dataset given.
+        LayerSpec[] ordered = _layers.Where(l => l.Type == "image").Concat(_layers.Where(l => l.Type != "image")).ToArray();
+        if (_layers.Where(l => l.Dataset is not null).Select(l => l.Dataset!).OrderBy(d => d.Resolution[0] * d.Resolution[1] * d.Resolution[2]).FirstOrDefault() is { } geometry)
         {
             state.ResolutionNm = (double[])geometry.Resolution.Clone();
             state.Position = NeuroglancerState.CenterOf(geometry.Size, geometry.Scales[0].VoxelOffset);
         }
 
         var names = new HashSet<string>(StringComparer.Ordinal);
-        for (int i = 0; i < _layers.Count; i++)
+        LayerSpec? firstSegmentation = ordered.FirstOrDefault(l => l.Type == "segmentation");
+        bool overImage = ordered.Any(l => l.Type == "image");
+        foreach (LayerSpec spec in ordered)
         {
-            LayerSpec spec = _layers[i];
-            string name = i == 0 && LayerName is { Length: > 0 } ? LayerName : spec.Name;
+            string name = ReferenceEquals(spec, _layers[0]) && LayerName is { Length: > 0 } ? LayerName : spec.Name;
             while (!names.Add(name))
             {
                 name += "'";
             }
 
-            string type = spec.Dataset?.Type == "image" ? "image" : "segmentation";
-            var layer = new NeuroglancerLayer(name, spec.Source, type);
-            if (i == 0)
+            var layer = new NeuroglancerLayer(name, spec.Source, spec.Type) { Opacity = spec.Opacity, Shader = spec.Shader };
+            layer.Segments.AddRange(spec.Segments);
+            if (ReferenceEquals(spec, firstSegmentation))
             {
                 layer.Segments.AddRange(_segments);
+
+                // Over an image, selected segments are tinted rather than painted, so the EM stays readable.
+                layer.SelectedAlpha = overImage ? 0.35 : null;
+            }
+
+            // EM is uint8: the full range maps to black..white, and the viewer need not guess it.
+            if (spec.Type == "image" && spec.Shader is null && spec.Dataset?.Info.DataType == VoxelType.UInt8)
+            {
+                layer.NormalizedRange = new double[] { 0, 255 };
             }
 
             state.Layers.Add(layer);
+        }
+
+        if (_segments.Count > 0 && firstSegmentation is null)
+        {
+            WriteWarning("Segment ids were given but every layer is an image layer; they are not shown.");
         }
 
         foreach (string warning in NeuroglancerState.CheckMixedContent(ViewerUrl, _layers.Select(l => l.Source)))
@@ -168,7 +199,7 @@ public sealed class NewNeuroglancerUrlCommand : PrecomputedCmdlet
             WriteWarning($"The link is {url.Length:N0} characters long; browsers and chat tools may cut it. Save the state with -AsState and open '<viewer>/#!https://host/state.json' instead.");
         }
 
-        WriteObject(new NeuroglancerLink(url, ViewerUrl, json, _layers.Select(l => l.Source).ToArray(), _segments.Distinct().Count()));
+        WriteObject(new NeuroglancerLink(url, ViewerUrl, json, ordered.Select(l => l.Source).ToArray(), _segments.Distinct().Count()));
     }
 
     private void AddDataset(object value)
@@ -270,6 +301,74 @@ public sealed class NewNeuroglancerUrlCommand : PrecomputedCmdlet
         return "";
     }
 
+    private void AddLayerTable(Hashtable table)
+    {
+        object? Get(string key) => table.Cast<DictionaryEntry>().FirstOrDefault(e => string.Equals(e.Key?.ToString(), key, StringComparison.OrdinalIgnoreCase)).Value is { } v ? (v is PSObject p ? p.BaseObject : v) : null;
+        string[] known = { "Source", "Dataset", "Type", "Name", "SegmentId", "Opacity", "Shader" };
+        string? unknown = table.Keys.Cast<object>().Select(k => k.ToString() ?? "").FirstOrDefault(k => !known.Contains(k, StringComparer.OrdinalIgnoreCase));
+        if (unknown is not null)
+        {
+            ThrowTerminatingError(NewError("InvalidLayer", ErrorCategory.InvalidArgument, $"-Layer has the key '{unknown}'; the keys are {string.Join(", ", known)}.", table));
+        }
+
+        int before = _layers.Count;
+        if (Get("Dataset") is { } dataset)
+        {
+            AddDataset(dataset);
+        }
+        else if (Get("Source") is { } source)
+        {
+            AddText(source.ToString()!);
+        }
+        else
+        {
+            ThrowTerminatingError(NewError("InvalidLayer", ErrorCategory.InvalidArgument, "A -Layer hashtable needs Source (a URL) or Dataset.", table));
+        }
+
+        LayerSpec spec = _layers[before];
+        try
+        {
+            if (Get("Type") is { } type)
+            {
+                string text = type.ToString()!.ToLowerInvariant();
+                if (text is not ("image" or "segmentation"))
+                {
+                    throw new ArgumentException($"Type is '{type}'; it is image or segmentation.");
+                }
+
+                spec.Type = text;
+            }
+
+            if (Get("Name") is { } name)
+            {
+                spec.Name = name.ToString()!;
+            }
+
+            if (Get("Opacity") is { } opacity)
+            {
+                double value = Convert.ToDouble(opacity, CultureInfo.InvariantCulture);
+                spec.Opacity = value is >= 0 and <= 1 ? value : throw new ArgumentException($"Opacity is {value}; it is 0..1.");
+            }
+
+            if (Get("Shader") is { } shader)
+            {
+                spec.Shader = shader.ToString();
+            }
+
+            if (Get("SegmentId") is { } ids)
+            {
+                foreach (object id in ids is IEnumerable list and not string ? list.Cast<object>() : new[] { ids })
+                {
+                    spec.Segments.Add(TryGetSegmentId(id, out ulong value, out string? problem) ? value : throw new ArgumentException(problem));
+                }
+            }
+        }
+        catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidCastException or OverflowException)
+        {
+            ThrowTerminatingError(NewError("InvalidLayer", ErrorCategory.InvalidArgument, "-Layer: " + ex.Message, table));
+        }
+    }
+
     private static bool IsDigits(string text) => text.Length > 0 && text.All(c => c >= '0' && c <= '9');
 
     private static string NameFromSource(string source)
@@ -323,12 +422,21 @@ public sealed class NewNeuroglancerUrlCommand : PrecomputedCmdlet
             Source = source;
             Name = name;
             Dataset = dataset;
+            Type = dataset?.Type == "image" ? "image" : "segmentation";
         }
 
         public string Source { get; }
 
-        public string Name { get; }
+        public string Name { get; set; }
 
         public PrecomputedDataset? Dataset { get; }
+
+        public string Type { get; set; }
+
+        public double? Opacity { get; set; }
+
+        public string? Shader { get; set; }
+
+        public List<ulong> Segments { get; } = new();
     }
 }

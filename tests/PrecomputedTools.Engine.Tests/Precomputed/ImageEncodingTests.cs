@@ -6,11 +6,13 @@ using System.Linq;
 using System.Runtime.InteropServices;
 using System.Threading;
 using System.Threading.Tasks;
+using PrecomputedTools.Engine.Boss;
 using PrecomputedTools.Engine.Codecs;
 using PrecomputedTools.Engine.Precomputed;
 using PrecomputedTools.Engine.Storage;
 using PrecomputedTools.Engine.Volumes;
 using PrecomputedTools.Synthetic;
+using PrecomputedTools.TestServers;
 using Xunit;
 
 namespace PrecomputedTools.Engine.Tests.Precomputed;
@@ -66,6 +68,55 @@ public sealed class ImageEncodingTests
         SyntheticEmImage image = s_image.Value;
         (string output, PrecomputedInfo info) = await WriteScale0(image, ChunkEncodings.Jpeg, "jpeg-q95", jpegQuality: 95);
         Assert.Contains("\"jpeg_quality\": 95", File.ReadAllText(Path.Combine(output, "info")));
+        double worst = AssertJpegScaleWithDjpeg(djpeg, output, info, box =>
+        {
+            byte[] source = new byte[box.VoxelCount];
+            image.Fill(box, source);
+            return source;
+        });
+        Assert.True(worst >= 40, $"worst chunk PSNR {worst:F2} dB at quality 95");
+    }
+
+    [Fact]
+    public async Task AnEmChannelFromTheBossStandInInBloscBecomesExactRawAndFaithfulJpeg()
+    {
+        string djpeg = FindTool("djpeg");
+        SyntheticEmImage image = s_image.Value;
+        var catalog = new BossTestCatalog();
+        var frame = new BossTestFrame("em_frame", 0, image.Size.X, 0, image.Size.Y, 0, image.Size.Z, 4, 4, 40);
+        catalog.Frames[frame.Name] = frame;
+        catalog.Collections["lab"] = true;
+        var experiment = new BossTestExperiment("lab", "em", frame, 1, "anisotropic");
+        experiment.Channels.Add(new BossTestChannel(experiment, "em", "uint8", "image", (level, t, z, y, x) => image.IntensityAt(x, y, z)));
+        catalog.Experiments.Add(experiment);
+        using var server = new BossTestServer(catalog);
+        using var client = new BossClient(new BossConnection(server.BaseUri, BossTestServer.ValidToken, "test"), Boss.BossDownloadTests.FastOptions());
+        BossVolumeDescriptor em = await BossVolumeDescriptor.CreateAsync(client, new BossCutoutOptions { Collection = "lab", Experiment = "em", Channel = "em", Format = BossTransferFormat.Blosc }, default);
+        Assert.Equal(VoxelType.UInt8, em.DataType);
+
+        (string raw, _) = await WriteScale0(em, ChunkEncodings.Raw, "boss-em-raw");
+        using (PrecomputedVolumeReader reader = PrecomputedVolumeReader.Open(raw))
+        {
+            var all = new Box3(Int3.Zero, image.Size);
+            byte[] expected = new byte[all.VoxelCount], actual = new byte[all.VoxelCount];
+            image.Fill(all, expected);
+            reader.Read(all, actual);
+            Assert.Equal(expected, actual);
+        }
+
+        (string jpeg, PrecomputedInfo info) = await WriteScale0(em, ChunkEncodings.Jpeg, "boss-em-jpeg", jpegQuality: 95);
+        double worst = AssertJpegScaleWithDjpeg(djpeg, jpeg, info, box =>
+        {
+            byte[] source = new byte[box.VoxelCount];
+            image.Fill(box, source);
+            return source;
+        });
+        Assert.True(worst >= 40, $"worst chunk PSNR {worst:F2} dB at quality 95");
+    }
+
+    // Every chunk of scale 0 through djpeg against the source: returns the worst chunk's PSNR.
+    private static double AssertJpegScaleWithDjpeg(string djpeg, string output, PrecomputedInfo info, Func<Box3, byte[]> sourceOf)
+    {
         ScaleInfo scale = info.Scales[0];
         string scratch = TestData.NewScratch("jpeg-djpeg");
         double worst = double.MaxValue;
@@ -84,9 +135,7 @@ public sealed class ImageEncodingTests
             Assert.Equal(box.Size.X, width);
             Assert.Equal(box.Size.Y * box.Size.Z, height);
 
-            byte[] source = new byte[box.VoxelCount];
-            image.Fill(box, source);
-            double psnr = Psnr(source, pixels);
+            double psnr = Psnr(sourceOf(box), pixels);
             worst = Math.Min(worst, psnr);
 
             // The module's own decoder reads the same pixels as djpeg (within IDCT rounding).
@@ -97,7 +146,7 @@ public sealed class ImageEncodingTests
         }
 
         Assert.Equal(scale.ChunkCount, chunks);
-        Assert.True(worst >= 40, $"worst chunk PSNR {worst:F2} dB at quality 95");
+        return worst;
     }
 
     [Fact]
