@@ -388,8 +388,8 @@ Describe 'Output through the real formatter' {
 Describe 'Tab completion through TabExpansion2' {
     It 'completes <Parameter> of <Command>' -ForEach @(
         @{ Command = 'ConvertTo-CompressedSegmentation'; Parameter = 'Layout'; Prefix = ''; Expected = @('Flat', 'Nested') }
-        @{ Command = 'ConvertTo-CompressedSegmentation'; Parameter = 'Encoding'; Prefix = ''; Expected = @('compressed_segmentation', 'raw') }
-        @{ Command = 'Invoke-MajorityDownscale'; Parameter = 'Method'; Prefix = ''; Expected = @('Average', 'Majority', 'Stride') }
+        @{ Command = 'ConvertTo-CompressedSegmentation'; Parameter = 'Encoding'; Prefix = ''; Expected = @('compressed_segmentation', 'jpeg', 'png', 'raw') }
+        @{ Command = 'Invoke-MajorityDownscale'; Parameter = 'Method'; Prefix = ''; Expected = @('Average', 'Majority', 'Max', 'Min', 'Stride') }
         @{ Command = 'New-NeuroglancerUrl'; Parameter = 'Layout'; Prefix = 'xy'; Expected = @('xy', 'xy-3d') }
     ) {
         $line = "$Command -$Parameter $Prefix"

@@ -120,9 +120,14 @@ public static class Checks
     }
 
     /// <summary>view-check.mjs against a URL served by someone else (the module's hosts).</summary>
-    public static NodeResult ViewUrl(string name, string url, string dataset, IEnumerable<Probe> probes, IEnumerable<string> noMesh, ITestOutputHelper log)
+    public static NodeResult ViewUrl(string name, string url, string dataset, IEnumerable<Probe> probes, IEnumerable<string> noMesh, ITestOutputHelper log, string? imageDataset = null)
     {
         var args = new List<string> { "--viewer", BrowserStage.ViewerDist, "--url", url, "--dataset", dataset, "--name", name, "--artifacts", BrowserStage.Artifacts };
+        if (imageDataset is not null)
+        {
+            args.AddRange(new[] { "--image-dataset", imageDataset });
+        }
+
         AddCommon(args, probes, noMesh);
         return BrowserStage.RunNode("view-check.mjs", args, TimeSpan.FromMinutes(6), log);
     }

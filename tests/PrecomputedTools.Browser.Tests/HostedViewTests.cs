@@ -110,6 +110,81 @@ public sealed class HostedViewTests
     }
 
     /// <summary>
+    /// An EM image layer (jpeg chunks) under the segmentation, from the same host, with the link
+    /// New-NeuroglancerUrl builds from both: both layers load with no chunk error, the 2-D panel shows
+    /// the image (grey texture) tinted by the selected segments, and the probes still read the labels.
+    /// </summary>
+    [Theory]
+    [InlineData("local")]
+    [InlineData("nginx")]
+    [InlineData("s3")]
+    public void ViewCheck_EmImageUnderTheSegmentationOnEachHost(string host)
+    {
+        EmPair pair = _datasets.EmPair;
+        ModuleDataset seg = pair.Segmentation;
+        using var session = new ModuleSession();
+        var vars = new Dictionary<string, object?>
+        {
+            ["root"] = pair.Root,
+            ["seg"] = seg.Path,
+            ["em"] = pair.ImagePath,
+            ["ids"] = seg.Segments.Select(ulong.Parse).ToArray(),
+        };
+        string url;
+        var cleanup = new List<IDisposable>();
+        try
+        {
+            switch (host)
+            {
+                case "local":
+                    url = Link(session, "$global:srv = Start-PrecomputedServer -Path $root -Port 0; $seg, $em | New-NeuroglancerUrl -SegmentId $ids", vars);
+                    cleanup.Add(new Disposer(() => session.RunOk("$global:srv | Stop-PrecomputedServer")));
+                    break;
+                case "nginx":
+                {
+                    int port = Ports.GetFree();
+                    vars["port"] = port;
+                    PSObject config = Assert.Single(session.RunOk("New-PrecomputedNginxConfig -Path $root -ServerName localhost -ListenAddress 127.0.0.1 -Port $port -Location /data/pair", vars));
+                    cleanup.Add(NginxInstance.Start((string)config.Properties["Text"].Value, port));
+                    vars["config"] = config;
+                    url = Link(session, "New-NeuroglancerUrl -Layer @{ Source = $config.Source + '/sample' }, @{ Source = $config.Source + '/sample-em'; Type = 'image' } -SegmentId $ids", vars);
+                    break;
+                }
+
+                case "s3":
+                {
+                    S3rverInstance s3 = S3rverInstance.Start();
+                    cleanup.Add(s3);
+                    vars["endpoint"] = s3.Url;
+                    vars["cred"] = S3rverCredential();
+                    url = Link(session,
+                        "$seg, $em | ForEach-Object { Publish-PrecomputedS3 -Path $_ -BucketName browser-em-pair -KeyPrefix ('v1/' + [IO.Path]::GetFileName($_)) -EndpointUrl $endpoint -Credential $cred -SetCors -Confirm:$false } | New-NeuroglancerUrl -SegmentId $ids", vars);
+                    break;
+                }
+
+                default:
+                    throw new ArgumentOutOfRangeException(nameof(host));
+            }
+
+            Assert.Contains(Uri.EscapeDataString("\"type\":\"image\""), url);
+            NodeResult r = Checks.ViewUrl($"em-pair-{host}", url, seg.Path, seg.Probes, Array.Empty<string>(), _log, imageDataset: pair.ImagePath);
+            Checks.AssertOk(r, "VIEW-CHECK");
+            Assert.Contains("\"imageCounts\":{", r.Stdout);
+            foreach (Probe p in seg.Probes)
+            {
+                Assert.Contains($"\"expected\":\"{p.Label}\",\"seen\":\"{p.Label}\"", r.Stdout);
+            }
+        }
+        finally
+        {
+            foreach (IDisposable d in Enumerable.Reverse(cleanup))
+            {
+                d.Dispose();
+            }
+        }
+    }
+
+    /// <summary>
     /// The generated nginx block with one thing broken: the view check must fail and name the cause
     /// (the reference-server faults in <see cref="ReferenceFixtureTests"/> cover the other signatures).
     /// </summary>

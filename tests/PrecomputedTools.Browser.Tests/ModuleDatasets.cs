@@ -21,6 +21,9 @@ public sealed record ModuleDataset(
     public IReadOnlyList<string> Segments => Probes.Where(p => p.Label != "0").Select(p => p.Label).Distinct().ToList();
 }
 
+/// <summary>A segmentation and the EM image layer under it, side by side in <paramref name="Root"/>.</summary>
+public sealed record EmPair(string Root, ModuleDataset Segmentation, string ImagePath);
+
 /// <summary>
 /// Runs the module through the hosted runspace, once per test run, on the bundled sample and on the
 /// Z-Brain atlas: Import-TiffStack | ConvertTo-CompressedSegmentation | Invoke-MajorityDownscale
@@ -40,6 +43,7 @@ public sealed class ModuleDatasets : IDisposable
         Sample = MakeSample(session);
         ZBrain = MakeZBrain(session);
         ZBrainSharded = MakeSharded(session, ZBrain);
+        EmPair = MakeEmPair(session, Sample);
         if (Meshed)
         {
             SampleMultiResolution = MakeMultiResolution(session, Sample);
@@ -60,6 +64,9 @@ public sealed class ModuleDatasets : IDisposable
     /// <summary>Z-Brain copied with Copy-PrecomputedDataset -Sharded: every scale in shard files, read by the viewer through byte ranges.</summary>
     public ModuleDataset ZBrainSharded { get; }
 
+    /// <summary>The sample segmentation beside an EM-like jpeg image layer of the same volume, in one folder.</summary>
+    public EmPair EmPair { get; }
+
     /// <summary>The sample with its meshes made again by New-SegmentMesh -Format MultiResolution (neuroglancer_multilod_draco).</summary>
     public ModuleDataset? SampleMultiResolution { get; }
 
@@ -78,6 +85,32 @@ public sealed class ModuleDatasets : IDisposable
             "Copy-PrecomputedDataset -Path $in -Destination $out | Out-Null; New-SegmentMesh -Path $out -Format MultiResolution -Sharded:$sharded -Force | Out-Null",
             new Dictionary<string, object?> { ["in"] = source.Path, ["out"] = path, ["sharded"] = sharded });
         return source with { Name = name, Root = root, Path = path };
+    }
+
+    // An EM-like uint8 image of the sample's own cells (dark membranes where the label changes, a
+    // brightness per cell, granular texture and noise), through TIFF slices to a jpeg image layer
+    // with an averaged pyramid; the segmentation is copied beside it.
+    private EmPair MakeEmPair(ModuleSession session, ModuleDataset segmentation)
+    {
+        string root = System.IO.Path.Combine(_scratch, "em-pair-root");
+        string slices = System.IO.Path.Combine(_scratch, "sample-em-slices");
+        ushort[] labels = SampleVolume.Generate();
+        int sx = SampleVolume.SizeX, sy = SampleVolume.SizeY;
+        ushort Label(int x, int y, int z) => labels[Math.Clamp(x, 0, sx - 1) + (sx * (Math.Clamp(y, 0, sy - 1) + (sy * z)))];
+        static int Noise(int x, int y, int z) => (int)((((uint)(x * 73856093) ^ (uint)(y * 19349663) ^ (uint)(z * 83492791)) * 2654435761u) >> 27) - 16;
+        TinyTiff.WriteStack(slices, sx, sy, SampleVolume.SizeZ, (x, y, z) =>
+        {
+            ushort l = Label(x, y, z);
+            bool membrane = l != Label(x + 1, y, z) || l != Label(x, y + 1, z) || l != Label(x - 1, y, z) || l != Label(x, y - 1, z);
+            int value = membrane ? 35 : l == 0 ? 95 : 135 + (l * 37 % 80) + ((((x / 3) + (y / 3)) % 4) * 6);
+            return (byte)Math.Clamp(value + Noise(x, y, z), 0, 255);
+        });
+        string image = System.IO.Path.Combine(root, "sample-em");
+        string copy = System.IO.Path.Combine(root, segmentation.Name);
+        session.RunOk(
+            "Import-TiffStack -Path $slices -Resolution 800, 800, 2000 | ConvertTo-CompressedSegmentation -Path $image -Encoding jpeg -Quality 90 | Invoke-MajorityDownscale | Out-Null; Copy-PrecomputedDataset -Path $seg -Destination $copy | Out-Null",
+            new Dictionary<string, object?> { ["slices"] = slices, ["image"] = image, ["seg"] = segmentation.Path, ["copy"] = copy });
+        return new EmPair(root, segmentation with { Name = "sample-with-em", Root = root, Path = copy }, image);
     }
 
     private ModuleDataset MakeSharded(ModuleSession session, ModuleDataset source)

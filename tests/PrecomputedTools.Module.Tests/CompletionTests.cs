@@ -89,8 +89,8 @@ public class CompletionTests : IClassFixture<CompletionTests.Session>
     [Fact]
     public void MethodsAndEncodingsCompleteFromTheirValidateSets()
     {
-        Assert.Equal(new[] { "Average", "Majority", "Stride" }, Complete("Invoke-MajorityDownscale -Method ").OrderBy(s => s, StringComparer.Ordinal));
-        Assert.Equal(new[] { "compressed_segmentation", "raw" }, Complete("ConvertTo-CompressedSegmentation -Encoding ").OrderBy(s => s, StringComparer.Ordinal));
+        Assert.Equal(new[] { "Average", "Majority", "Max", "Min", "Stride" }, Complete("Invoke-MajorityDownscale -Method ").OrderBy(s => s, StringComparer.Ordinal));
+        Assert.Equal(new[] { "compressed_segmentation", "jpeg", "png", "raw" }, Complete("ConvertTo-CompressedSegmentation -Encoding ").OrderBy(s => s, StringComparer.Ordinal));
         Assert.Equal(new[] { "uint16", "uint32", "uint64", "uint8" }, Complete("New-PrecomputedInfo -DataType ui").OrderBy(s => s, StringComparer.Ordinal));
     }
 }

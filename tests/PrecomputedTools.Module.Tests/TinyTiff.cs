@@ -7,7 +7,11 @@ namespace PrecomputedTools.Module.Tests;
 public static class TinyTiff
 {
     /// <summary>A folder of <paramref name="depth"/> slices z000.tif.. of width x height, voxel = label pattern.</summary>
-    public static string WriteStack(string folder, int width, int height, int depth)
+    public static string WriteStack(string folder, int width, int height, int depth) =>
+        WriteStack(folder, width, height, depth, (x, y, z) => (byte)(1 + ((x / 4) + (y / 4) + z) % 5));
+
+    /// <summary>A folder of slices z000.tif.. whose pixel (x, y) of slice z is <paramref name="pixel"/>(x, y, z).</summary>
+    public static string WriteStack(string folder, int width, int height, int depth, Func<int, int, int, byte> pixel)
     {
         Directory.CreateDirectory(folder);
         for (int z = 0; z < depth; z++)
@@ -17,7 +21,7 @@ public static class TinyTiff
             {
                 for (int x = 0; x < width; x++)
                 {
-                    pixels[(y * width) + x] = (byte)(1 + ((x / 4) + (y / 4) + z) % 5);
+                    pixels[(y * width) + x] = pixel(x, y, z);
                 }
             }
 

@@ -5,6 +5,7 @@
 //
 //   node view-check.mjs --viewer dist --url '<any viewer base>#!<state>' --dataset <local copy of the dataset>
 //                       [--probe x,y,z=label ...] [--no-mesh id,...] [--name label] [--artifacts dir]
+//                       [--image-dataset <local copy of the state's image layer>]
 //   node view-check.mjs --viewer dist --serve-data <dir holding the dataset folder> --dataset <that folder>
 //                       --segments 1,7 [--fault no-content-encoding|no-cors|...]   (reference server)
 //
@@ -16,7 +17,10 @@
 // Content-Encoding and CORS header; no failed request; no page error; no console chunk error; the layer
 // has no load error and shows the requested segments; at each probe the segment id under the mouse in
 // the 2-D view equals the label; a screenshot of the 2-D and 3-D panels is saved, and the 3-D panel
-// (meshes only) is not blank. Output: "VIEW-CHECK OK {...}" (exit 0), or one "VIEW-CHECK FAIL: <cause>"
+// (meshes only) is not blank. With --image-dataset, the state's image layer is held to the same traffic
+// rules (its jpeg/png/raw chunks must load, without Content-Encoding unless stored as .gz) and the 2-D
+// panel must show it: many grey pixels of many levels (EM texture), plus the segmentation's colour when
+// segments are selected. Output: "VIEW-CHECK OK {...}" (exit 0), or one "VIEW-CHECK FAIL: <cause>"
 // per problem (exit 1). Exit 2: bad arguments; exit 3: the browser or WebGL could not start.
 import fs from "node:fs";
 import path from "node:path";
@@ -32,6 +36,7 @@ try {
       viewer: { type: "string" },
       url: { type: "string" },
       dataset: { type: "string" },
+      "image-dataset": { type: "string" },
       "serve-data": { type: "string" },
       fault: { type: "string", default: "none" },
       segments: { type: "string", default: "" },
@@ -96,6 +101,10 @@ async function main() {
   const base = dataBase(typeof layerSpec.source === "string" ? layerSpec.source : layerSpec.source.url);
   const segments = (layerSpec.segments ?? []).map((s) => String(s)).filter((s) => !s.startsWith("!")).map((s) => BigInt(s).toString());
   const pageUrl = `${viewer.origin}/${hash}`;
+  const imageSpec = args["image-dataset"] ? state.layers.find((l) => l.type === "image") : undefined;
+  if (args["image-dataset"] && !imageSpec) throw new Usage("--image-dataset is given but the state has no image layer");
+  const imageBase = imageSpec ? dataBase(typeof imageSpec.source === "string" ? imageSpec.source : imageSpec.source.url) : null;
+  const imageInfo = imageSpec ? loadInfo(args["image-dataset"]).info : null;
 
   // ---- browser ----------------------------------------------------------------------------------
   let browser;
@@ -124,7 +133,7 @@ async function main() {
   const pending = new Set();
   const headerJobs = [];
   let lastDataActivity = Date.now();
-  const isData = (url) => url.startsWith(base);
+  const isData = (url) => url.startsWith(base) || (imageBase !== null && url.startsWith(imageBase));
   const meshDataRequests = []; // multi-resolution fragment reads in the order the viewer issued them
   const watch = (p) => {
     p.on("request", (r) => {
@@ -179,8 +188,7 @@ async function main() {
     for (;;) {
       const ready = await page.evaluate(() => {
         const v = window.viewer;
-        const layer = v.layerManager.managedLayers[0]?.layer;
-        const err = layer?.dataSources?.[0]?.loadState?.error;
+        const err = v.layerManager.managedLayers.some((m) => m.layer?.dataSources?.[0]?.loadState?.error);
         return err ? "error" : v.isReady() ? "ready" : "busy";
       });
       if (ready === "error") return;
@@ -204,14 +212,21 @@ async function main() {
   };
   await settle("the initial view");
 
-  const layerState = await page.evaluate(() => {
-    const managed = window.viewer.layerManager.managedLayers[0];
+  const layerState = await page.evaluate((name) => {
+    const managed = window.viewer.layerManager.managedLayers.find((m) => m.name === name) ?? window.viewer.layerManager.managedLayers[0];
     const layer = managed.layer;
     const ds = layer.dataSources?.[0];
     const err = ds?.loadState?.error;
     const visible = layer.displayState?.segmentationGroupState?.value?.visibleSegments;
     return { name: managed.name, loadError: err ? String(err.message ?? err) : null, visible: visible ? [...visible].map(String) : [] };
-  });
+  }, layerSpec.name);
+  if (imageSpec) {
+    const imageError = await page.evaluate((name) => {
+      const err = window.viewer.layerManager.managedLayers.find((m) => m.name === name)?.layer?.dataSources?.[0]?.loadState?.error;
+      return err ? String(err.message ?? err) : null;
+    }, imageSpec.name);
+    if (imageError) fail(`LAYER LOAD ERROR: the image layer's data source reports "${imageError}"`);
+  }
   if (layerState.loadError) {
     const infoFailure = failed.find((f) => f.url === base + "info");
     fail(`LAYER LOAD ERROR: the data source reports "${layerState.loadError}"` + (infoFailure ? ` (the info request failed with ${infoFailure.error}: ${describeNetError(infoFailure.error)})` : ""));
@@ -281,6 +296,21 @@ async function main() {
   const shot = path.join(artifacts, `${args.name}.png`);
   await page.screenshot({ path: shot });
   notes.push(`screenshot: ${shot}`);
+  let imagePixels = null;
+  if (imageSpec) {
+    // The 2-D panel must show the EM: grey pixels of many levels, and the segmentation tinting it.
+    const panel = (await panelRects(page)).find((p) => p.kind === "2d");
+    if (!panel) fail("SCREENSHOT: no 2-D panel in the layout");
+    else {
+      const png = await page.screenshot({ clip: { x: panel.x, y: panel.y, width: panel.width, height: panel.height }, path: path.join(artifacts, `${args.name}-2d.png`) });
+      imagePixels = await countPixels(page, png);
+      const area = panel.width * panel.height;
+      if (imagePixels.grey < area * 0.05 || imagePixels.greyLevels < 32)
+        fail(`BLANK IMAGE LAYER: the 2-D panel has ${imagePixels.grey} grey pixels of ${imagePixels.greyLevels} levels (of ${Math.round(area)}); the image layer did not draw`);
+      if (segments.length > 0 && imagePixels.coloured < Number(args["min-mesh-pixels"]))
+        fail(`SEGMENTATION NOT SHOWN: only ${imagePixels.coloured} coloured pixels in the 2-D panel over the image (segments ${segments.join(", ")})`);
+    }
+  }
   let meshPixels = null;
   let lodReport = null;
   if (!layerState.loadError && info.mesh !== undefined && segments.some((s) => !noMesh.has(s))) {
@@ -334,12 +364,14 @@ async function main() {
   }
 
   await Promise.all(headerJobs);
-  diagnose({ info, datasetDir, base, responses, failed, consoleLines, pageErrors, segments, noMesh });
-  return { pageUrl, dataBase: base, layer: layerState, probes: probeResults, meshPixels, lods: lodReport, requests: responses.length, failedRequests: failed.length, notes, timings };
+  const under = (b) => (r) => r.url.startsWith(b) && !(b !== imageBase && imageBase !== null && r.url.startsWith(imageBase) && imageBase.length > b.length);
+  diagnose({ info, datasetDir, base, responses: responses.filter(under(base)), failed: failed.filter(under(base)), consoleLines, pageErrors, segments, noMesh, label: "counts" });
+  if (imageSpec) diagnose({ info: imageInfo, datasetDir: path.resolve(args["image-dataset"]), base: imageBase, responses: responses.filter(under(imageBase)), failed: failed.filter(under(imageBase)), consoleLines: [], pageErrors: [], segments: [], noMesh: new Set(), label: "imageCounts" });
+  return { pageUrl, dataBase: base, imageBase, layer: layerState, probes: probeResults, meshPixels, imagePixels, lods: lodReport, requests: responses.length, failedRequests: failed.length, notes, timings };
 }
 
 // ---- diagnosis: turn the recorded traffic into named causes (HOSTING.md 2.6, 5.4) ----------------
-function diagnose({ info, datasetDir, base, responses, failed, consoleLines, pageErrors, segments, noMesh }) {
+function diagnose({ info, datasetDir, base, responses, failed, consoleLines, pageErrors, segments, noMesh, label }) {
   const keys = new Map(info.scales.map((s) => [s.key, s]));
   const meshDir = info.mesh;
   const multi = multiLod(datasetDir, meshDir);
@@ -443,7 +475,7 @@ function diagnose({ info, datasetDir, base, responses, failed, consoleLines, pag
       if (multi && !responses.some((r) => relOf(r.url) === `${meshDir}/${id}` && r.status === 206))
         fail(`MESH: no 206 byte-range response for the fragment data ${meshDir}/${id} of selected segment ${id}`);
     }
-  stats.counts = counts;
+  stats[label] = counts;
 }
 const stats = {};
 
@@ -565,6 +597,31 @@ async function countColouredPixels(page, png) {
       if (mx > 40 && mx - mn > 20) n++;
     }
     return n;
+  }, png.toString("base64"));
+}
+
+/** Grey pixels (and how many distinct grey levels) and coloured pixels of a screenshot, decoded in the page. */
+async function countPixels(page, png) {
+  return page.evaluate(async (b64) => {
+    const blob = await (await fetch(`data:image/png;base64,${b64}`)).blob();
+    const bmp = await createImageBitmap(blob);
+    const c = new OffscreenCanvas(bmp.width, bmp.height);
+    const g = c.getContext("2d");
+    g.drawImage(bmp, 0, 0);
+    const d = g.getImageData(0, 0, bmp.width, bmp.height).data;
+    let grey = 0;
+    let coloured = 0;
+    const levels = new Set();
+    for (let i = 0; i < d.length; i += 4) {
+      const mx = Math.max(d[i], d[i + 1], d[i + 2]);
+      const mn = Math.min(d[i], d[i + 1], d[i + 2]);
+      if (mx > 40 && mx - mn > 20) coloured++;
+      else if (mx > 12 && mx - mn <= 6) {
+        grey++;
+        levels.add(mx);
+      }
+    }
+    return { grey, greyLevels: levels.size, coloured };
   }, png.toString("base64"));
 }
 
