@@ -24,6 +24,7 @@ public static class Program
         new MultiResolutionBench(),
         new StorageBench(),
         new ScaleBench(),
+        new ImageBench(),
     };
 
     public static int Main(string[] args)

@@ -147,7 +147,7 @@ public sealed class HostedViewTests
                     PSObject config = Assert.Single(session.RunOk("New-PrecomputedNginxConfig -Path $root -ServerName localhost -ListenAddress 127.0.0.1 -Port $port -Location /data/pair", vars));
                     cleanup.Add(NginxInstance.Start((string)config.Properties["Text"].Value, port));
                     vars["config"] = config;
-                    url = Link(session, "New-NeuroglancerUrl -Layer @{ Source = $config.Source + '/sample' }, @{ Source = $config.Source + '/sample-em'; Type = 'image' } -SegmentId $ids", vars);
+                    url = Link(session, "New-NeuroglancerUrl -Layer @{ Source = $config.Url + '/sample' }, @{ Source = $config.Url + '/sample-em'; Type = 'image' } -SegmentId $ids", vars);
                     break;
                 }
 
@@ -181,6 +181,26 @@ public sealed class HostedViewTests
             {
                 d.Dispose();
             }
+        }
+    }
+
+    /// <summary>The image check can fail: an image layer at opacity 0 loads every chunk but draws nothing.</summary>
+    [Fact]
+    public void ViewCheck_AnInvisibleImageLayerIsNamed()
+    {
+        EmPair pair = _datasets.EmPair;
+        using var session = new ModuleSession();
+        var vars = new Dictionary<string, object?> { ["root"] = pair.Root, ["seg"] = pair.Segmentation.Path, ["em"] = pair.ImagePath, ["ids"] = pair.Segmentation.Segments.Select(ulong.Parse).ToArray() };
+        string url = Link(session, "$global:srv = Start-PrecomputedServer -Path $root -Port 0; New-NeuroglancerUrl -Layer @{ Dataset = $seg }, @{ Dataset = $em; Opacity = 0 } -SegmentId $ids", vars);
+        try
+        {
+            NodeResult r = Checks.ViewUrl("em-pair-transparent", url, pair.Segmentation.Path, pair.Segmentation.Probes.Take(1), Array.Empty<string>(), _log, imageDataset: pair.ImagePath);
+            Assert.True(r.ExitCode == 1, $"expected BLANK IMAGE LAYER:\n{r}");
+            Assert.Contains(r.Lines("VIEW-CHECK FAIL"), l => l.Contains("BLANK IMAGE LAYER", StringComparison.Ordinal));
+        }
+        finally
+        {
+            session.RunOk("$global:srv | Stop-PrecomputedServer");
         }
     }
 

@@ -18,9 +18,9 @@
 // has no load error and shows the requested segments; at each probe the segment id under the mouse in
 // the 2-D view equals the label; a screenshot of the 2-D and 3-D panels is saved, and the 3-D panel
 // (meshes only) is not blank. With --image-dataset, the state's image layer is held to the same traffic
-// rules (its jpeg/png/raw chunks must load, without Content-Encoding unless stored as .gz) and the 2-D
-// panel must show it: many grey pixels of many levels (EM texture), plus the segmentation's colour when
-// segments are selected. Output: "VIEW-CHECK OK {...}" (exit 0), or one "VIEW-CHECK FAIL: <cause>"
+// rules (its jpeg/png/raw chunks must load, without Content-Encoding unless stored as .gz), and both
+// layers must draw in the 2-D panels (each switched off in turn must change them: the image a good part
+// with many grey levels, the segmentation where its selected segments are). Output: "VIEW-CHECK OK {...}" (exit 0), or one "VIEW-CHECK FAIL: <cause>"
 // per problem (exit 1). Exit 2: bad arguments; exit 3: the browser or WebGL could not start.
 import fs from "node:fs";
 import path from "node:path";
@@ -104,7 +104,7 @@ async function main() {
   const imageSpec = args["image-dataset"] ? state.layers.find((l) => l.type === "image") : undefined;
   if (args["image-dataset"] && !imageSpec) throw new Usage("--image-dataset is given but the state has no image layer");
   const imageBase = imageSpec ? dataBase(typeof imageSpec.source === "string" ? imageSpec.source : imageSpec.source.url) : null;
-  const imageInfo = imageSpec ? loadInfo(args["image-dataset"]).info : null;
+  const imageInfo = imageSpec ? loadInfo(args["image-dataset"], { image: true }).info : null;
 
   // ---- browser ----------------------------------------------------------------------------------
   let browser;
@@ -297,18 +297,63 @@ async function main() {
   await page.screenshot({ path: shot });
   notes.push(`screenshot: ${shot}`);
   let imagePixels = null;
-  if (imageSpec) {
-    // The 2-D panel must show the EM: grey pixels of many levels, and the segmentation tinting it.
-    const panel = (await panelRects(page)).find((p) => p.kind === "2d");
-    if (!panel) fail("SCREENSHOT: no 2-D panel in the layout");
+  if (imageSpec && !layerState.loadError) {
+    // Both layers must draw in the 2-D panels: each is switched off in turn, and the pixels that
+    // change are what it drew (the grey background, axis lines and boxes cancel out). The image must
+    // change a good part of the panels with many grey levels (EM texture); the segmentation must tint
+    // the image where its selected segments are.
+    await page.evaluate(() => {
+      const v = window.viewer;
+      v.showAxisLines.value = false;
+      v.showScaleBar.value = false;
+      v.showDefaultAnnotations.value = false;
+    });
+    const setVisible = (name, visible) => page.evaluate(([n, on]) => window.viewer.layerManager.managedLayers.find((m) => m.name === n).setVisible(on), [name, visible]);
+    const shots = async (label) => {
+      await settle(`the 2-D panels (${label})`);
+      const out = [];
+      for (const [i, panel] of (await panelRects(page)).filter((p) => p.kind === "2d").entries())
+        out.push((await page.screenshot({ clip: { x: panel.x, y: panel.y, width: panel.width, height: panel.height }, path: path.join(artifacts, `${args.name}-2d${i}-${label}.png`) })).toString("base64"));
+      return out;
+    };
+    const both = await shots("both");
+    await setVisible(imageSpec.name, false);
+    const segmentationOnly = await shots("segmentation");
+    await setVisible(imageSpec.name, true);
+    await setVisible(layerState.name, false);
+    const imageOnly = await shots("image");
+    await setVisible(layerState.name, true);
+    if (both.length === 0) fail("SCREENSHOT: no 2-D panel in the layout");
     else {
-      const png = await page.screenshot({ clip: { x: panel.x, y: panel.y, width: panel.width, height: panel.height }, path: path.join(artifacts, `${args.name}-2d.png`) });
-      imagePixels = await countPixels(page, png);
-      const area = panel.width * panel.height;
-      if (imagePixels.grey < area * 0.05 || imagePixels.greyLevels < 32)
-        fail(`BLANK IMAGE LAYER: the 2-D panel has ${imagePixels.grey} grey pixels of ${imagePixels.greyLevels} levels (of ${Math.round(area)}); the image layer did not draw`);
-      if (segments.length > 0 && imagePixels.coloured < Number(args["min-mesh-pixels"]))
-        fail(`SEGMENTATION NOT SHOWN: only ${imagePixels.coloured} coloured pixels in the 2-D panel over the image (segments ${segments.join(", ")})`);
+      imagePixels = await page.evaluate(async ([a, b, c]) => {
+        const decode = async (b64) => {
+          const bmp = await createImageBitmap(await (await fetch(`data:image/png;base64,${b64}`)).blob());
+          const canvas = new OffscreenCanvas(bmp.width, bmp.height);
+          const g = canvas.getContext("2d");
+          g.drawImage(bmp, 0, 0);
+          return g.getImageData(0, 0, bmp.width, bmp.height).data;
+        };
+        const r = { area: 0, imageChanged: 0, imageLevels: 0, segmentationChanged: 0 };
+        const levels = new Set();
+        for (let p = 0; p < a.length; p++) {
+          const [x, y, z] = [await decode(a[p]), await decode(b[p]), await decode(c[p])];
+          r.area += x.length / 4;
+          for (let i = 0; i < x.length; i += 4) {
+            const d = (u, w) => Math.max(Math.abs(u[i] - w[i]), Math.abs(u[i + 1] - w[i + 1]), Math.abs(u[i + 2] - w[i + 2]));
+            if (d(x, y) > 16) {
+              r.imageChanged++;
+              if (Math.max(z[i], z[i + 1], z[i + 2]) - Math.min(z[i], z[i + 1], z[i + 2]) <= 6) levels.add(z[i]);
+            }
+            if (d(x, z) > 16) r.segmentationChanged++;
+          }
+        }
+        r.imageLevels = levels.size;
+        return r;
+      }, [both, segmentationOnly, imageOnly]);
+      if (imagePixels.imageChanged < imagePixels.area * 0.05 || imagePixels.imageLevels < 32)
+        fail(`BLANK IMAGE LAYER: switching the image layer off changes ${imagePixels.imageChanged} of ${imagePixels.area} pixels of the 2-D panels (${imagePixels.imageLevels} grey levels); the image layer did not draw`);
+      if (segments.length > 0 && imagePixels.segmentationChanged < Number(args["min-mesh-pixels"]))
+        fail(`SEGMENTATION NOT SHOWN: switching the segmentation layer off changes only ${imagePixels.segmentationChanged} pixels of the 2-D panels over the image (segments ${segments.join(", ")})`);
     }
   }
   let meshPixels = null;
@@ -597,31 +642,6 @@ async function countColouredPixels(page, png) {
       if (mx > 40 && mx - mn > 20) n++;
     }
     return n;
-  }, png.toString("base64"));
-}
-
-/** Grey pixels (and how many distinct grey levels) and coloured pixels of a screenshot, decoded in the page. */
-async function countPixels(page, png) {
-  return page.evaluate(async (b64) => {
-    const blob = await (await fetch(`data:image/png;base64,${b64}`)).blob();
-    const bmp = await createImageBitmap(blob);
-    const c = new OffscreenCanvas(bmp.width, bmp.height);
-    const g = c.getContext("2d");
-    g.drawImage(bmp, 0, 0);
-    const d = g.getImageData(0, 0, bmp.width, bmp.height).data;
-    let grey = 0;
-    let coloured = 0;
-    const levels = new Set();
-    for (let i = 0; i < d.length; i += 4) {
-      const mx = Math.max(d[i], d[i + 1], d[i + 2]);
-      const mn = Math.min(d[i], d[i + 1], d[i + 2]);
-      if (mx > 40 && mx - mn > 20) coloured++;
-      else if (mx > 12 && mx - mn <= 6) {
-        grey++;
-        levels.add(mx);
-      }
-    }
-    return { grey, greyLevels: levels.size, coloured };
   }, png.toString("base64"));
 }
 

@@ -18,13 +18,15 @@ export function readJson(file) {
   }
 }
 
-export function loadInfo(datasetDir) {
+/** The dataset's info, checked; segmentation label types unless `image` (then any precomputed data type). */
+export function loadInfo(datasetDir, { image = false } = {}) {
   const infoPath = path.join(datasetDir, "info");
   if (!fs.existsSync(infoPath)) throw new Error(`${datasetDir}: no "info" file`);
   const info = readJson(infoPath);
   if (!Array.isArray(info.scales) || info.scales.length === 0) throw new Error(`${infoPath}: "scales" is missing or empty`);
   const dataType = String(info.data_type).toLowerCase();
-  if (dataType !== "uint64" && dataType !== "uint32") throw new Error(`${infoPath}: data_type ${info.data_type} is not uint32/uint64`);
+  const allowed = image ? ["uint8", "uint16", "uint32", "uint64", "float32"] : ["uint32", "uint64"];
+  if (!allowed.includes(dataType)) throw new Error(`${infoPath}: data_type ${info.data_type} is not ${allowed.join("/")}`);
   if (info.num_channels !== 1) throw new Error(`${infoPath}: num_channels is ${info.num_channels}, expected 1`);
   for (const s of info.scales) {
     s.voxel_offset ??= [0, 0, 0];
