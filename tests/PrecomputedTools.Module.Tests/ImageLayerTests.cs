@@ -61,6 +61,11 @@ public sealed class ImageLayerTests : IDisposable
             Assert.All(chunks, c => Assert.Equal(new byte[] { 0xFF, 0xD8, 0xFF }, File.ReadAllBytes(c).Take(3)));
         }
 
+        // Sharded where asked: the jpeg chunks go into shard files as they are, and every one still decodes.
+        var sharded = _session.RunOk("$img | Copy-PrecomputedDataset -Destination ([IO.Path]::Combine($work, 'em-sharded')) -Sharded | Test-PrecomputedDataset", vars);
+        Assert.True((bool)Assert.Single(sharded).Properties["IsValid"].Value, string.Join("; ", (IEnumerable<string>)sharded[0].Properties["Problems"].Value));
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(work, "em-sharded"), "*.shard", SearchOption.AllDirectories));
+
         _session.RunOk("$global:srv = Start-PrecomputedServer -Path $work -Port 0", vars);
         try
         {

@@ -114,6 +114,37 @@ public sealed class ImageEncodingTests
         Assert.True(worst >= 40, $"worst chunk PSNR {worst:F2} dB at quality 95");
     }
 
+    [Fact]
+    public async Task AnEmTiffStackBecomesExactRawAndFaithfulJpeg()
+    {
+        string djpeg = FindTool("djpeg");
+        SyntheticEmImage image = s_image.Value;
+        string slices = TestData.NewScratch("em-tiff");
+        await Export.TiffStackExporter.ExportAsync(image, slices, null, OperationMonitor.None, CancellationToken.None);
+        Tiff.TiffStackDescriptor stack = Tiff.TiffStackDescriptor.Open(slices, resolution: new double[] { 4, 4, 40 });
+        Assert.Equal(VoxelType.UInt8, stack.DataType);
+        Assert.Equal(image.Size, stack.Size);
+
+        (string raw, _) = await WriteScale0(stack, ChunkEncodings.Raw, "tiff-em-raw");
+        using (PrecomputedVolumeReader reader = PrecomputedVolumeReader.Open(raw))
+        {
+            var all = new Box3(Int3.Zero, image.Size);
+            byte[] expected = new byte[all.VoxelCount], actual = new byte[all.VoxelCount];
+            image.Fill(all, expected);
+            reader.Read(all, actual);
+            Assert.Equal(expected, actual);
+        }
+
+        (string jpeg, PrecomputedInfo info) = await WriteScale0(stack, ChunkEncodings.Jpeg, "tiff-em-jpeg", jpegQuality: 95);
+        double worst = AssertJpegScaleWithDjpeg(djpeg, jpeg, info, box =>
+        {
+            byte[] source = new byte[box.VoxelCount];
+            image.Fill(box, source);
+            return source;
+        });
+        Assert.True(worst >= 40, $"worst chunk PSNR {worst:F2} dB at quality 95");
+    }
+
     // Every chunk of scale 0 through djpeg against the source: returns the worst chunk's PSNR.
     private static double AssertJpegScaleWithDjpeg(string djpeg, string output, PrecomputedInfo info, Func<Box3, byte[]> sourceOf)
     {
