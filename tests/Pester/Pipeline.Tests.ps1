@@ -200,6 +200,23 @@ Describe 'Pipelines: each cmdlet takes what the one before it emits' {
     }
 }
 
+Describe 'Image layers' {
+    It 'writes the uint16 sample as a lossless png image layer with a max pyramid, and links it under the segmentation' {
+        $path = Join-Path (New-Scratch 'png') 'sample-png'
+        $image = Import-TiffStack -Path $samplePath -Resolution 800, 800, 2000 |
+            ConvertTo-CompressedSegmentation -Path $path -Encoding png |
+            Invoke-MajorityDownscale -Method Max
+        $image.Type | Should -Be 'image'
+        ($image | Test-PrecomputedDataset).IsValid | Should -BeTrue
+        (Get-Content -LiteralPath (Join-Path $path 'info') -Raw | ConvertFrom-Json).scales.encoding | Sort-Object -Unique | Should -Be 'png'
+        @(Get-ChildItem -LiteralPath $path -Recurse -Filter *.gz).Count | Should -Be 0
+
+        $state = New-NeuroglancerUrl -Layer @{ Source = 'precomputed://https://data.example.org/seg'; SegmentId = 1 }, @{ Dataset = $image; Type = 'image' } -BaseUrl https://data.example.org/png -AsState | ConvertFrom-Json
+        $state.layers.type | Should -Be @('image', 'segmentation')
+        $state.layers[1].segments | Should -Be @('1')
+    }
+}
+
 Describe '-WhatIf on <Name> prints what it would do and writes nothing' -ForEach @(
     @{ Name = 'ConvertTo-CompressedSegmentation'; Action = 'Write precomputed scale 0'; Script = { param($w) Import-TiffStack -Path $samplePath -Resolution 800, 800, 2000 | ConvertTo-CompressedSegmentation -Path (Join-Path $w 'ds') -WhatIf } }
     @{ Name = 'Invoke-MajorityDownscale'; Action = 'Write downscaled scales'; Script = { param($w) Invoke-MajorityDownscale -Path $datasetPath -Force -WhatIf } }
@@ -304,6 +321,9 @@ Describe 'Errors: <Case> gives <Id> (<Category>)' -ForEach @(
     @{ Case = 'a profile and a credential together'; Id = 'ConflictingCredentials'; Category = 'InvalidArgument'; Script = { Publish-PrecomputedS3 -Path $datasetPath -BucketName b -ProfileName p -Credential ([pscredential]::new('a', (ConvertTo-SecureString 'b' -AsPlainText -Force))) } }
     @{ Case = 'an info of size zero'; Id = 'InvalidVolumeGeometry'; Category = 'InvalidArgument'; Script = { New-PrecomputedInfo -Size 0, 1, 1 -Resolution 1, 1, 1 } }
     @{ Case = 'an info over an existing one'; Id = 'OutputExists'; Category = 'ResourceExists'; Script = { New-PrecomputedInfo -Size 10, 10, 10 -Resolution 1, 1, 1 -OutputPath $datasetPath } }
+    @{ Case = 'jpeg chunks of uint16 voxels'; Id = 'InvalidEncoding'; Category = 'InvalidArgument'; Script = { Import-TiffStack -Path $samplePath -Resolution 800, 800, 2000 | ConvertTo-CompressedSegmentation -Path (Join-Path $work 'jpeg16') -Encoding jpeg } }
+    @{ Case = 'averaging segment labels'; Id = 'InvalidDownscaleMethod'; Category = 'InvalidArgument'; Script = { Invoke-MajorityDownscale -Path $datasetPath -Method Average -Force } }
+    @{ Case = 'a layer table without a source'; Id = 'InvalidLayer'; Category = 'InvalidArgument'; Script = { New-NeuroglancerUrl -Layer @{ Type = 'image' } } }
     @{ Case = 'a BOSS server that is not there'; Id = 'BossServerUnavailable'; Category = 'ConnectionError'; Script = { Get-BossChannel -Collection a -Experiment b -Channel c -BaseUri 'http://127.0.0.1:1' -Token (ConvertTo-SecureString 't' -AsPlainText -Force) } }
 ) {
     It 'is a terminating error with a stable id and the right category' {

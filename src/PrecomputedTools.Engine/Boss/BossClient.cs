@@ -2,6 +2,7 @@ using System;
 using System.Buffers;
 using System.Globalization;
 using System.IO;
+using System.Linq;
 using System.Net;
 using System.Net.Http;
 using System.Net.Http.Headers;
@@ -42,6 +43,15 @@ public sealed class BossClientOptions
     /// <summary>Attempts per request that may end in a corrupt payload (a truncated body without Content-Length looks like one).</summary>
     public int MaxCorruptAttempts { get; set; } = 3;
 
+    /// <summary>
+    /// Failed requests in a row (no success between them, across every block in flight) after which
+    /// the server is taken as down and every request fails at once (BOSS.md §11.3's circuit breaker).
+    /// </summary>
+    public int CircuitBreakerThreshold { get; set; } = 10;
+
+    /// <summary>The smallest block a 413 or repeated 504s split down to: the BOSS cuboid (BOSS.md §11.3).</summary>
+    public Int3 MinimumSplitBlock { get; set; } = new(512, 512, 16);
+
     public string UserAgent { get; set; } = "PrecomputedTools/0.1";
 }
 
@@ -58,6 +68,7 @@ public sealed class BossClient : IDisposable
     private static readonly Regex s_tags = new("<[^>]*>", RegexOptions.CultureInvariant);
     private readonly HttpClient _http;
     private readonly SemaphoreSlim _slots;
+    private int _failuresInARow;
     private readonly Random _jitter = new();
     private long _successes;
 
@@ -237,9 +248,19 @@ public sealed class BossClient : IDisposable
         string what = $"block {Describe(box)} of {collection}/{experiment}/{channel} (level {resolution})";
         string accept = format == BossTransferFormat.Blosc ? "application/blosc" : "application/npygz";
         int transient = 0, serverErrors = 0, throttled = 0, corrupt = 0;
+        bool lastWasGatewayTimeout = false;
         for (int attempt = 1; ; attempt++)
         {
             ct.ThrowIfCancellationRequested();
+            if (Volatile.Read(ref _failuresInARow) >= Options.CircuitBreakerThreshold)
+            {
+                throw new EngineException(
+                    "BossCircuitOpen",
+                    EngineErrorKind.ConnectionError,
+                    $"The BOSS server at {Connection.BaseUri.Host} failed {Options.CircuitBreakerThreshold} requests in a row; the download stops instead of retrying a server that is down. Try again later (-Resume keeps what was written).",
+                    Describe(box));
+            }
+
             RetryableFailure failure;
             await _slots.WaitAsync(ct).ConfigureAwait(false);
             try
@@ -253,9 +274,35 @@ public sealed class BossClient : IDisposable
 
             if (failure.Exception is null)
             {
+                Volatile.Write(ref _failuresInARow, 0);
                 return;
             }
 
+            // The breaker counts what a down server gives (no answer, resets, gateway errors), not
+            // throttling, server bugs or bad payloads, which have their own limits.
+            if (failure.Kind == FailureKind.Transient)
+            {
+                Interlocked.Increment(ref _failuresInARow);
+            }
+
+            // Too large for the server (413), or two gateway timeouts in a row for this block: the
+            // server cannot assemble it in time, so ask for it in two aligned halves (BOSS.md §11.3).
+            bool gatewayTimeout = failure.Status == 504;
+            if ((failure.Kind == FailureKind.TooLarge || (gatewayTimeout && lastWasGatewayTimeout)) && SplitBox(box) is { } halves)
+            {
+                Volatile.Write(ref _failuresInARow, 0);
+                Monitor.Debug($"BOSS {what}: {failure.Exception.Message} Splitting it into {Describe(halves.First)} and {Describe(halves.Second)}.");
+                await GetHalvesAsync(collection, experiment, channel, resolution, box, halves, time, iso, type, format, destination, ct).ConfigureAwait(false);
+                return;
+            }
+
+            if (failure.Kind == FailureKind.TooLarge)
+            {
+                // Already the smallest aligned block: a larger one will not do either.
+                throw failure.Exception;
+            }
+
+            lastWasGatewayTimeout = gatewayTimeout;
             int used;
             int allowed;
             switch (failure.Kind)
@@ -289,6 +336,68 @@ public sealed class BossClient : IDisposable
         }
     }
 
+    /// <summary>
+    /// The two halves of a block along its longest axis that can be split, cut at a multiple of the
+    /// minimum block on that axis (so both halves stay aligned to the BOSS cuboids); null when no
+    /// axis is longer than one minimum block.
+    /// </summary>
+    internal (Box3 First, Box3 Second)? SplitBox(Box3 box)
+    {
+        Int3 size = box.Size;
+        Int3 unit = Options.MinimumSplitBlock;
+        foreach (int axis in new[] { 0, 1, 2 }.OrderByDescending(a => size[a]))
+        {
+            int begin = box.Begin[axis], end = box.End[axis];
+            int middle = begin + (size[axis] / 2);
+            int aligned = (int)Math.Round(middle / (double)unit[axis], MidpointRounding.AwayFromZero) * unit[axis];
+            if (aligned <= begin || aligned >= end)
+            {
+                aligned = ((begin / unit[axis]) + 1) * unit[axis];
+            }
+
+            if (aligned > begin && aligned < end && size[axis] > unit[axis])
+            {
+                Int3 firstEnd = box.End.With(axis, aligned);
+                Int3 secondBegin = box.Begin.With(axis, aligned);
+                return (new Box3(box.Begin, firstEnd), new Box3(secondBegin, box.End));
+            }
+        }
+
+        return null;
+    }
+
+    private async Task GetHalvesAsync(string collection, string experiment, string channel, int resolution, Box3 box, (Box3 First, Box3 Second) halves, int? time, bool iso, VoxelType type, BossTransferFormat format, Memory<byte> destination, CancellationToken ct)
+    {
+        int element = VoxelTypes.SizeOf(type);
+        foreach (Box3 half in new[] { halves.First, halves.Second })
+        {
+            int bytes = checked((int)(half.VoxelCount * element));
+            byte[] buffer = EngineBuffers.Bytes.Rent(Math.Max(1, bytes));
+            try
+            {
+                await GetCutoutAsync(collection, experiment, channel, resolution, half, time, iso, type, format, buffer.AsMemory(0, bytes), ct).ConfigureAwait(false);
+
+                // Both are [z][y][x]: copy the half's rows into their place in the block.
+                Int3 outer = box.Size, inner = half.Size;
+                Span<byte> target = destination.Span;
+                int row = inner.X * element;
+                for (int z = 0; z < inner.Z; z++)
+                {
+                    for (int y = 0; y < inner.Y; y++)
+                    {
+                        long from = ((long)z * inner.Y + y) * inner.X * element;
+                        long to = ((((long)(half.Begin.Z - box.Begin.Z + z) * outer.Y) + (half.Begin.Y - box.Begin.Y + y)) * outer.X + (half.Begin.X - box.Begin.X)) * element;
+                        buffer.AsSpan((int)from, row).CopyTo(target.Slice((int)to, row));
+                    }
+                }
+            }
+            finally
+            {
+                EngineBuffers.Bytes.Return(buffer);
+            }
+        }
+    }
+
     private TimeSpan Backoff(int attempt)
     {
         double cap = Math.Min(Options.RetryMaxDelay.TotalMilliseconds, Options.RetryBaseDelay.TotalMilliseconds * Math.Pow(2, attempt - 1));
@@ -309,16 +418,21 @@ public sealed class BossClient : IDisposable
         ServerError,
         Throttled,
         Corrupt,
+        TooLarge,
     }
 
     private readonly struct RetryableFailure
     {
-        public RetryableFailure(FailureKind kind, EngineException exception, TimeSpan? retryAfter = null)
+        public RetryableFailure(FailureKind kind, EngineException exception, TimeSpan? retryAfter = null, int status = 0)
         {
             Kind = kind;
             Exception = exception;
             RetryAfter = retryAfter;
+            Status = status;
         }
+
+        /// <summary>The HTTP status, when the server answered.</summary>
+        public int Status { get; }
 
         public FailureKind Kind { get; }
 
@@ -372,7 +486,8 @@ public sealed class BossClient : IDisposable
                 {
                     429 when !IsThrottledForGood(body) => new RetryableFailure(FailureKind.Throttled, error, RetryAfter(response)),
                     500 => new RetryableFailure(FailureKind.ServerError, error),
-                    502 or 503 or 504 => new RetryableFailure(FailureKind.Transient, error),
+                    502 or 503 or 504 => new RetryableFailure(FailureKind.Transient, error, status: status),
+                    413 => new RetryableFailure(FailureKind.TooLarge, error, status: status),
                     _ => throw error,
                 };
             }

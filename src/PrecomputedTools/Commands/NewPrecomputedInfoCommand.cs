@@ -64,9 +64,9 @@ public sealed class NewPrecomputedInfoCommand : PrecomputedCmdlet
     [Alias("PSPath", "LP")]
     public string LiteralPath { get; set; } = "";
 
-    /// <summary>Chunk encoding of every scale: compressed_segmentation (labels) or raw.</summary>
+    /// <summary>Chunk encoding of every scale: compressed_segmentation (labels), raw, jpeg (uint8 images) or png (uint8/uint16 images).</summary>
     [Parameter]
-    [ValidateSet(ChunkEncodings.CompressedSegmentation, ChunkEncodings.Raw)]
+    [ValidateSet(ChunkEncodings.CompressedSegmentation, ChunkEncodings.Raw, ChunkEncodings.Jpeg, ChunkEncodings.Png)]
     public string? Encoding { get; set; }
 
     /// <summary>compressed_segmentation block size, x,y,z (default 8,8,8).</summary>
@@ -195,7 +195,7 @@ public sealed class NewPrecomputedInfoCommand : PrecomputedCmdlet
     private PrecomputedInfo Assemble(Int3 size, double[] resolution, Int3 offset, VoxelType dataType, Int3? blockSize, int? maxScales)
     {
         var info = new PrecomputedInfo { Type = Type.ToLowerInvariant(), DataType = dataType, Mesh = MeshDirectory };
-        if (info.IsSegmentation && !VoxelTypes.IsLabelType(dataType) && Encoding != ChunkEncodings.Raw)
+        if (info.IsSegmentation && !VoxelTypes.IsLabelType(dataType) && Encoding is null or ChunkEncodings.CompressedSegmentation)
         {
             // Labels narrower than 32 bits are stored as uint64: compressed_segmentation takes only uint32/uint64.
             info.DataType = VoxelType.UInt64;
