@@ -13,6 +13,18 @@ namespace PrecomputedTools.Engine.Tests;
 
 public class MeshingWriterTests
 {
+    [Theory]
+    [InlineData(64, 64, 64, 138, 128, 128, 128)]
+    [InlineData(256, 256, 128, 138, 256, 256, 128)]
+    [InlineData(32, 32, 16, 20, 128, 128, 20)]
+    public void TheDefaultMeshingChunkIsAMultipleOfTheReadGranularityNear128(int gx, int gy, int gz, int depth, int cx, int cy, int cz)
+    {
+        // 128 rather than 256 voxels: memory per chunk in flight is what bounds meshing (issue 16:
+        // Z-Brain's peak went from 470-750 MB to 290 MB in pwsh); a coarser granularity is kept whole.
+        Int3 chosen = new SegmentMeshSettings().ResolveChunkSize(new Int3(1406, 621, depth), new Int3(gx, gy, gz));
+        Assert.Equal(new Int3(cx, cy, cz), chosen);
+    }
+
     private const ulong Big = 18446744073709551557UL; // > 2^63
 
     /// <summary>Two boxes (one with an id above 2^63), one voxel on the volume corner, in a 24×20×12 volume.</summary>

@@ -200,6 +200,11 @@ public sealed class ConvertToCompressedSegmentationCommand : StoreCmdlet
             conflicts.Add($"-Encoding {Encoding} (the info has {first.Encoding})");
         }
 
+        if (MyInvocation.BoundParameters.ContainsKey(nameof(Quality)) && first.Encoding == ChunkEncodings.Jpeg && first.JpegQuality != Quality)
+        {
+            conflicts.Add($"-Quality {Quality} (the info has jpeg_quality {first.JpegQuality?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unset"})");
+        }
+
         if (MyInvocation.BoundParameters.ContainsKey(nameof(TargetChunkSize)))
         {
             Int3 wanted = ScalePyramid.Generate(size, first.Resolution, first.VoxelOffset, TargetChunkSize, first.Encoding, first.BlockSize, 1)[0].ChunkSize;

@@ -83,7 +83,7 @@ public sealed class NewSegmentMeshCommand : StoreCmdlet
     [Parameter]
     public object? SegmentName { get; set; }
 
-    /// <summary>Meshing chunk size in voxels x,y,z (default: a multiple of the scale's chunk size near 256).</summary>
+    /// <summary>Meshing chunk size in voxels x,y,z (default: a multiple of the scale's chunk size near 128, which bounds memory; larger chunks make fewer, larger fragments).</summary>
     [Parameter]
     [ValidateCount(3, 3)]
     [ValidateRange(2, 4096)]
