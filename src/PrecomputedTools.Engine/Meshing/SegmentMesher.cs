@@ -70,6 +70,12 @@ public sealed class SegmentMeshSettings
         int Pick(int g, int size)
         {
             g = Math.Max(1, Math.Min(g, size));
+            while (g > 128 && g % 2 == 0)
+            {
+                // A coarse granularity (the guide's 256) is halved: each half still starts on a read boundary's half.
+                g /= 2;
+            }
+
             int multiple = Math.Max(1, 128 / g);
             return Math.Min(size, g * multiple);
         }
