@@ -676,8 +676,10 @@ public static class Downsampling
         return best;
     }
 
-    private static unsafe void AverageInteger<T>(byte* src, Int3 s, Int3 f, byte* dst, Int3 o)
-        where T : struct, IElement
+    // Average, Min and Max of images share one walk over the output's blocks (edge blocks clipped to
+    // the voxels present); the reducer is a struct, so the JIT specializes the loop for each one.
+    private static void ReduceBlocks<TReducer>(Int3 s, Int3 f, Int3 o, TReducer reducer)
+        where TReducer : struct, IBlockReducer
     {
         for (int oz = 0; oz < o.Z; oz++)
         {
@@ -689,7 +691,7 @@ public static class Downsampling
                 for (int ox = 0; ox < o.X; ox++)
                 {
                     int x0 = ox * f.X, nx = Math.Min(f.X, s.X - x0);
-                    ulong lo = 0, hi = 0;
+                    reducer.Begin();
                     for (int z = 0; z < nz; z++)
                     {
                         for (int y = 0; y < ny; y++)
@@ -697,89 +699,133 @@ public static class Downsampling
                             long row = x0 + ((long)s.X * (y0 + y + ((long)s.Y * (z0 + z))));
                             for (int x = 0; x < nx; x++)
                             {
-                                ulong v = default(T).Load(src, row + x);
-                                lo += v;
-                                if (lo < v)
-                                {
-                                    hi++;
-                                }
+                                reducer.Add(row + x);
                             }
                         }
                     }
 
-                    ulong n = (ulong)nx * (ulong)ny * (ulong)nz;
-                    default(T).Store(dst, dstRow + ox, RoundedMean(lo, hi, n));
+                    reducer.End(dstRow + ox, (ulong)nx * (ulong)ny * (ulong)nz);
                 }
             }
         }
     }
+
+    private static unsafe void AverageInteger<T>(byte* src, Int3 s, Int3 f, byte* dst, Int3 o)
+        where T : struct, IElement => ReduceBlocks(s, f, o, new IntegerMean<T>(src, dst));
 
     private static unsafe void ExtremeInteger<T>(byte* src, Int3 s, Int3 f, byte* dst, Int3 o, bool maximum)
+        where T : struct, IElement => ReduceBlocks(s, f, o, new IntegerExtreme<T>(src, dst, maximum));
+
+    private static unsafe void ExtremeFloat(float* src, Int3 s, Int3 f, float* dst, Int3 o, bool maximum) =>
+        ReduceBlocks(s, f, o, new FloatExtreme(src, dst, maximum));
+
+    private static unsafe void AverageFloat(float* src, Int3 s, Int3 f, float* dst, Int3 o) =>
+        ReduceBlocks(s, f, o, new FloatMean(src, dst));
+
+    private unsafe struct IntegerMean<T> : IBlockReducer
         where T : struct, IElement
     {
-        for (int oz = 0; oz < o.Z; oz++)
-        {
-            int z0 = oz * f.Z, nz = Math.Min(f.Z, s.Z - z0);
-            for (int oy = 0; oy < o.Y; oy++)
-            {
-                int y0 = oy * f.Y, ny = Math.Min(f.Y, s.Y - y0);
-                long dstRow = (long)o.X * (oy + ((long)o.Y * oz));
-                for (int ox = 0; ox < o.X; ox++)
-                {
-                    int x0 = ox * f.X, nx = Math.Min(f.X, s.X - x0);
-                    ulong best = maximum ? ulong.MinValue : ulong.MaxValue;
-                    for (int z = 0; z < nz; z++)
-                    {
-                        for (int y = 0; y < ny; y++)
-                        {
-                            long row = x0 + ((long)s.X * (y0 + y + ((long)s.Y * (z0 + z))));
-                            for (int x = 0; x < nx; x++)
-                            {
-                                ulong v = default(T).Load(src, row + x);
-                                best = maximum ? Math.Max(best, v) : Math.Min(best, v);
-                            }
-                        }
-                    }
+        private readonly byte* _src;
+        private readonly byte* _dst;
+        private ulong _lo;
+        private ulong _hi;
 
-                    default(T).Store(dst, dstRow + ox, best);
-                }
+        public IntegerMean(byte* src, byte* dst)
+        {
+            _src = src;
+            _dst = dst;
+            _lo = _hi = 0;
+        }
+
+        public void Begin() => _lo = _hi = 0;
+
+        public void Add(long i)
+        {
+            ulong v = default(T).Load(_src, i);
+            _lo += v;
+            if (_lo < v)
+            {
+                _hi++;
             }
         }
+
+        public void End(long j, ulong count) => default(T).Store(_dst, j, RoundedMean(_lo, _hi, count));
     }
 
-    private static unsafe void ExtremeFloat(float* src, Int3 s, Int3 f, float* dst, Int3 o, bool maximum)
+    private unsafe struct IntegerExtreme<T> : IBlockReducer
+        where T : struct, IElement
     {
-        for (int oz = 0; oz < o.Z; oz++)
-        {
-            int z0 = oz * f.Z, nz = Math.Min(f.Z, s.Z - z0);
-            for (int oy = 0; oy < o.Y; oy++)
-            {
-                int y0 = oy * f.Y, ny = Math.Min(f.Y, s.Y - y0);
-                long dstRow = (long)o.X * (oy + ((long)o.Y * oz));
-                for (int ox = 0; ox < o.X; ox++)
-                {
-                    int x0 = ox * f.X, nx = Math.Min(f.X, s.X - x0);
-                    float best = float.NaN;
-                    for (int z = 0; z < nz; z++)
-                    {
-                        for (int y = 0; y < ny; y++)
-                        {
-                            long row = x0 + ((long)s.X * (y0 + y + ((long)s.Y * (z0 + z))));
-                            for (int x = 0; x < nx; x++)
-                            {
-                                float v = src[row + x];
-                                if (float.IsNaN(best) || (maximum ? v > best : v < best))
-                                {
-                                    best = v;
-                                }
-                            }
-                        }
-                    }
+        private readonly byte* _src;
+        private readonly byte* _dst;
+        private readonly bool _maximum;
+        private ulong _best;
 
-                    dst[dstRow + ox] = best;
-                }
+        public IntegerExtreme(byte* src, byte* dst, bool maximum)
+        {
+            _src = src;
+            _dst = dst;
+            _maximum = maximum;
+            _best = 0;
+        }
+
+        public void Begin() => _best = _maximum ? ulong.MinValue : ulong.MaxValue;
+
+        public void Add(long i)
+        {
+            ulong v = default(T).Load(_src, i);
+            _best = _maximum ? Math.Max(_best, v) : Math.Min(_best, v);
+        }
+
+        public void End(long j, ulong count) => default(T).Store(_dst, j, _best);
+    }
+
+    private unsafe struct FloatMean : IBlockReducer
+    {
+        private readonly float* _src;
+        private readonly float* _dst;
+        private double _sum;
+
+        public FloatMean(float* src, float* dst)
+        {
+            _src = src;
+            _dst = dst;
+            _sum = 0;
+        }
+
+        public void Begin() => _sum = 0;
+
+        public void Add(long i) => _sum += _src[i];
+
+        public void End(long j, ulong count) => _dst[j] = (float)(_sum / count);
+    }
+
+    private unsafe struct FloatExtreme : IBlockReducer
+    {
+        private readonly float* _src;
+        private readonly float* _dst;
+        private readonly bool _maximum;
+        private float _best;
+
+        public FloatExtreme(float* src, float* dst, bool maximum)
+        {
+            _src = src;
+            _dst = dst;
+            _maximum = maximum;
+            _best = float.NaN;
+        }
+
+        public void Begin() => _best = float.NaN;
+
+        public void Add(long i)
+        {
+            float v = _src[i];
+            if (float.IsNaN(_best) || (_maximum ? v > _best : v < _best))
+            {
+                _best = v;
             }
         }
+
+        public void End(long j, ulong count) => _dst[j] = _best;
     }
 
     /// <summary>(hi:lo + n/2) / n for a 128-bit sum, rounding halves up.</summary>
@@ -802,37 +848,16 @@ public static class Downsampling
 
         return (ulong)mean;
     }
+}
 
-    private static unsafe void AverageFloat(float* src, Int3 s, Int3 f, float* dst, Int3 o)
-    {
-        for (int oz = 0; oz < o.Z; oz++)
-        {
-            int z0 = oz * f.Z, nz = Math.Min(f.Z, s.Z - z0);
-            for (int oy = 0; oy < o.Y; oy++)
-            {
-                int y0 = oy * f.Y, ny = Math.Min(f.Y, s.Y - y0);
-                long dstRow = (long)o.X * (oy + ((long)o.Y * oz));
-                for (int ox = 0; ox < o.X; ox++)
-                {
-                    int x0 = ox * f.X, nx = Math.Min(f.X, s.X - x0);
-                    double sum = 0;
-                    for (int z = 0; z < nz; z++)
-                    {
-                        for (int y = 0; y < ny; y++)
-                        {
-                            long row = x0 + ((long)s.X * (y0 + y + ((long)s.Y * (z0 + z))));
-                            for (int x = 0; x < nx; x++)
-                            {
-                                sum += src[row + x];
-                            }
-                        }
-                    }
+/// <summary>Folds the voxels of one block into one output voxel (see ReduceBlocks).</summary>
+internal interface IBlockReducer
+{
+    void Begin();
 
-                    dst[dstRow + ox] = (float)(sum / ((double)nx * ny * nz));
-                }
-            }
-        }
-    }
+    void Add(long sourceIndex);
+
+    void End(long destinationIndex, ulong count);
 }
 
 /// <summary>Unsigned integer element access for image reductions.</summary>
