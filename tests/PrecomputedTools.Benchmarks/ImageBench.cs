@@ -94,6 +94,17 @@ public sealed class ImageBench : IBenchSection
         });
         context.Report("png encode level 6 (module)", 1, t, mb, "MB/s", 0);
 
+        // Average downsampling of the image (2x2x2), the default for image pyramids.
+        byte[] reduced = new byte[(ChunkEdge / 2) * (ChunkEdge / 2) * (ChunkEdge / 2)];
+        t = context.Time(() =>
+        {
+            foreach (byte[] c in chunks)
+            {
+                Downsampling.Average(c, VoxelType.UInt8, shape, new Int3(2, 2, 2), reduced);
+            }
+        });
+        context.Report("average 2x2x2 uint8 (module)", 1, t, mb, "Mvox/s", 0);
+
         // cjpeg and djpeg: the same chunks stacked 15 to an image (64 x 61440 pixels, under JPEG's 65535
         // limit; every chunk is a whole number of 8-pixel block rows, so the blocks coded are the same),
         // one process per image, the process start measured on an 8x8 image and subtracted.
