@@ -10,11 +10,45 @@ namespace PrecomputedTools.Engine.Tests;
 
 /// <summary>
 /// Damaged TIFFs (a seeded, bounded corpus of mutations of the bundled sample's slices): opening and
-/// reading them fails only with an EngineException, never with the TIFF library's own exceptions.
+/// reading them fails only with an EngineException, never with the TIFF library's own exceptions,
+/// within 2 s and 256 MB of allocation to open each.
 /// </summary>
 public sealed class TiffCorpusTests
 {
-    private const int Mutants = 1500;
+    private const int Mutants = 6000;
+
+    [Fact]
+    public void ATagClaimingMoreValuesThanTheFileHoldsIsRefusedBeforeTheLibraryAllocatesThem()
+    {
+        // The outside report's reproducer: SamplesPerPixel (277) with a count of 637,534,209 shorts
+        // in a 518-byte slice took 10 s and gigabytes inside LibTiff.NET.
+        string samples = Path.Combine(TestData.RepoRoot, "module", "samples", "sample-labels");
+        byte[] bytes = File.ReadAllBytes(Path.Combine(samples, "slice_0.tif"));
+        Assert.Equal((byte)'I', bytes[0]);
+        int ifd = BitConverter.ToInt32(bytes, 4);
+        int entries = BitConverter.ToUInt16(bytes, ifd);
+        int patched = 0;
+        for (int e = 0; e < entries; e++)
+        {
+            int at = ifd + 2 + (12 * e);
+            if (BitConverter.ToUInt16(bytes, at) == 277)
+            {
+                BitConverter.TryWriteBytes(bytes.AsSpan(at + 4), 637_534_209);
+                patched++;
+            }
+        }
+
+        Assert.Equal(1, patched);
+        string file = Path.Combine(TestData.NewScratch("tiff-count"), "huge-count.tif");
+        File.WriteAllBytes(file, bytes);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        EngineException error = Assert.Throws<EngineException>(() => TiffStackDescriptor.Open(file));
+        Assert.Equal("CorruptTiffFile", error.ErrorId);
+        Assert.Contains("tag 277", error.Message, StringComparison.Ordinal);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1 << 20);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), clock.Elapsed.ToString());
+    }
 
     [Fact]
     public async System.Threading.Tasks.Task MutatedTiffsFailOnlyWithEngineErrors()
@@ -25,6 +59,8 @@ public sealed class TiffCorpusTests
         string scratch = TestData.NewScratch("tiff-corpus");
         var random = new Random(2026);
         var escaped = new Dictionary<string, string>();
+        var slow = new List<string>();
+        var greedy = new List<string>();
         int opened = 0, refused = 0;
         for (int n = 0; n < Mutants; n++)
         {
@@ -65,9 +101,18 @@ public sealed class TiffCorpusTests
 
             string file = Path.Combine(scratch, $"m{n:D4}.tif");
             File.WriteAllBytes(file, bytes);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            long allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
             try
             {
                 TiffStackDescriptor volume = TiffStackDescriptor.Open(file);
+                // Opening reads every directory on this thread: huge tag counts would show here.
+                long openAllocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
+                if (openAllocated > 256L << 20)
+                {
+                    greedy.Add($"{file}: {openAllocated >> 20} MB to open");
+                }
+
                 long length = volume.Size.Volume * VoxelTypes.SizeOf(volume.DataType);
                 if (length <= 64L << 20)
                 {
@@ -91,9 +136,16 @@ public sealed class TiffCorpusTests
                 string signature = inner.GetType().Name + " at " + (inner.StackTrace ?? "").Split('\n').FirstOrDefault()?.Trim();
                 escaped.TryAdd(signature, file);
             }
+
+            if (clock.Elapsed > TimeSpan.FromSeconds(2))
+            {
+                slow.Add($"{file}: {clock.Elapsed.TotalSeconds:F1} s");
+            }
         }
 
         Assert.True(escaped.Count == 0, $"{escaped.Count} kinds of non-engine exception escaped:\n" + string.Join("\n", escaped.Select(kv => kv.Key + " (" + kv.Value + ")")));
+        Assert.True(slow.Count == 0, "mutants over 2 s: " + string.Join(", ", slow));
+        Assert.True(greedy.Count == 0, "mutants allocating over 256 MB: " + string.Join(", ", greedy));
         Assert.True(refused > Mutants / 10, $"only {refused} of {Mutants} mutants were refused: the corpus damages too little ({opened} opened)");
     }
 }

@@ -268,7 +268,7 @@ public static class ZlibInflate
         using var source = new MemoryStream(copy, writable: false);
         using Stream inflater = OpenStream(source);
         int total = ReadFully(inflater, output);
-        if (total == output.Length && inflater.ReadByte() >= 0)
+        if (total == output.Length && HasMore(inflater))
         {
             throw BloscDecoder.Corrupt("a zlib stream decodes to more bytes than its block holds");
         }
@@ -299,6 +299,19 @@ public static class ZlibInflate
 
         return new DeflateStream(source, CompressionMode.Decompress, leaveOpen: true);
 #endif
+    }
+
+    /// <summary>Whether the stream yields another byte; a corrupt tail is a corrupt stream (the same error as <see cref="ReadFully"/>).</summary>
+    internal static bool HasMore(Stream stream)
+    {
+        try
+        {
+            return stream.ReadByte() >= 0;
+        }
+        catch (Exception ex) when (Storage.ObjectContent.IsCorruptCompressedData(ex))
+        {
+            throw new EngineException(BloscDecoder.CorruptErrorId, EngineErrorKind.InvalidData, "A zlib stream is corrupt: " + ex.Message, inner: ex);
+        }
     }
 
     internal static int ReadFully(Stream stream, Span<byte> output)
@@ -339,7 +352,7 @@ public static class ZlibInflate
             }
 #endif
         }
-        catch (InvalidDataException ex)
+        catch (Exception ex) when (Storage.ObjectContent.IsCorruptCompressedData(ex))
         {
             throw new EngineException(BloscDecoder.CorruptErrorId, EngineErrorKind.InvalidData, "A zlib stream is corrupt: " + ex.Message, inner: ex);
         }

@@ -238,6 +238,13 @@ public static class BloscDecoder
             bool split = !_header.DontSplit && typeSize <= MaxSplits && bsize / typeSize >= MinBufferSize && !leftoverBlock;
             int nsplits = split ? typeSize : 1;
             int neblock = bsize / nsplits;
+            if (neblock * nsplits != bsize)
+            {
+                // c-blosc splits only blocks that are whole multiples of the type size: streams of
+                // bsize / typesize bytes would leave the last bytes of the block unwritten.
+                throw Corrupt($"block {j} of {bsize} bytes cannot be split into {nsplits} streams");
+            }
+
             bool byteShuffled = _header.ByteShuffle && typeSize > 1;
             bool bitShuffled = !byteShuffled && _header.BitShuffle && blockSize >= typeSize;
             bool shuffled = byteShuffled || bitShuffled;

@@ -71,7 +71,7 @@ public static class NpyGz
             throw BloscDecoder.Corrupt($"the npy data ends after {read:N0} of {destination.Length:N0} bytes; the download was cut short").WithPrefix("npygz");
         }
 
-        if (inflater.ReadByte() >= 0)
+        if (ZlibInflate.HasMore(inflater))
         {
             throw BloscDecoder.Corrupt("the npy data has extra bytes after the array").WithPrefix("npygz");
         }

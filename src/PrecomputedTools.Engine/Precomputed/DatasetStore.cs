@@ -62,7 +62,17 @@ public sealed class DatasetStore : IDisposable
             if (layout is null || gzip is null)
             {
                 (ChunkLayout Layout, bool Gzip)? found = null;
-                if (TryReadInfo(objects) is { } info)
+                PrecomputedInfo? info = null;
+                try
+                {
+                    info = TryReadInfo(objects);
+                }
+                catch (EngineException ex) when (ex.ErrorId is "InvalidPrecomputedInfo" or "InvalidVolumeGeometry")
+                {
+                    // Opening only reveals settings; a damaged info is reported by whoever reads it.
+                }
+
+                if (info is not null)
                 {
                     found = Reveal(objects, info);
                 }
@@ -123,7 +133,10 @@ public sealed class DatasetStore : IDisposable
             throw new EngineException("InvalidPrecomputedInfo", EngineErrorKind.InvalidData, $"{source}: the info is not UTF-8 text.", source, ex);
         }
 
-        return PrecomputedInfo.Parse(text, null, allowIncompleteScales: false, source: source);
+        // Every reader divides by chunk sizes and walks the grid: a foreign info is checked before any of them sees it.
+        PrecomputedInfo info = PrecomputedInfo.Parse(text, null, allowIncompleteScales: false, source: source);
+        info.Validate(source);
+        return info;
     }
 
     /// <summary>

@@ -276,6 +276,12 @@ public sealed class PrecomputedInfo
         return info;
     }
 
+    /// <summary>The most voxels a scale may declare (2^60: a grid of them still fits every 64-bit count).</summary>
+    public const double MaxVoxelsPerScale = 1L << 60;
+
+    /// <summary>The most chunks a scale may declare (2^40, about a trillion objects).</summary>
+    public const double MaxChunksPerScale = 1L << 40;
+
     /// <summary>Checks the rules of FORMATS.md §2 and §11.1 that a writer depends on.</summary>
     public void Validate(string? source = null, bool requireChunkSizes = true)
     {
@@ -306,6 +312,18 @@ public sealed class PrecomputedInfo
             if (requireChunkSizes && !s.ChunkSize.AllPositive)
             {
                 throw InvalidInfo($"Scale {i} ({s.Key}) has chunk size {s.ChunkSize}; every axis must be at least 1.", source);
+            }
+
+            // Beyond these no store holds the scale and the counts would overflow: refuse rather than
+            // walk a grid without end.
+            if ((double)s.Size.X * s.Size.Y * s.Size.Z > MaxVoxelsPerScale)
+            {
+                throw InvalidInfo($"Scale {i} ({s.Key}) has size {s.Size}: more than 2^60 voxels, beyond any volume a store can hold.", source);
+            }
+
+            if (s.ChunkSize.AllPositive && (double)Int3.CeilDiv(s.Size, s.ChunkSize).X * Int3.CeilDiv(s.Size, s.ChunkSize).Y * Int3.CeilDiv(s.Size, s.ChunkSize).Z > MaxChunksPerScale)
+            {
+                throw InvalidInfo($"Scale {i} ({s.Key}) has size {s.Size} in chunks of {s.ChunkSize}: more than 2^40 chunks, beyond any store. Use larger chunk_sizes.", source);
             }
 
             if (!ChunkEncodings.IsKnown(s.Encoding) && s.Encoding is not ("compresso" or "jxl"))

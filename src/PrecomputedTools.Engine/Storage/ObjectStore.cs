@@ -181,7 +181,7 @@ public static class ObjectContent
 
             return new PooledBytes(buffer, length);
         }
-        catch (InvalidDataException ex)
+        catch (Exception ex) when (IsCorruptCompressedData(ex))
         {
             EngineBuffers.Bytes.Return(buffer);
             throw new EngineException("InvalidGzipObject", EngineErrorKind.InvalidData, $"'{key}' is stored gzip-encoded but is not a valid gzip stream: {ex.Message}", key, ex);
@@ -192,6 +192,14 @@ public static class ObjectContent
             throw;
         }
     }
+
+    /// <summary>
+    /// Whether an exception from an inflating stream means its bytes are corrupt: InvalidDataException,
+    /// or the runtime's internal ZLibException (an IOException of System.IO.Compression) for damage the
+    /// native zlib reports itself, such as a bad window size in the header.
+    /// </summary>
+    public static bool IsCorruptCompressedData(Exception ex) =>
+        ex is InvalidDataException || (ex is IOException && ex.GetType().Namespace == "System.IO.Compression");
 
     private static EngineException TooLarge(string key, int maxLength) => new(
         "ObjectTooLarge",

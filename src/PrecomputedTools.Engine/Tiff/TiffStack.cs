@@ -154,6 +154,7 @@ public sealed class TiffStackDescriptor : VolumeDescriptor
         foreach (string file in files)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            TiffStructure.Check(file);
             using LibTiff tif = OpenTiff(file);
             int index = 0;
             do

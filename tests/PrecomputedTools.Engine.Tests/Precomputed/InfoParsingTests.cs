@@ -25,6 +25,29 @@ public sealed class InfoParsingTests
         Assert.Contains("\"" + member + "\"", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("[2147483647,2147483647,2147483647]", "[1,1,1]", "2^60 voxels")]
+    [InlineData("[1048576,1048576,1024]", "[1,1,1]", "2^40 chunks")]
+    public void GridsNoStoreCouldHoldAreRefusedNotWalked(string size, string chunk, string expected)
+    {
+        string json = Info().Replace("[10,10,10]", size, StringComparison.Ordinal).Replace("[[8,8,8]]", "[" + chunk + "]", StringComparison.Ordinal);
+        PrecomputedInfo info = PrecomputedInfo.Parse(json);
+        EngineException error = Assert.Throws<EngineException>(() => info.Validate("test/info"));
+        Assert.Equal("InvalidPrecomputedInfo", error.ErrorId);
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ADatasetWhoseInfoHasAZeroChunkSizeIsRefusedWhenItIsOpened()
+    {
+        string folder = TestData.NewScratch("info-zero-chunk");
+        System.IO.File.WriteAllText(System.IO.Path.Combine(folder, "info"), Info().Replace("[[8,8,8]]", "[[8,0,8]]", StringComparison.Ordinal));
+        var store = DatasetStore.Open(folder);
+        EngineException error = Assert.Throws<EngineException>(() => store.ReadInfo());
+        Assert.Equal("InvalidPrecomputedInfo", error.ErrorId);
+        Assert.Contains("chunk size", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void AWellTypedInfoStillParses()
     {
