@@ -16,18 +16,20 @@ namespace PrecomputedTools.Engine.Publishing;
 /// every response (404 included), "X.gz" served for "X" with Content-Encoding: gzip (inflated for
 /// clients that do not accept gzip), JSON type for info files and manifests, "&lt;id&gt;:0" mapped to a
 /// colon-free "&lt;id&gt;.json", Range on plain files, GET/HEAD/OPTIONS only, no listing, and no path
-/// outside the root. Loopback by default.
+/// outside the root. Loopback by default. HTTP/1.1 is spoken over sockets here (not HttpListener, whose
+/// managed implementation has no header timeout and no connection limit): see <see cref="HttpConnection"/>.
 /// </summary>
 public sealed class StaticFileServer : IDisposable
 {
     private const string ExposeHeaders = "Content-Length, Content-Range, Content-Encoding, ETag";
-    private readonly HttpListener _listener = new();
     private readonly string _root;
     private readonly CancellationTokenSource _stop = new();
     private readonly string? _realRoot; // the root with its links resolved, once: every request is checked against it
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<HttpConnection, byte> _open = new();
+    private TcpListener? _listener;
     private Task? _acceptLoop;
     private long _requests;
-    private string? _urlHost;
+    private int _connections;
     private int _stopped;
 
     public StaticFileServer(string root, string bindAddress = "127.0.0.1", int port = 0)
@@ -54,12 +56,27 @@ public sealed class StaticFileServer : IDisposable
     /// <summary>The port (chosen at <see cref="Start"/> when 0 was given).</summary>
     public int Port { get; private set; }
 
+    /// <summary>
+    /// Connections served at once (nginx's worker_connections is 512 too); one more is answered 503
+    /// and closed at once, so a flood of idle connections cannot exhaust the process's descriptors.
+    /// </summary>
+    public int MaxConnections { get; set; } = 512;
+
+    /// <summary>Time from a connection's first byte (or its accept) to the end of a request head, like nginx's client_header_timeout.</summary>
+    public TimeSpan HeaderTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Time a kept-alive connection may wait for its next request, or a response write may wait for the client to read.</summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Connections open now (for tests and diagnostics).</summary>
+    public int OpenConnections => Volatile.Read(ref _connections);
+
     /// <summary>"http://127.0.0.1:8080" (no trailing slash); a wildcard bind reports 127.0.0.1.</summary>
     public string Url
     {
         get
         {
-            string host = _urlHost ?? (BindAddress is "0.0.0.0" or "*" or "+" or "::" ? "127.0.0.1" : BindAddress);
+            string host = BindAddress is "0.0.0.0" or "*" or "+" or "::" ? "127.0.0.1" : BindAddress;
             if (host.IndexOf(':') >= 0)
             {
                 host = "[" + host + "]";
@@ -69,40 +86,31 @@ public sealed class StaticFileServer : IDisposable
         }
     }
 
-    public bool IsRunning => _listener.IsListening && Volatile.Read(ref _stopped) == 0;
+    public bool IsRunning => _listener is not null && Volatile.Read(ref _stopped) == 0;
 
     public long RequestCount => Interlocked.Read(ref _requests);
 
     public void Start()
     {
-        if (Port == 0)
+        IPAddress address = BindAddress switch
         {
-            Port = FindFreePort(BindAddress);
-        }
-
-        string host = BindAddress switch
-        {
-            "0.0.0.0" or "*" or "+" or "::" => "+",
-            _ when BindAddress.IndexOf(':') >= 0 => "[" + BindAddress + "]",
-            _ => BindAddress,
+            "0.0.0.0" or "*" or "+" => IPAddress.Any,
+            "::" => IPAddress.IPv6Any,
+            _ when IPAddress.TryParse(BindAddress, out IPAddress? parsed) => parsed,
+            _ => ResolveHost(BindAddress),
         };
-        if (host == "127.0.0.1" && System.Runtime.InteropServices.RuntimeInformation.IsOSPlatform(System.Runtime.InteropServices.OSPlatform.Windows))
-        {
-            // http.sys lets non-administrators listen on "localhost" but not on "127.0.0.1" [unverified here: no Windows].
-            host = "localhost";
-            _urlHost = "localhost";
-        }
-
-        _listener.Prefixes.Add("http://" + host + ":" + Port.ToString(CultureInfo.InvariantCulture) + "/");
+        var listener = new TcpListener(address, Port);
         try
         {
-            _listener.Start();
+            listener.Start(backlog: 512);
         }
-        catch (HttpListenerException ex)
+        catch (SocketException ex)
         {
             throw new EngineException("ServerStartFailed", EngineErrorKind.ResourceExists, $"Cannot listen on {Url}: {ex.Message}", Url, ex, "Choose another -Port.");
         }
 
+        Port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        _listener = listener;
         _acceptLoop = Task.Run(AcceptLoopAsync);
     }
 
@@ -114,8 +122,12 @@ public sealed class StaticFileServer : IDisposable
         }
 
         _stop.Cancel();
-        // Close alone: Stop followed by Close makes the managed listener re-resolve its endpoint and throw.
-        _listener.Close();
+        _listener?.Stop();
+        foreach (HttpConnection connection in _open.Keys)
+        {
+            connection.Close(); // kept-alive connections would otherwise go on serving
+        }
+
         try
         {
             _acceptLoop?.Wait(2000);
@@ -132,60 +144,102 @@ public sealed class StaticFileServer : IDisposable
         _stop.Dispose();
     }
 
-    private static int FindFreePort(string bindAddress)
+    private IPAddress ResolveHost(string host)
     {
-        IPAddress address = IPAddress.TryParse(bindAddress, out IPAddress? parsed) ? parsed : IPAddress.Loopback;
-        var probe = new TcpListener(address, 0);
-        probe.Start();
-        int port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        return port;
+        try
+        {
+            IPAddress[] addresses = Dns.GetHostAddresses(host);
+            return Array.Find(addresses, a => a.AddressFamily == AddressFamily.InterNetwork) ?? addresses[0];
+        }
+        catch (Exception ex) when (ex is SocketException or ArgumentException or IndexOutOfRangeException)
+        {
+            throw new EngineException("ServerStartFailed", EngineErrorKind.InvalidArgument, $"Cannot listen on '{host}': it is not an address of this machine.", host, ex);
+        }
     }
 
     private async Task AcceptLoopAsync()
     {
         while (!_stop.IsCancellationRequested)
         {
-            HttpListenerContext context;
+            TcpClient client;
             try
             {
-                context = await _listener.GetContextAsync().ConfigureAwait(false);
+                client = await _listener!.AcceptTcpClientAsync().ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException or InvalidOperationException)
             {
-                return;
+                if (_stop.IsCancellationRequested)
+                {
+                    return;
+                }
+
+                continue; // a connection reset before it was accepted
             }
 
-            Interlocked.Increment(ref _requests);
-            _ = Task.Run(() => HandleAsync(context));
+            if (Interlocked.Increment(ref _connections) > MaxConnections)
+            {
+                Interlocked.Decrement(ref _connections);
+                _ = RefuseAsync(client);
+                continue;
+            }
+
+            _ = Task.Run(() => ServeConnectionAsync(client));
         }
     }
 
-    private async Task HandleAsync(HttpListenerContext context)
+    private async Task RefuseAsync(TcpClient client)
     {
-        HttpListenerResponse response = context.Response;
-        try
+        using var connection = new HttpConnection(client, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        await connection.SendBareAsync(503, "Service Unavailable").ConfigureAwait(false);
+    }
+
+    private async Task ServeConnectionAsync(TcpClient client)
+    {
+        using var connection = new HttpConnection(client, HeaderTimeout, IdleTimeout);
+        _open[connection] = 0;
+        if (_stop.IsCancellationRequested)
         {
-            await ServeAsync(context.Request, response).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is HttpListenerException or IOException or ObjectDisposedException)
-        {
-            // The client went away mid-response; there is no one left to tell.
-            response.Abort();
-            return;
+            connection.Close();
         }
 
         try
         {
-            response.Close();
+            for (bool first = true; !_stop.IsCancellationRequested; first = false)
+            {
+                HttpRequestHead? request = await connection.ReadRequestAsync(first).ConfigureAwait(false);
+                if (request is null)
+                {
+                    return;
+                }
+
+                Interlocked.Increment(ref _requests);
+                // A request body is not read: answer, then close, instead of parsing what follows.
+                var response = new HttpResponse(connection, request.HttpMethod == "HEAD", request.KeepAlive && !request.HasBody && !_stop.IsCancellationRequested);
+                await ServeAsync(request, response).ConfigureAwait(false);
+                if (response.Aborted)
+                {
+                    return;
+                }
+
+                await response.CompleteAsync().ConfigureAwait(false);
+                if (!response.KeepAlive)
+                {
+                    return;
+                }
+            }
         }
-        catch (Exception ex) when (ex is HttpListenerException or IOException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException)
         {
-            response.Abort();
+            // The client went away, or a deadline closed the connection; there is no one left to tell.
+        }
+        finally
+        {
+            _open.TryRemove(connection, out _);
+            Interlocked.Decrement(ref _connections);
         }
     }
 
-    private async Task ServeAsync(HttpListenerRequest request, HttpListenerResponse response)
+    private async Task ServeAsync(HttpRequestHead request, HttpResponse response)
     {
         response.Headers["Access-Control-Allow-Origin"] = "*";
         response.Headers["Access-Control-Expose-Headers"] = ExposeHeaders;
@@ -225,7 +279,7 @@ public sealed class StaticFileServer : IDisposable
             response.Headers["Vary"] = "Accept-Encoding";
         }
 
-        if (request.Headers["If-None-Match"] is { } match && match.Trim() == etag)
+        if (request["If-None-Match"] is { } match && match.Trim() == etag)
         {
             response.StatusCode = 304;
             return;
@@ -240,7 +294,7 @@ public sealed class StaticFileServer : IDisposable
 
         if (resolved.Gzip)
         {
-            if (AcceptsGzip(request.Headers["Accept-Encoding"]))
+            if (AcceptsGzip(request["Accept-Encoding"]))
             {
                 response.Headers["Content-Encoding"] = "gzip";
                 await SendFileAsync(response, file, 0, file.Length, head).ConfigureAwait(false);
@@ -251,14 +305,18 @@ public sealed class StaticFileServer : IDisposable
                 response.StatusCode = 200;
                 if (!head)
                 {
-                    response.SendChunked = true;
                     using var source = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, useAsync: true);
                     using var inflate = new GZipStream(source, CompressionMode.Decompress);
                     try
                     {
-                        await inflate.CopyToAsync(response.OutputStream, 81920).ConfigureAwait(false);
+                        byte[] buffer = new byte[81920];
+                        int n;
+                        while ((n = await inflate.ReadAsync(buffer, 0, buffer.Length).ConfigureAwait(false)) > 0)
+                        {
+                            await response.WriteAsync(buffer, 0, n).ConfigureAwait(false);
+                        }
                     }
-                    catch (InvalidDataException)
+                    catch (Exception ex) when (ObjectContent.IsCorruptCompressedData(ex))
                     {
                         // Corrupt past its header: the status is sent, so only closing tells the client.
                         response.Abort();
@@ -271,7 +329,7 @@ public sealed class StaticFileServer : IDisposable
         }
 
         response.Headers["Accept-Ranges"] = "bytes";
-        if (request.Headers["Range"] is { } range)
+        if (request["Range"] is { } range)
         {
             RangeOutcome outcome = ParseRange(range, file.Length, out long start, out long end);
             if (outcome == RangeOutcome.Unsatisfiable)
@@ -297,7 +355,7 @@ public sealed class StaticFileServer : IDisposable
         await SendFileAsync(response, file, 0, file.Length, head).ConfigureAwait(false);
     }
 
-    private static async Task SendFileAsync(HttpListenerResponse response, FileInfo file, long offset, long length, bool head)
+    private static async Task SendFileAsync(HttpResponse response, FileInfo file, long offset, long length, bool head)
     {
         if (response.StatusCode != 206)
         {
@@ -322,32 +380,22 @@ public sealed class StaticFileServer : IDisposable
                 throw new IOException($"'{file.FullName}' became shorter while it was being sent.");
             }
 
-            await response.OutputStream.WriteAsync(buffer, 0, n).ConfigureAwait(false);
+            await response.WriteAsync(buffer, 0, n).ConfigureAwait(false);
             left -= n;
         }
     }
 
-    private static async Task WriteStatusAsync(HttpListenerResponse response, int status, bool head)
+    private static async Task WriteStatusAsync(HttpResponse response, int status, bool head)
     {
         response.StatusCode = status;
         response.ContentType = "text/plain; charset=utf-8";
-        byte[] body = System.Text.Encoding.UTF8.GetBytes(status.ToString(CultureInfo.InvariantCulture) + " " + StatusText(status) + "\n");
+        byte[] body = System.Text.Encoding.UTF8.GetBytes(status.ToString(CultureInfo.InvariantCulture) + " " + HttpResponse.ReasonPhrase(status) + "\n");
         response.ContentLength64 = body.Length;
         if (!head)
         {
-            await response.OutputStream.WriteAsync(body, 0, body.Length).ConfigureAwait(false);
+            await response.WriteAsync(body, 0, body.Length).ConfigureAwait(false);
         }
     }
-
-    private static string StatusText(int status) => status switch
-    {
-        400 => "Bad Request",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        416 => "Range Not Satisfiable",
-        _ => "Error",
-    };
 
     internal static bool AcceptsGzip(string? acceptEncoding)
     {

@@ -1,3 +1,4 @@
+using System.Linq;
 using System.IO;
 using System.Net.Http;
 using System.Threading.Tasks;
@@ -181,6 +182,146 @@ public class StaticFileServerTests
         Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
         Assert.Empty(response.Content.Headers.ContentEncoding);
         Assert.Equal(new byte[] { 1, 2, 3, 4, 5 }, await response.Content.ReadAsByteArrayAsync());
+    }
+
+    [Fact]
+    public async Task SlowHeadsAreCutOffAndConnectionsBeyondTheLimitAreRefusedAtOnce()
+    {
+        string root = RepoPaths.NewScratch("local-slow");
+        HandMadeDataset.Write(root, "seg");
+        using var server = new StaticFileServer(root) { MaxConnections = 20, HeaderTimeout = System.TimeSpan.FromSeconds(1) };
+        server.Start();
+        var clients = new System.Collections.Generic.List<System.Net.Sockets.TcpClient>();
+        try
+        {
+            // Twenty connections that never finish their heads, one of them trickling a byte at a time.
+            for (int i = 0; i < 20; i++)
+            {
+                clients.Add(await OpenAsync(server.Port, "GET /seg/info HTTP/1.1\r\nHost: x\r\n"));
+            }
+
+            await WaitUntilAsync(() => server.OpenConnections == 20);
+            var trickle = Task.Run(async () =>
+            {
+                var stream = clients[0].GetStream();
+                for (int k = 0; k < 20; k++)
+                {
+                    await Task.Delay(150);
+                    try
+                    {
+                        await stream.WriteAsync(new[] { (byte)'X' });
+                    }
+                    catch (IOException)
+                    {
+                        return k;
+                    }
+                }
+
+                return 20;
+            });
+
+            // Ten more are answered 503 and closed at once, while the twenty are held.
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            for (int i = 0; i < 10; i++)
+            {
+                using var extra = await OpenAsync(server.Port, "GET /seg/info HTTP/1.1\r\nHost: x\r\n\r\n");
+                string answer = ReadToEnd(extra, System.TimeSpan.FromSeconds(5));
+                Assert.StartsWith("HTTP/1.1 503 ", answer, System.StringComparison.Ordinal);
+            }
+
+            Assert.True(clock.Elapsed < System.TimeSpan.FromSeconds(1), $"refusing took {clock.Elapsed}");
+            Assert.True(server.OpenConnections <= 20);
+
+            // Past the header timeout every slow connection is closed by the server, trickling or not.
+            foreach (var client in clients)
+            {
+                Assert.Equal("", ReadToEnd(client, System.TimeSpan.FromSeconds(5)));
+            }
+
+            Assert.True(await trickle < 20, "the trickling client kept its connection");
+            await WaitUntilAsync(() => server.OpenConnections == 0);
+
+            using HttpClient http = HostingChecks.NewClient();
+            Assert.True((await http.GetAsync(server.Url + "/seg/info")).IsSuccessStatusCode);
+        }
+        finally
+        {
+            clients.ForEach(c => c.Dispose());
+        }
+    }
+
+    [Fact]
+    public async Task KeptAliveConnectionsServePipelinedRequestsInOrder()
+    {
+        string root = RepoPaths.NewScratch("local-pipeline");
+        HandMadeDataset.Write(root, "seg");
+        byte[] info = File.ReadAllBytes(Path.Combine(root, "seg", "info"));
+        using var server = new StaticFileServer(root);
+        server.Start();
+        using var client = await OpenAsync(server.Port, "GET /seg/info HTTP/1.1\r\nHost: x\r\n\r\nHEAD /seg/info HTTP/1.1\r\nHost: x\r\n\r\nGET /seg/missing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        string all = ReadToEnd(client, System.TimeSpan.FromSeconds(10));
+        string[] heads = System.Text.RegularExpressions.Regex.Matches(all, "HTTP/1.1 (\\d+) ").Select(m => m.Groups[1].Value).ToArray();
+        Assert.Equal(new[] { "200", "200", "404" }, heads);
+        Assert.Contains("Content-Length: " + info.Length, all, System.StringComparison.Ordinal);
+        Assert.Contains(System.Text.Encoding.UTF8.GetString(info), all, System.StringComparison.Ordinal);
+        Assert.Equal(3, server.RequestCount);
+    }
+
+    [Theory]
+    [InlineData("NONSENSE\r\n\r\n", "400")]
+    [InlineData("GET /seg/info HTTP/1.1\r\nHost: x\r\n folded: header\r\n\r\n", "400")]
+    [InlineData("GET /seg/info HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\n\r\n", "431")]
+    [InlineData("POST /seg/info HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", "405")]
+    public async Task HeadsItCannotTakeAreAnsweredAndClosed(string request, string status)
+    {
+        string root = RepoPaths.NewScratch("local-badhead");
+        HandMadeDataset.Write(root, "seg");
+        using var server = new StaticFileServer(root);
+        server.Start();
+        using var client = await OpenAsync(server.Port, request.Replace("{big}", new string('a', 20000), System.StringComparison.Ordinal));
+        string answer = ReadToEnd(client, System.TimeSpan.FromSeconds(5));
+        Assert.StartsWith("HTTP/1.1 " + status + " ", answer, System.StringComparison.Ordinal);
+        Assert.Contains("Connection: close", answer, System.StringComparison.Ordinal);
+    }
+
+    private static async Task<System.Net.Sockets.TcpClient> OpenAsync(int port, string text)
+    {
+        var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(System.Net.IPAddress.Loopback, port);
+        await client.GetStream().WriteAsync(System.Text.Encoding.ASCII.GetBytes(text));
+        return client;
+    }
+
+    /// <summary>Everything the server sends until it closes the connection ("" when it closes without a byte).</summary>
+    private static string ReadToEnd(System.Net.Sockets.TcpClient client, System.TimeSpan timeout)
+    {
+        client.ReceiveTimeout = (int)timeout.TotalMilliseconds;
+        var buffer = new MemoryStream();
+        var chunk = new byte[8192];
+        try
+        {
+            int n;
+            while ((n = client.GetStream().Read(chunk, 0, chunk.Length)) > 0)
+            {
+                buffer.Write(chunk, 0, n);
+            }
+        }
+        catch (IOException ex) when (ex.InnerException is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionReset })
+        {
+            // Closed with data unread: a reset is a close too.
+        }
+
+        return System.Text.Encoding.ASCII.GetString(buffer.ToArray());
+    }
+
+    private static async Task WaitUntilAsync(System.Func<bool> condition)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(clock.Elapsed < System.TimeSpan.FromSeconds(10), "the condition never held");
+            await Task.Delay(20);
+        }
     }
 
     [Theory]
