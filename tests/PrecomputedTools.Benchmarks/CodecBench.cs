@@ -103,5 +103,65 @@ public sealed class CodecBench : IBenchSection
                 throw new InvalidOperationException("decode does not round-trip");
             }
         }
+
+        if (NativeAnchors.Has("cseg_bench"))
+        {
+            SideBySide(context, block);
+        }
+        else
+        {
+            Console.WriteLine($"  (no native anchors at {NativeAnchors.Folder} / {NativeAnchors.ZBrainRaw}: see README, 'Native anchors')");
+        }
+    }
+
+    /// <summary>Encode and decode against Google's compressed_segmentation (compressedseg), alternating runs, one thread.</summary>
+    private static void SideBySide(BenchContext context, Int3 block)
+    {
+        var rows = new List<(string What, string Theirs, Int3 Chunk, bool Decode, double Target)>
+        {
+            ("encode 64x64x64", "encode 64x64x64 u64 (reused out vector) (MB/s)", new Int3(64, 64, 64), false, 1.0),
+            ("decode 64x64x64", "decode 64x64x64 u64 (MB/s)", new Int3(64, 64, 64), true, 2.0),
+            ("decode 256x256x128", "decode 256x256x128 u64 (MB/s)", new Int3(256, 256, 128), true, 2.0),
+        };
+        var data = rows.Select(r =>
+        {
+            List<(Box3 Box, ulong[] Voxels)> chunks = context.ZBrainChunks64(r.Chunk);
+            return (Chunks: chunks, Encoded: chunks.Select(c => CompressedSegmentation.Encode(c.Voxels, c.Box.Size, block)).ToArray());
+        }).ToArray();
+        var ours = rows.Select(_ => new List<double>()).ToArray();
+        var theirs = rows.Select(_ => new List<double>()).ToArray();
+        Console.WriteLine("  side by side with compressedseg, one thread, medians of 3 alternating runs:");
+        var encoder = new CompressedSegmentationEncoder();
+        for (int rep = 0; rep < 3; rep++)
+        {
+            Dictionary<string, double> anchor = NativeAnchors.Run("cseg_bench", context.Options.SecondsPerMeasurement);
+            for (int r = 0; r < rows.Count; r++)
+            {
+                var (chunks, encoded) = data[r];
+                var dst = new ulong[chunks.Max(c => c.Voxels.Length)];
+                Timing t = rows[r].Decode
+                    ? context.Time(() =>
+                    {
+                        for (int i = 0; i < chunks.Count; i++)
+                        {
+                            CompressedSegmentation.Decode(encoded[i], chunks[i].Box.Size, block, dst);
+                        }
+                    })
+                    : context.Time(() =>
+                    {
+                        foreach ((Box3 box, ulong[] v) in chunks)
+                        {
+                            encoder.EncodeToBuffer(v, box.Size, block);
+                        }
+                    });
+                ours[r].Add(chunks.Sum(c => (long)c.Voxels.Length) * 8 / 1e6 / t.Median);
+                theirs[r].Add(anchor[rows[r].Theirs]);
+            }
+        }
+
+        for (int r = 0; r < rows.Count; r++)
+        {
+            NativeAnchors.ReportRatios(rows[r].What, "compressedseg", ours[r], theirs[r], "MB/s", rows[r].Target);
+        }
     }
 }

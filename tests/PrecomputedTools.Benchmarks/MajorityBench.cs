@@ -49,6 +49,61 @@ public sealed class MajorityBench : IBenchSection
         List<(Box3 Box, ulong[] Voxels)> slabs = context.ZBrainChunks64(new Int3(256, 256, 8));
         Measure(context, "2x2x1 on 256x256x8 slabs", slabs, new Int3(2, 2, 1), out _);
         Measure(context, "2x2x2 on 256x256x8 slabs", slabs, new Int3(2, 2, 2), out _);
+
+        if (NativeAnchors.Has("tinybrain_bench"))
+        {
+            SideBySide(context, scale0, scale1.Select(c => (c.Item1, c.Item2)).ToList(), slabs);
+        }
+        else
+        {
+            Console.WriteLine($"  (no native anchors at {NativeAnchors.Folder} / {NativeAnchors.ZBrainRaw}: see README, 'Native anchors')");
+        }
+    }
+
+    /// <summary>
+    /// Our single-thread median against tinybrain's (accelerated.hpp, the same chunks), alternating
+    /// anchor run and our run three times; the whole volume as one array too.
+    /// </summary>
+    private static void SideBySide(BenchContext context, List<(Box3 Box, ulong[] Voxels)> scale0, List<(Box3 Box, ulong[] Voxels)> scale1, List<(Box3 Box, ulong[] Voxels)> slabs)
+    {
+        var whole = new List<(Box3 Box, ulong[] Voxels)> { (Box3.FromSize(BenchContext.ZBrainSize), context.ZBrainChunks64(BenchContext.ZBrainSize)[0].Voxels) };
+        var rows = new (string Ours, string Theirs, List<(Box3 Box, ulong[] Voxels)> Chunks, Int3 Factor)[]
+        {
+            ("2x2x1 on scale 0", "mode 2x2x1 on scale 0 (256x256x128 chunks)", scale0, new Int3(2, 2, 1)),
+            ("2x2x2 on scale 0", "mode 2x2x2 on scale 0 (256x256x128 chunks)", scale0, new Int3(2, 2, 2)),
+            ("2x2x2 on scale 1", "mode 2x2x2 on scale 1 (2x2x1 output)", scale1, new Int3(2, 2, 2)),
+            ("2x2x1 on 256x256x8 slabs", "mode 2x2x1 on 256x256x8 slabs", slabs, new Int3(2, 2, 1)),
+            ("2x2x2 on 256x256x8 slabs", "mode 2x2x2 on 256x256x8 slabs", slabs, new Int3(2, 2, 2)),
+            ("2x2x2 whole volume", "mode 2x2x2 whole volume 1406x621x138", whole, new Int3(2, 2, 2)),
+            ("2x2x1 whole volume", "mode 2x2x1 whole volume 1406x621x138", whole, new Int3(2, 2, 1)),
+        };
+        var ours = rows.Select(_ => new List<double>()).ToArray();
+        var theirs = rows.Select(_ => new List<double>()).ToArray();
+        Console.WriteLine("  side by side with tinybrain, one thread, medians of 3 alternating runs:");
+        for (int rep = 0; rep < 3; rep++)
+        {
+            Dictionary<string, double> anchor = NativeAnchors.Run("tinybrain_bench", context.Options.SecondsPerMeasurement);
+            for (int r = 0; r < rows.Length; r++)
+            {
+                var chunks = rows[r].Chunks;
+                Int3 factor = rows[r].Factor;
+                var outputs = chunks.Select(c => new ulong[Downsampling.OutputShape(c.Box.Size, factor).Volume]).ToArray();
+                Timing t = context.Time(() =>
+                {
+                    for (int i = 0; i < chunks.Count; i++)
+                    {
+                        Downsampling.Majority(chunks[i].Voxels, chunks[i].Box.Size, factor, outputs[i]);
+                    }
+                });
+                ours[r].Add(chunks.Sum(c => (long)c.Voxels.Length) / 1e6 / t.Median);
+                theirs[r].Add(anchor[rows[r].Theirs + " (Mvox/s)"]);
+            }
+        }
+
+        for (int r = 0; r < rows.Length; r++)
+        {
+            NativeAnchors.ReportRatios("majority " + rows[r].Ours, "tinybrain", ours[r], theirs[r], "Mvox/s");
+        }
     }
 
     private static void Measure(BenchContext context, string what, List<(Box3 Box, ulong[] Voxels)> chunks, Int3 factor, out List<(Box3, ulong[])> outputs)

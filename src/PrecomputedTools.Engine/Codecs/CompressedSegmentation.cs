@@ -1,5 +1,8 @@
 using System;
 using System.Runtime.InteropServices;
+#if NET
+using System.Runtime.Intrinsics;
+#endif
 
 namespace PrecomputedTools.Engine.Codecs;
 
@@ -282,6 +285,16 @@ public static class CompressedSegmentation
                                 int bits = bi->Bits;
                                 if (bits == 0)
                                 {
+#if NET
+                                    if (ax == 8 && typeof(T) == typeof(U64))
+                                    {
+                                        // A uniform block row of the usual 8-voxel width: two vector stores.
+                                        Vector256<ulong> fill = Vector256.Create(bi->First);
+                                        fill.Store((ulong*)dst + row + x0);
+                                        fill.Store((ulong*)dst + row + x0 + 4);
+                                        continue;
+                                    }
+#endif
                                     default(T).Fill(dst, row + x0, ax, bi->First);
                                     continue;
                                 }
@@ -292,6 +305,31 @@ public static class CompressedSegmentation
                                 long tableCount = bi->TableCount;
                                 long bitPos = bits * local;
                                 long d = row + x0;
+                                if (tableCount > mask)
+                                {
+                                    // Every index the bit width can hold lies inside the channel: no check per voxel.
+                                    if (ax == 8 && bits <= 4)
+                                    {
+                                        // The row's eight indices fill 8·bits bits of one word (rows start at multiples of 8·bits).
+                                        uint word = values[bitPos >> 5] >> (int)(bitPos & 31);
+                                        for (int x = 0; x < 8; x++, word >>= bits)
+                                        {
+                                            default(T).Store(dst, d + x, default(T).LoadTable(table, word & mask));
+                                        }
+
+                                        continue;
+                                    }
+
+                                    // Widths divide 32, so an index never straddles two words.
+                                    for (int x = 0; x < ax; x++, bitPos += bits)
+                                    {
+                                        uint index = (values[bitPos >> 5] >> (int)(bitPos & 31)) & mask;
+                                        default(T).Store(dst, d + x, default(T).LoadTable(table, index));
+                                    }
+
+                                    continue;
+                                }
+
                                 for (int x = 0; x < ax; x++, bitPos += bits)
                                 {
                                     uint index = (values[bitPos >> 5] >> (int)(bitPos & 31)) & mask;
@@ -351,7 +389,8 @@ internal readonly struct U64 : IValueTraits
 
     public unsafe void Fill(void* p, long start, int count, ulong value) => new Span<ulong>((ulong*)p + start, count).Fill(value);
 
-    public unsafe ulong LoadTable(uint* table, long index) => table[2 * index] | ((ulong)table[(2 * index) + 1] << 32);
+    // One unaligned 64-bit load (the table is little-endian words; decoding requires a little-endian machine).
+    public unsafe ulong LoadTable(uint* table, long index) => System.Runtime.CompilerServices.Unsafe.ReadUnaligned<ulong>(table + (2 * index));
 
     public unsafe void WriteTable(uint* table, long index, ulong value)
     {
