@@ -25,6 +25,99 @@ public sealed class MeshBench : IBenchSection
     {
         MeshBenchmark.RunAsync(context.ZBrain, context.Threads, 10, null).GetAwaiter().GetResult();
         MeshBenchmark.RunAsync(context.ZBrain, context.Threads, 10, 2000, simplifyOnly: true).GetAwaiter().GetResult();
+        MarchingCubesOnUInt64(context);
+    }
+
+    /// <summary>
+    /// Marching cubes alone, timed around it, on the whole Z-Brain volume as uint64 labels (one block,
+    /// padded by one voxel so every surface is closed), and the compaction of the uint64 labels to
+    /// the mesher's dense indices timed apart; side by side with zmesh's marche on the same uint64
+    /// volume (which leaves surfaces open at the volume's faces) when the anchors are built.
+    /// </summary>
+    private static void MarchingCubesOnUInt64(BenchContext context)
+    {
+        Int3 size = BenchContext.ZBrainSize;
+        ulong[] volume = context.ZBrainChunks64(size)[0].Voxels;
+        Int3 dims = size + new Int3(2, 2, 2);
+        int[] block = new int[dims.Volume];
+        int labels = 0;
+        Timing compaction = context.Time(() =>
+        {
+            var map = new System.Collections.Generic.Dictionary<ulong, int> { [0] = 0 };
+            ulong last = 0;
+            int lastIndex = 0;
+            for (int z = 0; z < size.Z; z++)
+            {
+                for (int y = 0; y < size.Y; y++)
+                {
+                    long from = (long)size.X * (y + ((long)size.Y * z));
+                    long to = 1 + ((long)dims.X * (y + 1 + ((long)dims.Y * (z + 1))));
+                    for (int x = 0; x < size.X; x++)
+                    {
+                        ulong id = volume[from + x];
+                        if (id != last)
+                        {
+                            if (!map.TryGetValue(id, out lastIndex))
+                            {
+                                lastIndex = map.Count;
+                                map[id] = lastIndex;
+                            }
+
+                            last = id;
+                        }
+
+                        block[to + x] = lastIndex;
+                    }
+                }
+            }
+
+            labels = map.Count;
+        });
+        var mesher = new LabelBlockMesher();
+        long triangles = 0;
+        Timing mc = context.Time(() =>
+        {
+            var surfaces = new LabelSurface?[labels];
+            mesher.Run(block, dims.X, dims.Y, dims.Z, new Int3(-1, -1, -1), surfaces);
+            triangles = 0;
+            foreach (LabelSurface? surface in surfaces)
+            {
+                triangles += surface?.TriangleCount ?? 0;
+                surface?.Release();
+            }
+        });
+        double mvox = size.Volume / 1e6;
+        context.Report("uint64 -> dense label indices (whole volume)", 1, compaction, mvox, "Mvox/s", 0);
+        context.Report("marching cubes alone (whole volume, closed)", 1, mc, mvox, "Mvox/s", 0);
+        Console.WriteLine($"    -> {triangles:N0} triangles, {labels - 1} labels");
+        if (!NativeAnchors.Has("zmesh_bench"))
+        {
+            Console.WriteLine($"  (no native anchors at {NativeAnchors.Folder} / {NativeAnchors.ZBrainRaw}: see README, 'Native anchors')");
+            return;
+        }
+
+        var ours = new System.Collections.Generic.List<double>();
+        var oursWithCompaction = new System.Collections.Generic.List<double>();
+        var theirs = new System.Collections.Generic.List<double>();
+        Console.WriteLine("  side by side with zmesh (marche, uint64 labels, preserve_order=1), one thread, 3 alternating runs:");
+        for (int rep = 0; rep < 3; rep++)
+        {
+            theirs.Add(NativeAnchors.Run("zmesh_bench", context.Options.SecondsPerMeasurement)["marche whole volume, uint64 labels, preserve_order=1 (Mvox/s)"]);
+            Timing t = context.Time(() =>
+            {
+                var surfaces = new LabelSurface?[labels];
+                mesher.Run(block, dims.X, dims.Y, dims.Z, new Int3(-1, -1, -1), surfaces);
+                foreach (LabelSurface? surface in surfaces)
+                {
+                    surface?.Release();
+                }
+            });
+            ours.Add(mvox / t.Median);
+            oursWithCompaction.Add(mvox / (t.Median + compaction.Median));
+        }
+
+        NativeAnchors.ReportRatios("marching cubes alone", "zmesh", ours, theirs, "Mvox/s");
+        NativeAnchors.ReportRatios("compaction + marching cubes", "zmesh", oursWithCompaction, theirs, "Mvox/s");
     }
 }
 
