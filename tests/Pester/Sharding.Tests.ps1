@@ -65,10 +65,14 @@ Describe 'Copy-PrecomputedDataset -Sharded' {
         }
     }
 
-    It 'refuses to downscale into a sharded scale (ShardedScaleNotWritable)' {
-        $failure = Get-Failure { Invoke-MajorityDownscale -Path $shardedPath -Force }
-        $failure.FullyQualifiedErrorId | Should -BeLike 'ShardedScaleNotWritable,*'
-        $failure.CategoryInfo.Category | Should -Be 'NotImplemented'
+    It 'downscales into its sharded scales again, shard by shard, to the same bytes' {
+        $again = Join-Path $work 'redownscaled'
+        Copy-Item -LiteralPath $shardedPath -Destination $again -Recurse
+        Invoke-MajorityDownscale -Path $again -Force | Out-Null
+        foreach ($file in Get-ChildItem -LiteralPath $shardedPath -Recurse -File -Filter '*.shard') {
+            $relative = [IO.Path]::GetRelativePath($shardedPath, $file.FullName)
+            [Linq.Enumerable]::SequenceEqual([IO.File]::ReadAllBytes((Join-Path $again $relative)), [IO.File]::ReadAllBytes($file.FullName)) | Should -BeTrue -Because $relative
+        }
     }
 
     It '-Resume keeps shards already written' {
@@ -79,6 +83,48 @@ Describe 'Copy-PrecomputedDataset -Sharded' {
         Start-Sleep -Milliseconds 50
         Copy-PrecomputedDataset -Path $plain -Destination $target -Sharded -Resume | Out-Null
         (Get-Item -LiteralPath $first.FullName).LastWriteTimeUtc | Should -Be $stamp
+    }
+}
+
+Describe 'ConvertTo-CompressedSegmentation -Sharded' {
+    BeforeAll {
+        $script:direct = Join-Path $work 'direct'
+        $script:directResult = Import-TiffStack -Path (Join-Path $repo 'module/samples/sample-labels') -Resolution 800, 800, 2000 |
+            ConvertTo-CompressedSegmentation -Path $direct -TargetChunkSize 16 -Sharded |
+            Invoke-MajorityDownscale
+    }
+
+    It 'writes every scale as shard files only, and the dataset is valid' {
+        @(Get-ChildItem -LiteralPath $direct -Recurse -File | Where-Object { $_.Name -ne 'info' -and $_.Extension -ne '.shard' }).Count | Should -Be 0
+        $info = Get-Content -LiteralPath (Join-Path $direct 'info') -Raw | ConvertFrom-Json
+        foreach ($scale in $info.scales) { $scale.sharding.'@type' | Should -Be 'neuroglancer_uint64_sharded_v1' }
+        (Test-PrecomputedDataset -Path $direct).IsValid | Should -BeTrue
+    }
+
+    It 'gives the same shard files, byte for byte, as writing unsharded and copying with -Sharded' {
+        $expected = @(Get-ChildItem -LiteralPath $shardedPath -Recurse -File -Filter '*.shard')
+        $expected.Count | Should -BeGreaterThan 0
+        @(Get-ChildItem -LiteralPath $direct -Recurse -File -Filter '*.shard').Count | Should -Be $expected.Count
+        foreach ($file in $expected) {
+            $relative = [IO.Path]::GetRelativePath($shardedPath, $file.FullName)
+            [Linq.Enumerable]::SequenceEqual([IO.File]::ReadAllBytes((Join-Path $direct $relative)), [IO.File]::ReadAllBytes($file.FullName)) | Should -BeTrue -Because $relative
+        }
+    }
+
+    It 'takes -Sharding overrides and refuses unknown members (InvalidShardingSpec)' {
+        $murmur = Join-Path $work 'direct-murmur'
+        Import-TiffStack -Path (Join-Path $repo 'module/samples/sample-labels') -Resolution 800, 800, 2000 |
+            ConvertTo-CompressedSegmentation -Path $murmur -TargetChunkSize 16 -Sharding @{ hash = 'murmurhash3_x86_128'; data_encoding = 'gzip' } |
+            Invoke-MajorityDownscale | Out-Null
+        $info = Get-Content -LiteralPath (Join-Path $murmur 'info') -Raw | ConvertFrom-Json
+        $info.scales[0].sharding.hash | Should -Be 'murmurhash3_x86_128'
+        (Test-PrecomputedDataset -Path $murmur).IsValid | Should -BeTrue
+        $failure = Get-Failure {
+            Import-TiffStack -Path (Join-Path $repo 'module/samples/sample-labels') -Resolution 800, 800, 2000 |
+                ConvertTo-CompressedSegmentation -Path (Join-Path $work 'direct-bad') -TargetChunkSize 16 -Sharding @{ nonsense = 1 }
+        }
+        $failure.FullyQualifiedErrorId | Should -BeLike 'InvalidShardingSpec,*'
+        Test-Path -LiteralPath (Join-Path $work 'direct-bad/info') | Should -BeFalse
     }
 }
 

@@ -1,4 +1,5 @@
 using System;
+using System.IO;
 using System.Collections.Generic;
 using System.Linq;
 using System.Text;
@@ -233,14 +234,90 @@ public sealed class DatasetStore : IDisposable
         return bytes?.ToArray();
     }
 
-    public void WriteChunk(ScaleInfo scale, Box3 localBox, ReadOnlySpan<byte> encoded) =>
-        Objects.Write(ChunkKey(scale, localBox), encoded, GzipFor(scale));
+    /// <summary>
+    /// Writes a chunk: its own object, or for a sharded scale into the shard being assembled by the
+    /// task that owns it (<see cref="BeginShard"/>).
+    /// </summary>
+    public void WriteChunk(ScaleInfo scale, Box3 localBox, ReadOnlySpan<byte> encoded)
+    {
+        if (scale.Sharding is not null)
+        {
+            AssemblyFor(scale, localBox).Add(ShardedChunkId(scale, localBox), encoded.ToArray());
+            return;
+        }
 
-    /// <summary>Opens a streamed write of a chunk (for chunks produced layer by layer).</summary>
-    public IObjectWriter CreateChunk(ScaleInfo scale, Box3 localBox) => Objects.OpenWrite(ChunkKey(scale, localBox), GzipFor(scale));
+        Objects.Write(ChunkKey(scale, localBox), encoded, GzipFor(scale));
+    }
+
+    /// <summary>Opens a streamed write of a chunk (for chunks produced layer by layer); a sharded scale's chunk is gathered for its shard.</summary>
+    public IObjectWriter CreateChunk(ScaleInfo scale, Box3 localBox) =>
+        scale.Sharding is not null
+            ? new ShardChunkWriter(AssemblyFor(scale, localBox), ShardedChunkId(scale, localBox))
+            : Objects.OpenWrite(ChunkKey(scale, localBox), GzipFor(scale));
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Scale, ulong Shard), ShardAssembly> _assemblies = new();
+
+    /// <summary>
+    /// Starts assembling one shard of a sharded scale: chunks written for it (by any writer, through
+    /// <see cref="WriteChunk"/> or <see cref="CreateChunk"/>) are kept as encoded bytes until
+    /// <see cref="ShardAssembly.Commit"/> writes the shard file whole, in one write; disposing without
+    /// committing drops them. A task owns whole shards, so no shard is assembled twice at once.
+    /// </summary>
+    public ShardAssembly BeginShard(ScaleInfo scale, ulong shard)
+    {
+        ShardingSpec spec = ShardingOf(scale, Location) ?? throw new ArgumentException($"Scale {scale.Key} is not sharded.", nameof(scale));
+        var assembly = new ShardAssembly(this, scale, spec, shard);
+        if (!_assemblies.TryAdd((scale.Key, shard), assembly))
+        {
+            throw new InvalidOperationException($"Shard {shard} of scale {scale.Key} is already being assembled.");
+        }
+
+        return assembly;
+    }
+
+    /// <summary>The shard a chunk of a sharded scale belongs to.</summary>
+    public static ulong ShardOf(ScaleInfo scale, ShardingSpec spec, Box3 localBox) => spec.Locate(ShardedChunkId(scale, localBox)).Shard;
+
+    private ShardAssembly AssemblyFor(ScaleInfo scale, Box3 localBox)
+    {
+        ShardingSpec spec = ShardingOf(scale, Location)!;
+        ulong shard = ShardOf(scale, spec, localBox);
+        return _assemblies.TryGetValue((scale.Key, shard), out ShardAssembly? assembly)
+            ? assembly
+            : throw new InvalidOperationException($"Chunk {scale.ChunkName(localBox)} of sharded scale {scale.Key} was written outside a task that owns shard {shard}.");
+    }
+
+    internal void EndShard(ShardAssembly assembly) => _assemblies.TryRemove((assembly.Scale.Key, assembly.Shard), out _);
+
+    private sealed class ShardChunkWriter : IObjectWriter
+    {
+        private readonly ShardAssembly _assembly;
+        private readonly ulong _id;
+        private readonly MemoryStream _bytes = new();
+
+        public ShardChunkWriter(ShardAssembly assembly, ulong id)
+        {
+            _assembly = assembly;
+            _id = id;
+        }
+
+        public void Write(ReadOnlySpan<byte> data)
+        {
+            byte[] copy = data.ToArray();
+            _bytes.Write(copy, 0, copy.Length);
+        }
+
+        public void Commit() => _assembly.Add(_id, _bytes.ToArray());
+
+        public void Dispose() => _bytes.Dispose();
+    }
 
     /// <summary>Whether a scale's chunks are gzipped: the store's choice, except jpeg and png (already compressed).</summary>
     public bool GzipFor(ScaleInfo scale) => Gzip && ChunkEncodings.IsGzipWorthwhile(scale.Encoding);
+
+    /// <summary>Whether a shard file of a sharded scale is stored (a shard is written whole or not at all).</summary>
+    public bool IsShardComplete(ScaleInfo scale, ulong shard) =>
+        Objects.Stat(ShardKey(scale, ShardingOf(scale, Location)!, shard)) is not null;
 
     /// <summary>True when the chunk exists and decodes to the right shape.</summary>
     public bool IsChunkComplete(PrecomputedInfo info, ScaleInfo scale, Box3 box)

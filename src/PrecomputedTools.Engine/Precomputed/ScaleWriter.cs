@@ -115,6 +115,12 @@ public static class ScaleWriter
                 foreach (PlanTask task in tasks)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
+                    if (scale.Sharding is not null)
+                    {
+                        await WriteShardFromVolumeAsync(reader, directory, info, scale, task, planesPerStep, options, parallel, monitor, context, cancellationToken).ConfigureAwait(false);
+                        continue;
+                    }
+
                     var pending = new List<Box3>();
                     foreach (Box3 box in task.Chunks)
                     {
@@ -141,6 +147,49 @@ public static class ScaleWriter
 
             // A phase is complete (and its failures known) before the next one reads it.
             directory.Objects.Flush();
+        }
+    }
+
+    // A shard task of scale 0: its chunks, row by row (runs of neighbours along x read together),
+    // gathered as encoded bytes and written as one shard file. With -Resume a stored shard is skipped
+    // whole: shards are written whole or not at all.
+    private static async Task WriteShardFromVolumeAsync(IVolumeReader reader, DatasetStore directory, PrecomputedInfo info, ScaleInfo scale, PlanTask task, int planesPerStep, ChunkWriteOptions options, ParallelOptions parallel, OperationMonitor monitor, string context, CancellationToken cancellationToken)
+    {
+        int element = VoxelTypes.SizeOf(info.DataType);
+        ulong shard = DatasetStore.ShardOf(scale, DatasetStore.ShardingOf(scale, directory.Location)!, task.Chunks[0]);
+        if (options.Resume && directory.IsShardComplete(scale, shard))
+        {
+            monitor.ReportDone(task.Chunks.Count, task.Chunks.Sum(c => c.VoxelCount) * element);
+            return;
+        }
+
+        using ShardAssembly assembly = directory.BeginShard(scale, shard);
+        foreach (List<Box3> run in RunsAlongX(task.Chunks))
+        {
+            await WriteChunkRowAsync(reader, directory, info, scale, run, planesPerStep, parallel, monitor, context, cancellationToken).ConfigureAwait(false);
+        }
+
+        assembly.Commit(cancellationToken);
+    }
+
+    /// <summary>Chunks grouped into runs of x-neighbours with the same y and z (what one slab read covers).</summary>
+    private static IEnumerable<List<Box3>> RunsAlongX(IEnumerable<Box3> chunks)
+    {
+        List<Box3>? run = null;
+        foreach (Box3 box in chunks.OrderBy(c => c.Begin.Z).ThenBy(c => c.Begin.Y).ThenBy(c => c.Begin.X))
+        {
+            if (run is not null && (run[run.Count - 1].End.X != box.Begin.X || run[0].Begin.Y != box.Begin.Y || run[0].Begin.Z != box.Begin.Z))
+            {
+                yield return run;
+                run = null;
+            }
+
+            (run ??= new List<Box3>()).Add(box);
+        }
+
+        if (run is not null)
+        {
+            yield return run;
         }
     }
 
@@ -258,6 +307,25 @@ public static class ScaleWriter
             {
                 Parallel.ForEach(tasks, parallel, task =>
                 {
+                    if (target.Sharding is not null)
+                    {
+                        // A shard task: its chunks gathered and written as one shard file (skipped whole when stored).
+                        ulong shard = DatasetStore.ShardOf(target, DatasetStore.ShardingOf(target, directory.Location)!, task.Chunks[0]);
+                        if (!(options.Resume && directory.IsShardComplete(target, shard)))
+                        {
+                            using ShardAssembly assembly = directory.BeginShard(target, shard);
+                            foreach (Box3 box in task.Chunks)
+                            {
+                                Interlocked.Add(ref missingSources, WriteDownscaledChunk(directory, info, source, target, box, factor, method, cancellationToken));
+                            }
+
+                            assembly.Commit(cancellationToken);
+                        }
+
+                        monitor.ReportDone(task.Chunks.Count, task.Chunks.Sum(c => c.VoxelCount) * element);
+                        return;
+                    }
+
                     foreach (Box3 box in task.Chunks)
                     {
                         if (!(options.Resume && directory.IsChunkComplete(info, target, box)))

@@ -6,6 +6,7 @@ using System.IO;
 using System.IO.Compression;
 using System.Linq;
 using System.Text.Json.Nodes;
+using System.Threading;
 using PrecomputedTools.Engine.Storage;
 
 namespace PrecomputedTools.Engine.Precomputed;
@@ -287,6 +288,67 @@ public sealed class ShardEntry
     public byte[] Value { get; }
 
     public byte[]? Prefix { get; }
+}
+
+/// <summary>One shard of a sharded scale being written by the task that owns it (see <see cref="DatasetStore.BeginShard"/>).</summary>
+public sealed class ShardAssembly : IDisposable
+{
+    private readonly DatasetStore _store;
+    private readonly ShardingSpec _spec;
+    private readonly Dictionary<ulong, byte[]> _chunks = new();
+
+    internal ShardAssembly(DatasetStore store, ScaleInfo scale, ShardingSpec spec, ulong shard)
+    {
+        _store = store;
+        Scale = scale;
+        _spec = spec;
+        Shard = shard;
+    }
+
+    public ScaleInfo Scale { get; }
+
+    public ulong Shard { get; }
+
+    /// <summary>Encoded bytes gathered so far.</summary>
+    public long Bytes { get; private set; }
+
+    internal void Add(ulong chunkId, byte[] encoded)
+    {
+        if (_spec.Locate(chunkId).Shard != Shard)
+        {
+            throw new InvalidOperationException($"Chunk {chunkId} does not belong to shard {Shard}.");
+        }
+
+        lock (_chunks)
+        {
+            _chunks[chunkId] = encoded;
+            Bytes += encoded.Length;
+        }
+    }
+
+    /// <summary>Writes the shard file in one write (it appears whole or not at all); a shard with no chunk is not written.</summary>
+    public void Commit(CancellationToken cancellationToken = default)
+    {
+        lock (_chunks)
+        {
+            if (_chunks.Count > 0)
+            {
+                _store.Objects.Write(DatasetStore.ShardKey(Scale, _spec, Shard), ShardBuilder.Build(_spec, _chunks), gzip: false, cancellationToken);
+            }
+
+            _chunks.Clear();
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_chunks)
+        {
+            _chunks.Clear();
+        }
+
+        _store.EndShard(this);
+    }
 }
 
 /// <summary>Builds one shard file from its chunks' encoded bytes (docs/FORMATS.md §6.2).</summary>

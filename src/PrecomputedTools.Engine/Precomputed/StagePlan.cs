@@ -404,10 +404,16 @@ public static class StagePlanner
     public static StagePlan PlanConvert(PrecomputedInfo info, string destination, ChunkLayout layout, bool gzip, Int3 sourceSize, Int3 sourceGranularity, VoxelType sourceType, long slabBudgetBytes = 192L << 20, VolumeSourceSpec? source = null)
     {
         ScaleInfo scale = info.Scales[0];
-        RefuseShardedTarget(scale, destination);
         if (sourceSize != scale.Size)
         {
             throw new EngineException("InvalidVolumeGeometry", EngineErrorKind.InvalidArgument, $"The volume is {sourceSize} voxels but scale {scale.Key} of the info is {scale.Size}.", destination);
+        }
+
+        if (scale.Sharding is not null)
+        {
+            List<PlanTask> shardTasks = ShardTasks(scale, destination, PlanTaskKinds.Encode, 0, -1);
+            shardTasks.Add(InfoTask(shardTasks.Count, 1));
+            return new StagePlan("convert", destination, layout, gzip, info, $"{destination} ({scale.ChunkCount} chunks of scale {scale.Key}, {scale.Encoding}, in {shardTasks.Count - 1} shard(s))", shardTasks) { Source = source };
         }
 
         int chunksPerSlab = ChunksPerSlab(info, scale, sourceGranularity, sourceType, slabBudgetBytes);
@@ -568,18 +574,25 @@ public static class StagePlanner
         return new StagePlan("copy", destination, layout, gzip, info, description, tasks) { Source = source };
     }
 
-    // Encoding and downscaling write one object per chunk; sharded scales are made by copying.
-    private static void RefuseShardedTarget(ScaleInfo scale, string destination)
+    /// <summary>
+    /// One task per shard of a sharded scale: its chunks (z, y, x order) and the shard file as its one
+    /// output. The task assembles the shard from its chunks' encoded bytes and writes it whole, so a
+    /// shard appears complete or not at all and a resumed run redoes only missing shards.
+    /// </summary>
+    private static List<PlanTask> ShardTasks(ScaleInfo scale, string destination, string kind, int phase, int readScale, int scaleIndex = 0)
     {
-        if (scale.Sharding is not null)
+        ShardingSpec spec = ShardingSpec.FromJson(scale.Sharding!, destination);
+        var tasks = new List<PlanTask>();
+        foreach (IGrouping<ulong, Box3> shard in scale.EnumerateChunks().GroupBy(box => DatasetStore.ShardOf(scale, spec, box)).OrderBy(g => g.Key))
         {
-            throw new EngineException(
-                "ShardedScaleNotWritable",
-                EngineErrorKind.NotSupported,
-                $"Scale {scale.Key} of {destination} is sharded; this step writes unsharded chunks. Write the dataset unsharded, then Copy-PrecomputedDataset -Sharded.",
-                destination,
-                recommendedAction: "Write unsharded, then Copy-PrecomputedDataset -Sharded.");
+            Box3[] chunks = shard.ToArray();
+            var reads = new Box3(
+                new Int3(chunks.Min(c => c.Begin.X), chunks.Min(c => c.Begin.Y), chunks.Min(c => c.Begin.Z)),
+                new Int3(chunks.Max(c => c.End.X), chunks.Max(c => c.End.Y), chunks.Max(c => c.End.Z)));
+            tasks.Add(new PlanTask(tasks.Count, phase, kind, scaleIndex, chunks, new[] { DatasetStore.ShardKey(scale, spec, shard.Key) }, readScale, reads));
         }
+
+        return tasks;
     }
 
     /// <summary>Lower scales: one task per output chunk; each scale is a phase, as it reads the scale above.</summary>
@@ -606,7 +619,6 @@ public static class StagePlanner
                 throw new ArgumentOutOfRangeException(nameof(targets), $"Scale index {t} is not a lower scale.");
             }
 
-            RefuseShardedTarget(info.Scales[t], destination);
         }
 
         int element = VoxelTypes.SizeOf(info.DataType);
@@ -614,7 +626,21 @@ public static class StagePlanner
         for (int i = 0; i < ordered.Length;)
         {
             int first = ordered[i], last = first;
-            while (i + (last - first) + 1 < ordered.Length && ordered[i + (last - first) + 1] == last + 1 && RoundFits(info, first, last + 1, element, pyramidRegionBytes))
+            if (info.Scales[first].Sharding is not null)
+            {
+                // A sharded level is its own round: its tasks own whole shards, chunk by chunk from the level above.
+                foreach (PlanTask shard in ShardTasks(info.Scales[first], destination, PlanTaskKinds.Downscale, phase, first - 1, first))
+                {
+                    Box3 reads = RegionAt(info, first - 1, first, shard.Reads);
+                    tasks.Add(new PlanTask(tasks.Count, phase, shard.Kind, first, shard.Chunks, shard.Outputs, first - 1, reads));
+                }
+
+                phase++;
+                i++;
+                continue;
+            }
+
+            while (i + (last - first) + 1 < ordered.Length && ordered[i + (last - first) + 1] == last + 1 && info.Scales[last + 1].Sharding is null && RoundFits(info, first, last + 1, element, pyramidRegionBytes))
             {
                 last++;
             }

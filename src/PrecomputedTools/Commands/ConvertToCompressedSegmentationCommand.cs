@@ -95,6 +95,14 @@ public sealed class ConvertToCompressedSegmentationCommand : StoreCmdlet
     [Parameter]
     public string? PlanPath { get; set; }
 
+    /// <summary>Write every scale sharded (neuroglancer_uint64_sharded_v1): each task assembles whole shard files from encoded chunks, so a scale is a few files instead of one object per chunk; the lower scales Invoke-MajorityDownscale writes are sharded too (the info says so). Parameters are chosen from each scale's grid as Copy-PrecomputedDataset -Sharded chooses them.</summary>
+    [Parameter]
+    public SwitchParameter Sharded { get; set; }
+
+    /// <summary>Sharding parameters that replace the chosen ones on every scale (implies -Sharded): a hashtable with any of preshift_bits, minishard_bits, shard_bits, hash (identity or murmurhash3_x86_128), minishard_index_encoding and data_encoding (raw or gzip).</summary>
+    [Parameter]
+    public System.Collections.Hashtable? Sharding { get; set; }
+
     /// <summary>Chunks encoded in parallel (default: all cores).</summary>
     [Parameter]
     [ValidateRange(1, 1024)]
@@ -112,6 +120,10 @@ public sealed class ConvertToCompressedSegmentationCommand : StoreCmdlet
             PrecomputedInfo? previous = store.HasInfo ? store.ReadInfo() : store.ReadPendingInfo();
             bool declared = store.HasInfo;
             PrecomputedInfo info = PlanInfo(store, previous);
+            if (Sharded || Sharding is not null)
+            {
+                info = ShardingParameters.WithSharding(info, Sharding);
+            }
 
             // The whole stage is planned before anything is written (or asked).
             VolumeDescriptor descriptor = InputObject.Descriptor;

@@ -123,7 +123,7 @@ public sealed class CopyPrecomputedDatasetCommand : StoreCmdlet
 
             if (Sharded || Sharding is not null)
             {
-                info = WithSharding(info, Sharding);
+                info = ShardingParameters.WithSharding(info, Sharding);
             }
 
             List<CopyItem> items = DatasetCopier.Plan(source, info, destination.Objects, StopToken);
@@ -175,19 +175,5 @@ public sealed class CopyPrecomputedDatasetCommand : StoreCmdlet
         string destination = ResolveOutputLocation(Destination);
         ShouldProcess($"{dataset.Path} ({dataset.Scales.Length} scales, planned) -> {destination}", "Copy precomputed dataset");
         WriteObject(PrecomputedDataset.Planned(destination, dataset.Info, dataset.Layout, dataset.Gzip, BuildStoreOptions(null, ThrottleLimit)));
-    }
-
-    // Every unsharded scale gets parameters of its own (scales already sharded keep theirs), and
-    // what -Sharding names replaces the chosen values.
-    private static PrecomputedInfo WithSharding(PrecomputedInfo info, System.Collections.Hashtable? overrides)
-    {
-        PrecomputedInfo sharded = info.Clone();
-        foreach (ScaleInfo scale in sharded.Scales.Where(s => s.Sharding is null))
-        {
-            System.Text.Json.Nodes.JsonObject json = ShardingParameters.Apply(ShardingSpec.ForScale(scale, VoxelTypes.SizeOf(info.DataType) * Math.Max(1, info.NumChannels)), overrides).ToJson();
-            scale.Sharding = json;
-        }
-
-        return sharded;
     }
 }

@@ -34,4 +34,22 @@ internal static class ShardingParameters
 
         return ShardingSpec.FromJson(json, "-Sharding");
     }
+
+    /// <summary>
+    /// Every unsharded scale of <paramref name="info"/> gets parameters of its own (scales already
+    /// sharded keep theirs), with what <paramref name="overrides"/> names replacing the chosen values.
+    /// </summary>
+    public static PrecomputedInfo WithSharding(PrecomputedInfo info, Hashtable? overrides)
+    {
+        PrecomputedInfo sharded = info.Clone();
+        foreach (ScaleInfo scale in sharded.Scales)
+        {
+            if (scale.Sharding is null)
+            {
+                scale.Sharding = Apply(ShardingSpec.ForScale(scale, VoxelTypes.SizeOf(info.DataType) * Math.Max(1, info.NumChannels)), overrides).ToJson();
+            }
+        }
+
+        return sharded;
+    }
 }
