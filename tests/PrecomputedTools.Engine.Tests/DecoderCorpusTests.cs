@@ -286,14 +286,15 @@ public sealed class DecoderCorpusTests
         Assert.True(refused > MutantsPerTarget / 10, $"{target}: only {refused} of {MutantsPerTarget} mutants were refused; the corpus damages too little");
     }
 
-    private static byte[] Mutate(byte[] seed, Random random)
+    /// <summary>One mutant of <paramref name="seed"/>: most edits within its first <paramref name="front"/> bytes, where headers and tables are.</summary>
+    internal static byte[] Mutate(byte[] seed, Random random, int front = 96)
     {
         byte[] bytes = (byte[])seed.Clone();
         int edits = 1 + random.Next(4);
         for (int e = 0; e < edits && bytes.Length > 0; e++)
         {
             // Most damage near the front, where headers and tables are; some anywhere.
-            int limit = random.Next(3) == 0 ? bytes.Length : Math.Min(bytes.Length, 96);
+            int limit = random.Next(3) == 0 ? bytes.Length : Math.Min(bytes.Length, front);
             int at = random.Next(limit);
             switch (random.Next(7))
             {

@@ -64,40 +64,8 @@ public sealed class TiffCorpusTests
         int opened = 0, refused = 0;
         for (int n = 0; n < Mutants; n++)
         {
-            byte[] bytes = (byte[])seeds[n % seeds.Length].Clone();
-            int edits = 1 + random.Next(4);
-            for (int e = 0; e < edits; e++)
-            {
-                // Most damage where the structure is (header, directories, strip tables); some anywhere.
-                int limit = random.Next(4) == 0 ? bytes.Length : Math.Min(bytes.Length, 512);
-                int at = random.Next(limit);
-                switch (random.Next(5))
-                {
-                    case 0:
-                        bytes[at] = (byte)random.Next(256);
-                        break;
-                    case 1:
-                        bytes[at] ^= (byte)(1 << random.Next(8));
-                        break;
-                    case 2:
-                        for (int k = 0; k < 4 && at + k < bytes.Length; k++)
-                        {
-                            bytes[at + k] = 0xFF; // huge counts and offsets
-                        }
-
-                        break;
-                    case 3:
-                        Array.Resize(ref bytes, Math.Max(8, at));
-                        break;
-                    default:
-                        for (int k = 0; k < 4 && at + k < bytes.Length; k++)
-                        {
-                            bytes[at + k] = 0;
-                        }
-
-                        break;
-                }
-            }
+            // Directories and strip tables sit in the first few hundred bytes of these slices.
+            byte[] bytes = DecoderCorpusTests.Mutate(seeds[n % seeds.Length], random, front: 512);
 
             string file = Path.Combine(scratch, $"m{n:D4}.tif");
             File.WriteAllBytes(file, bytes);
