@@ -114,7 +114,7 @@ internal sealed class HttpConnection : IDisposable
         }
     }
 
-    /// <summary>Waits for the next request without a deadline of its own: idle keep-alive is bounded by <see cref="IdleTimeout"/>.</summary>
+    /// <summary>Sets the deadline: the connection is closed unless the next <see cref="Arm"/> comes within <paramref name="timeout"/>.</summary>
     public void Arm(TimeSpan timeout)
     {
         try
