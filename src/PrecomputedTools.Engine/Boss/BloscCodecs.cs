@@ -301,6 +301,9 @@ public static class ZlibInflate
 #endif
     }
 
+    private static EngineException CorruptStream(Exception ex) =>
+        new(BloscDecoder.CorruptErrorId, EngineErrorKind.InvalidData, "A zlib stream is corrupt: " + ex.Message, inner: ex);
+
     /// <summary>Whether the stream yields another byte; a corrupt tail is a corrupt stream (the same error as <see cref="ReadFully"/>).</summary>
     internal static bool HasMore(Stream stream)
     {
@@ -310,7 +313,7 @@ public static class ZlibInflate
         }
         catch (Exception ex) when (Storage.ObjectContent.IsCorruptCompressedData(ex))
         {
-            throw new EngineException(BloscDecoder.CorruptErrorId, EngineErrorKind.InvalidData, "A zlib stream is corrupt: " + ex.Message, inner: ex);
+            throw CorruptStream(ex);
         }
     }
 
@@ -354,7 +357,7 @@ public static class ZlibInflate
         }
         catch (Exception ex) when (Storage.ObjectContent.IsCorruptCompressedData(ex))
         {
-            throw new EngineException(BloscDecoder.CorruptErrorId, EngineErrorKind.InvalidData, "A zlib stream is corrupt: " + ex.Message, inner: ex);
+            throw CorruptStream(ex);
         }
 
         return total;

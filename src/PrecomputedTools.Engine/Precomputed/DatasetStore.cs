@@ -256,6 +256,7 @@ public sealed class DatasetStore : IDisposable
             : Objects.OpenWrite(ChunkKey(scale, localBox), GzipFor(scale));
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Scale, ulong Shard), ShardAssembly> _assemblies = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ShardingSpec> _specs = new();
 
     /// <summary>
     /// Starts assembling one shard of a sharded scale: chunks written for it (by any writer, through
@@ -280,7 +281,8 @@ public sealed class DatasetStore : IDisposable
 
     private ShardAssembly AssemblyFor(ScaleInfo scale, Box3 localBox)
     {
-        ShardingSpec spec = ShardingOf(scale, Location)!;
+        // Every chunk of a sharded scale comes here: its spec is parsed once per scale, not per chunk.
+        ShardingSpec spec = _specs.GetOrAdd(scale.Key, _ => ShardingOf(scale, Location)!);
         ulong shard = ShardOf(scale, spec, localBox);
         return _assemblies.TryGetValue((scale.Key, shard), out ShardAssembly? assembly)
             ? assembly
@@ -303,8 +305,12 @@ public sealed class DatasetStore : IDisposable
 
         public void Write(ReadOnlySpan<byte> data)
         {
+#if NET
+            _bytes.Write(data);
+#else
             byte[] copy = data.ToArray();
             _bytes.Write(copy, 0, copy.Length);
+#endif
         }
 
         public void Commit() => _assembly.Add(_id, _bytes.ToArray());

@@ -50,7 +50,7 @@ internal sealed class HttpConnection : IDisposable
         bool started = _end > _start;
         while (true)
         {
-            int at = IndexOf(_buffer.AsSpan(_start, _end - _start), s_headEnd);
+            int at = _buffer.AsSpan(_start, _end - _start).IndexOf(s_headEnd);
             if (at >= 0)
             {
                 int headLength = at + 4;
@@ -135,8 +135,6 @@ internal sealed class HttpConnection : IDisposable
         _watchdog.Dispose();
         _client.Dispose();
     }
-
-    private static int IndexOf(ReadOnlySpan<byte> haystack, ReadOnlySpan<byte> needle) => haystack.IndexOf(needle);
 }
 
 /// <summary>The request line and headers of one request (RFC 9112 §3, §5).</summary>

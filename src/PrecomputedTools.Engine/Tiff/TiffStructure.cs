@@ -73,7 +73,7 @@ internal static class TiffStructure
 
         int countSize = big ? 8 : 2, entrySize = big ? 20 : 12, inline = big ? 8 : 4;
         var visited = new HashSet<long>();
-        byte[] entry = new byte[entrySize];
+        byte[] table = Array.Empty<byte>();
         byte[] counter = new byte[8];
         for (int directory = 0; offset != 0; directory++)
         {
@@ -95,12 +95,20 @@ internal static class TiffStructure
                 throw Damaged(file, $"directory {directory} claims {entries:N0} entries, more than the file holds");
             }
 
+            // The whole directory in one read (it fits in the file: checked above).
+            int tableBytes = (int)(entries * entrySize);
+            if (table.Length < tableBytes)
+            {
+                table = new byte[tableBytes];
+            }
+
+            ReadAt(stream, offset + countSize, table, tableBytes);
             for (long e = 0; e < entries; e++)
             {
-                ReadAt(stream, offset + countSize + (e * entrySize), entry, entrySize);
+                Span<byte> entry = table.AsSpan((int)(e * entrySize), entrySize);
                 int tag = Read16(entry, little);
-                int type = Read16(entry.AsSpan(2), little);
-                ulong count = big ? Read64(entry.AsSpan(4), little) : Read32(entry.AsSpan(4), little);
+                int type = Read16(entry.Slice(2), little);
+                ulong count = big ? Read64(entry.Slice(4), little) : Read32(entry.Slice(4), little);
                 ulong bytes = count * (ulong)TypeSize(type);
                 if (count > (ulong)length || bytes > (ulong)length)
                 {
@@ -110,7 +118,7 @@ internal static class TiffStructure
                 long valuesAt = offset + countSize + (e * entrySize) + (big ? 12 : 8);
                 if (bytes > (ulong)inline)
                 {
-                    ulong at = big ? Read64(entry.AsSpan(12), little) : Read32(entry.AsSpan(8), little);
+                    ulong at = big ? Read64(entry.Slice(12), little) : Read32(entry.Slice(8), little);
                     if (at + bytes > (ulong)length)
                     {
                         throw Damaged(file, $"the values of tag {tag} of directory {directory} lie past the end of the file");
