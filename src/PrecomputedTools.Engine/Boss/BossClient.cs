@@ -69,7 +69,7 @@ public sealed class BossClient : IDisposable
     private readonly HttpClient _http;
     private readonly SemaphoreSlim _slots;
     private int _failuresInARow;
-    private readonly Random _jitter = new();
+    private readonly RetryPolicy _retry;
     private long _successes;
 
     public BossClient(BossConnection connection, BossClientOptions? options = null, OperationMonitor? monitor = null)
@@ -84,6 +84,7 @@ public sealed class BossClient : IDisposable
         Monitor = monitor ?? OperationMonitor.None;
         _http = s_services.Value.GetRequiredService<IHttpClientFactory>().CreateClient(HttpClientName);
         _slots = new SemaphoreSlim(Options.ThrottleLimit, Options.ThrottleLimit);
+        _retry = new RetryPolicy(Options.RetryBaseDelay, Options.RetryMaxDelay);
     }
 
     public BossConnection Connection { get; }
@@ -247,93 +248,96 @@ public sealed class BossClient : IDisposable
         string path = $"v1/cutout/{collection}/{experiment}/{channel}/{resolution}/{Ranges(box)}/" + (time is int t ? $"{t}:{t + 1}/" : "") + "?access-mode=no-cache" + (iso ? "&iso=true" : "");
         string what = $"block {Describe(box)} of {collection}/{experiment}/{channel} (level {resolution})";
         string accept = format == BossTransferFormat.Blosc ? "application/blosc" : "application/npygz";
-        int transient = 0, serverErrors = 0, throttled = 0, corrupt = 0;
-        bool lastWasGatewayTimeout = false;
-        for (int attempt = 1; ; attempt++)
+        bool canSplit = SplitBox(box) is not null;
+        var budget = new CutoutBudget();
+        RetryableFailure failure = await _retry.ExecuteAsync(
+            async token =>
+            {
+                if (Volatile.Read(ref _failuresInARow) >= Options.CircuitBreakerThreshold)
+                {
+                    throw new EngineException(
+                        "BossCircuitOpen",
+                        EngineErrorKind.ConnectionError,
+                        $"The BOSS server at {Connection.BaseUri.Host} failed {Options.CircuitBreakerThreshold} requests in a row; the download stops instead of retrying a server that is down. Try again later (-Resume keeps what was written).",
+                        Describe(box));
+                }
+
+                await _slots.WaitAsync(token).ConfigureAwait(false);
+                try
+                {
+                    return await TryCutoutOnceAsync(path, accept, what, box, type, time is not null, format, destination, token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    _slots.Release();
+                }
+            },
+            attempt => attempt.Exception is null && ShouldRetryCutout(attempt.Result, attempt.Attempts, budget, canSplit),
+            attempt => Monitor.Debug($"BOSS {what}: {attempt.Result.Exception?.Message} Retrying in {attempt.Delay.TotalSeconds:0.0} s (attempt {attempt.Attempts + 1})."),
+            ct,
+            f => f.RetryAfter).ConfigureAwait(false);
+
+        if (failure.Exception is null)
         {
-            ct.ThrowIfCancellationRequested();
-            if (Volatile.Read(ref _failuresInARow) >= Options.CircuitBreakerThreshold)
-            {
-                throw new EngineException(
-                    "BossCircuitOpen",
-                    EngineErrorKind.ConnectionError,
-                    $"The BOSS server at {Connection.BaseUri.Host} failed {Options.CircuitBreakerThreshold} requests in a row; the download stops instead of retrying a server that is down. Try again later (-Resume keeps what was written).",
-                    Describe(box));
-            }
-
-            RetryableFailure failure;
-            await _slots.WaitAsync(ct).ConfigureAwait(false);
-            try
-            {
-                failure = await TryCutoutOnceAsync(path, accept, what, box, type, time is not null, format, destination, ct).ConfigureAwait(false);
-            }
-            finally
-            {
-                _slots.Release();
-            }
-
-            if (failure.Exception is null)
-            {
-                Volatile.Write(ref _failuresInARow, 0);
-                return;
-            }
-
-            // The breaker counts what a down server gives (no answer, resets, gateway errors), not
-            // throttling, server bugs or bad payloads, which have their own limits.
-            if (failure.Kind == FailureKind.Transient)
-            {
-                Interlocked.Increment(ref _failuresInARow);
-            }
-
-            // Too large for the server (413), or two gateway timeouts in a row for this block: the
-            // server cannot assemble it in time, so ask for it in two aligned halves (BOSS.md §11.3).
-            bool gatewayTimeout = failure.Status == 504;
-            if ((failure.Kind == FailureKind.TooLarge || (gatewayTimeout && lastWasGatewayTimeout)) && SplitBox(box) is { } halves)
-            {
-                Volatile.Write(ref _failuresInARow, 0);
-                Monitor.Debug($"BOSS {what}: {failure.Exception.Message} Splitting it into {Describe(halves.First)} and {Describe(halves.Second)}.");
-                await GetHalvesAsync(collection, experiment, channel, resolution, box, halves, time, iso, type, format, destination, ct).ConfigureAwait(false);
-                return;
-            }
-
-            if (failure.Kind == FailureKind.TooLarge)
-            {
-                // Already the smallest aligned block: a larger one will not do either.
-                throw failure.Exception;
-            }
-
-            lastWasGatewayTimeout = gatewayTimeout;
-            int used;
-            int allowed;
-            switch (failure.Kind)
-            {
-                case FailureKind.ServerError:
-                    used = ++serverErrors;
-                    allowed = Options.MaxServerErrorAttempts;
-                    break;
-                case FailureKind.Throttled:
-                    used = ++throttled;
-                    allowed = Options.MaxThrottleAttempts;
-                    break;
-                case FailureKind.Corrupt:
-                    used = ++corrupt;
-                    allowed = Options.MaxCorruptAttempts;
-                    break;
-                default:
-                    used = ++transient;
-                    allowed = Options.MaxAttempts;
-                    break;
-            }
-
-            if (used >= allowed || attempt >= Options.MaxAttempts + Options.MaxServerErrorAttempts + Options.MaxThrottleAttempts)
-            {
-                throw failure.Exception;
-            }
-
-            TimeSpan delay = failure.RetryAfter ?? Backoff(attempt);
-            Monitor.Debug($"BOSS {what}: {failure.Exception.Message} Retrying in {delay.TotalSeconds:0.0} s (attempt {attempt + 1}).");
-            await Task.Delay(delay, ct).ConfigureAwait(false);
+            Volatile.Write(ref _failuresInARow, 0);
+            return;
         }
+
+        if (budget.Split && SplitBox(box) is { } halves)
+        {
+            Volatile.Write(ref _failuresInARow, 0);
+            Monitor.Debug($"BOSS {what}: {failure.Exception.Message} Splitting it into {Describe(halves.First)} and {Describe(halves.Second)}.");
+            await GetHalvesAsync(collection, experiment, channel, resolution, box, halves, time, iso, type, format, destination, ct).ConfigureAwait(false);
+            return;
+        }
+
+        throw failure.Exception;
+    }
+
+    /// <summary>What one block's attempts have used of each budget (BOSS.md §11.3), and whether it is to be split.</summary>
+    private sealed class CutoutBudget
+    {
+        public int Transient;
+        public int ServerErrors;
+        public int Throttled;
+        public int Corrupt;
+        public bool LastWasGatewayTimeout;
+        public bool Split;
+    }
+
+    private bool ShouldRetryCutout(RetryableFailure failure, int attempts, CutoutBudget budget, bool canSplit)
+    {
+        if (failure.Exception is null)
+        {
+            return false;
+        }
+
+        // The breaker counts what a down server gives (no answer, resets, gateway errors), not
+        // throttling, server bugs or bad payloads, which have their own limits.
+        if (failure.Kind == FailureKind.Transient)
+        {
+            Interlocked.Increment(ref _failuresInARow);
+        }
+
+        // Too large for the server (413), or two gateway timeouts in a row for this block: the
+        // server cannot assemble it in time, so it is asked for in two aligned halves (BOSS.md
+        // §11.3). A 413 for the smallest aligned block fails: a larger one will not do either.
+        bool gatewayTimeout = failure.Status == 504;
+        if (failure.Kind == FailureKind.TooLarge || (gatewayTimeout && budget.LastWasGatewayTimeout && canSplit))
+        {
+            budget.Split = canSplit;
+            return false;
+        }
+
+        budget.LastWasGatewayTimeout = gatewayTimeout;
+        (int used, int allowed) = failure.Kind switch
+        {
+            FailureKind.ServerError => (++budget.ServerErrors, Options.MaxServerErrorAttempts),
+            FailureKind.Throttled => (++budget.Throttled, Options.MaxThrottleAttempts),
+            FailureKind.Corrupt => (++budget.Corrupt, Options.MaxCorruptAttempts),
+            _ => (++budget.Transient, Options.MaxAttempts),
+        };
+        return used < allowed && attempts < Options.MaxAttempts + Options.MaxServerErrorAttempts + Options.MaxThrottleAttempts;
     }
 
     /// <summary>
@@ -396,19 +400,6 @@ public sealed class BossClient : IDisposable
                 EngineBuffers.Bytes.Return(buffer);
             }
         }
-    }
-
-    private TimeSpan Backoff(int attempt)
-    {
-        double cap = Math.Min(Options.RetryMaxDelay.TotalMilliseconds, Options.RetryBaseDelay.TotalMilliseconds * Math.Pow(2, attempt - 1));
-        double r;
-        lock (_jitter)
-        {
-            r = _jitter.NextDouble();
-        }
-
-        // Full jitter: anywhere between 0 and the capped exponential delay.
-        return TimeSpan.FromMilliseconds(cap * r);
     }
 
     private enum FailureKind
@@ -626,55 +617,56 @@ public sealed class BossClient : IDisposable
 
     private async Task<JsonElement> GetJsonAsync(string path, string target, CancellationToken ct)
     {
-        for (int attempt = 1; ; attempt++)
+        string resource = path.Split('?')[0];
+        (JsonElement Json, EngineException? Failure) outcome = await _retry.ExecuteAsync(
+            token => TryJsonOnceAsync(path, resource, target, token),
+            attempt => attempt.Result.Failure is not null && attempt.Attempts < Math.Min(Options.MaxAttempts, 4),
+            attempt => Monitor.Debug($"BOSS {resource}: {attempt.Result.Failure?.Message} Retrying in {attempt.Delay.TotalSeconds:0.0} s."),
+            ct).ConfigureAwait(false);
+        return outcome.Failure is null ? outcome.Json : throw outcome.Failure;
+    }
+
+    /// <summary>One metadata request: the document, or a failure worth another try (gateway errors, 429, timeouts, no connection); anything else throws.</summary>
+    private async Task<(JsonElement Json, EngineException? Failure)> TryJsonOnceAsync(string path, string resource, string target, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(Options.HeaderTimeout);
+        try
         {
-            EngineException failure;
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(Options.HeaderTimeout);
-            try
+            Interlocked.Increment(ref _requests);
+            using HttpRequestMessage request = NewRequest(path, "application/json");
+            using HttpResponseMessage response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, timeout.Token).ConfigureAwait(false);
+            string body = await response.Content.ReadAsStringAsync().ConfigureAwait(false);
+            int status = (int)response.StatusCode;
+            if (status == 200)
             {
-                Interlocked.Increment(ref _requests);
-                using HttpRequestMessage request = NewRequest(path, "application/json");
-                using HttpResponseMessage response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, timeout.Token).ConfigureAwait(false);
-                string body = await response.Content.ReadAsStringAsync().ConfigureAwait(false);
-                int status = (int)response.StatusCode;
-                if (status == 200)
+                try
                 {
-                    try
-                    {
-                        using JsonDocument doc = JsonDocument.Parse(body);
-                        Interlocked.Increment(ref _successes);
-                        return doc.RootElement.Clone();
-                    }
-                    catch (JsonException ex)
-                    {
-                        throw new EngineException("BossPayloadCorrupt", EngineErrorKind.InvalidData, $"The BOSS server answered {path} with something that is not JSON.", target, ex);
-                    }
+                    using JsonDocument doc = JsonDocument.Parse(body);
+                    Interlocked.Increment(ref _successes);
+                    return (doc.RootElement.Clone(), null);
                 }
-
-                failure = MapError(response, body, path.Split('?')[0], target);
-                if (status is not (500 or 502 or 503 or 504 or 429) || (status == 429 && IsThrottledForGood(body)))
+                catch (JsonException ex)
                 {
-                    throw failure;
+                    throw new EngineException("BossPayloadCorrupt", EngineErrorKind.InvalidData, $"The BOSS server answered {path} with something that is not JSON.", target, ex);
                 }
             }
-            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-            {
-                failure = new EngineException("BossTimeout", EngineErrorKind.OperationTimeout, $"The BOSS server did not answer {path.Split('?')[0]} within {Options.HeaderTimeout.TotalSeconds:0.#} s.", target);
-            }
-            catch (HttpRequestException ex)
-            {
-                failure = new EngineException("BossServerUnavailable", EngineErrorKind.ConnectionError, $"Cannot reach the BOSS server {Connection.BaseUri.GetLeftPart(UriPartial.Authority)}: {Redact(ExceptionText.Full(ex))}", Connection.BaseUri.ToString(), ex);
-            }
 
-            if (attempt >= Math.Min(Options.MaxAttempts, 4))
+            EngineException failure = MapError(response, body, resource, target);
+            if (status is not (500 or 502 or 503 or 504 or 429) || (status == 429 && IsThrottledForGood(body)))
             {
                 throw failure;
             }
 
-            TimeSpan delay = Backoff(attempt);
-            Monitor.Debug($"BOSS {path.Split('?')[0]}: {failure.Message} Retrying in {delay.TotalSeconds:0.0} s.");
-            await Task.Delay(delay, ct).ConfigureAwait(false);
+            return (default, failure);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return (default, new EngineException("BossTimeout", EngineErrorKind.OperationTimeout, $"The BOSS server did not answer {resource} within {Options.HeaderTimeout.TotalSeconds:0.#} s.", target));
+        }
+        catch (HttpRequestException ex)
+        {
+            return (default, new EngineException("BossServerUnavailable", EngineErrorKind.ConnectionError, $"Cannot reach the BOSS server {Connection.BaseUri.GetLeftPart(UriPartial.Authority)}: {Redact(ExceptionText.Full(ex))}", Connection.BaseUri.ToString(), ex));
         }
     }
 

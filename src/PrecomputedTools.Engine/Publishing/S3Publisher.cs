@@ -18,6 +18,7 @@ using Amazon.Runtime.CredentialManagement;
 using Amazon.Runtime.Credentials;
 using Amazon.S3;
 using Amazon.S3.Model;
+using PrecomputedTools.Engine.Storage;
 
 namespace PrecomputedTools.Engine.Publishing;
 
@@ -120,6 +121,7 @@ public sealed class S3Publisher : IDisposable
 
     private readonly S3PublishOptions _options;
     private readonly AmazonS3Client _client;
+    private readonly RetryPolicy _retry;
     private readonly string _prefix;
     private readonly string _region;
 
@@ -138,7 +140,7 @@ public sealed class S3Publisher : IDisposable
             // Plain bodies and no checksum trailers: the defaults corrupt objects on S3-compatible servers (HOSTING §3.6).
             RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
             ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
-            // Retries are ours (with backoff and a failure budget), so one failure is not retried twice over.
+            // Retries go through the engine's retry policy, so one failure is not retried twice over.
             MaxErrorRetry = 0,
             Timeout = TimeSpan.FromMinutes(5),
             MaxConnectionsPerServer = Math.Max(options.ThrottleLimit, 2),
@@ -163,6 +165,7 @@ public sealed class S3Publisher : IDisposable
 
         AWSCredentials credentials = ResolveCredentials(options, config);
         _client = new AmazonS3Client(credentials, config);
+        _retry = new RetryPolicy(options.InitialBackoff, TimeSpan.FromSeconds(10));
     }
 
     public string BucketName => _options.BucketName;
@@ -238,7 +241,7 @@ public sealed class S3Publisher : IDisposable
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            throw MapException(ex, "s3://" + _options.BucketName, "read the bucket");
+            throw S3Errors.Map(ex, "s3://" + _options.BucketName, _options.BucketName, "read the bucket");
         }
 
         monitor.Verbose($"Creating bucket '{_options.BucketName}'.");
@@ -255,7 +258,7 @@ public sealed class S3Publisher : IDisposable
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            throw MapException(ex, "s3://" + _options.BucketName, "create the bucket");
+            throw S3Errors.Map(ex, "s3://" + _options.BucketName, _options.BucketName, "create the bucket");
         }
     }
 
@@ -283,7 +286,7 @@ public sealed class S3Publisher : IDisposable
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            throw MapException(ex, "s3://" + _options.BucketName, "set the bucket CORS configuration", "S3CorsFailed");
+            throw S3Errors.Map(ex, "s3://" + _options.BucketName, _options.BucketName, "set the bucket CORS configuration", "S3CorsFailed");
         }
     }
 
@@ -317,7 +320,7 @@ public sealed class S3Publisher : IDisposable
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            throw MapException(ex, target, "relax the bucket's Block Public Access settings", "S3PolicyFailed");
+            throw S3Errors.Map(ex, target, _options.BucketName, "relax the bucket's Block Public Access settings", "S3PolicyFailed");
         }
 
         try
@@ -338,7 +341,7 @@ public sealed class S3Publisher : IDisposable
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            throw MapException(ex, target, "write the bucket policy", "S3PolicyFailed");
+            throw S3Errors.Map(ex, target, _options.BucketName, "write the bucket policy", "S3PolicyFailed");
         }
     }
 
@@ -472,42 +475,39 @@ public sealed class S3Publisher : IDisposable
     private async Task PutWithRetriesAsync(PublishItem item, string key, byte[] md5, OperationMonitor monitor, CancellationToken cancellationToken)
     {
         string target = "s3://" + _options.BucketName + "/" + key;
-        TimeSpan delay = _options.InitialBackoff;
-        for (int attempt = 1; ; attempt++)
+        int attempts = 0;
+        try
         {
-            try
-            {
-                var request = new PutObjectRequest
+            await _retry.ExecuteAsync(
+                async token =>
                 {
-                    BucketName = _options.BucketName,
-                    Key = key,
-                    FilePath = item.LocalPath,
-                    ContentType = item.ContentType,
-                    // A plain body: aws-chunked framing is stored verbatim by some servers (HOSTING §3.6).
-                    UseChunkEncoding = false,
-                    MD5Digest = Convert.ToBase64String(md5),
-                };
-                if (item.ContentEncoding is not null)
-                {
-                    request.Headers.ContentEncoding = item.ContentEncoding;
-                }
+                    attempts++;
+                    var request = new PutObjectRequest
+                    {
+                        BucketName = _options.BucketName,
+                        Key = key,
+                        FilePath = item.LocalPath,
+                        ContentType = item.ContentType,
+                        // A plain body: aws-chunked framing is stored verbatim by some servers (HOSTING §3.6).
+                        UseChunkEncoding = false,
+                        MD5Digest = Convert.ToBase64String(md5),
+                    };
+                    if (item.ContentEncoding is not null)
+                    {
+                        request.Headers.ContentEncoding = item.ContentEncoding;
+                    }
 
-                request.Headers.CacheControl = item.CacheControl;
-                await _client.PutObjectAsync(request, cancellationToken).ConfigureAwait(false);
-                return;
-            }
-            catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
-            {
-                if (attempt >= _options.MaxAttempts || !IsTransient(ex))
-                {
-                    throw MapException(ex, target, "upload", "S3UploadFailed", attempt);
-                }
-
-                monitor.Debug($"PUT {target} failed ({Describe(ex)}); retry {attempt} in {delay.TotalMilliseconds:N0} ms.");
-                double jitter = 0.75 + (0.5 * ThreadLocalRandom.NextDouble());
-                await Task.Delay(TimeSpan.FromMilliseconds(delay.TotalMilliseconds * jitter), cancellationToken).ConfigureAwait(false);
-                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 10_000));
-            }
+                    request.Headers.CacheControl = item.CacheControl;
+                    return await _client.PutObjectAsync(request, token).ConfigureAwait(false);
+                },
+                _options.MaxAttempts,
+                S3Errors.IsTransient,
+                retry => monitor.Debug($"PUT {target} failed ({S3Errors.Describe(retry.Exception!)}); retry {retry.Attempts} in {retry.Delay.TotalMilliseconds:N0} ms."),
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
+        {
+            throw S3Errors.Map(ex, target, _options.BucketName, "upload", "S3UploadFailed", attempts);
         }
     }
 
@@ -532,24 +532,13 @@ public sealed class S3Publisher : IDisposable
         }
     }
 
-    private async Task<T> WithRetriesAsync<T>(Func<Task<T>> call, OperationMonitor? monitor, CancellationToken cancellationToken)
-    {
-        TimeSpan delay = _options.InitialBackoff;
-        for (int attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return await call().ConfigureAwait(false);
-            }
-            catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested)
-                && attempt < _options.MaxAttempts && IsTransient(ex) && !(ex is AmazonS3Exception { StatusCode: HttpStatusCode.NotFound }))
-            {
-                monitor?.Debug($"{Describe(ex)}; retry {attempt} in {delay.TotalMilliseconds:N0} ms.");
-                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 10_000));
-            }
-        }
-    }
+    private Task<T> WithRetriesAsync<T>(Func<Task<T>> call, OperationMonitor? monitor, CancellationToken cancellationToken) =>
+        _retry.ExecuteAsync(
+            _ => call(),
+            _options.MaxAttempts,
+            ex => S3Errors.IsTransient(ex) && !(ex is AmazonS3Exception { StatusCode: HttpStatusCode.NotFound }),
+            retry => monitor?.Debug($"{S3Errors.Describe(retry.Exception!)}; retry {retry.Attempts} in {retry.Delay.TotalMilliseconds:N0} ms."),
+            cancellationToken);
 
     private async Task<Dictionary<string, (long Size, string ETag)>> ListExistingAsync(OperationMonitor monitor, CancellationToken cancellationToken)
     {
@@ -575,7 +564,7 @@ public sealed class S3Publisher : IDisposable
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            throw MapException(ex, S3Uri, "list the objects under the prefix");
+            throw S3Errors.Map(ex, S3Uri, _options.BucketName, "list the objects under the prefix");
         }
     }
 
@@ -624,7 +613,7 @@ public sealed class S3Publisher : IDisposable
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
-                throw MapException(ex, target, "read back");
+                throw S3Errors.Map(ex, target, _options.BucketName, "read back");
             }
 
             string? problem = null;
@@ -693,62 +682,6 @@ public sealed class S3Publisher : IDisposable
         }
     }
 
-    internal static bool IsTransient(Exception ex) => ex switch
-    {
-        AmazonS3Exception s3 => (int)s3.StatusCode >= 500 || (int)s3.StatusCode == 429 || s3.StatusCode == HttpStatusCode.RequestTimeout
-            || s3.ErrorCode is "SlowDown" or "RequestTimeout" or "InternalError" or "ServiceUnavailable" or "BadDigest" || (s3.StatusCode == 0 && s3.InnerException is not null),
-        AmazonServiceException service => (int)service.StatusCode >= 500 || (int)service.StatusCode == 429 || (service.StatusCode == 0 && service.InnerException is not null),
-        HttpRequestException or IOException or SocketException or TimeoutException => true,
-        OperationCanceledException => true, // an HTTP timeout, not the caller's token (filtered by the caller)
-        AmazonClientException client => client.InnerException is HttpRequestException or IOException or SocketException or WebException,
-        _ => false,
-    };
-
-    private static string Describe(Exception ex) => ex switch
-    {
-        AmazonServiceException service => $"HTTP {(int)service.StatusCode} {service.ErrorCode}, request id {service.RequestId}",
-        _ => ex.GetType().Name + ": " + ex.Message,
-    };
-
-    internal EngineException MapException(Exception ex, string target, string action, string fallbackId = "S3RequestFailed", int attempts = 1)
-    {
-        string tries = attempts > 1 ? $" after {attempts} attempts" : "";
-        switch (ex)
-        {
-            case EngineException engine:
-                return engine;
-            case AmazonServiceException service when service.ErrorCode is "InvalidAccessKeyId" or "SignatureDoesNotMatch" or "ExpiredToken" or "InvalidToken":
-                return new EngineException("S3AuthenticationFailed", EngineErrorKind.AuthenticationError, $"Could not {action} {target}: the credentials were rejected ({service.ErrorCode}, request id {service.RequestId}).", target, ex);
-            case AmazonServiceException service when service.StatusCode == HttpStatusCode.Forbidden:
-                return new EngineException("S3AccessDenied", EngineErrorKind.PermissionDenied, $"Could not {action} {target}: access denied ({service.ErrorCode}, request id {service.RequestId}).", target, ex);
-            case AmazonServiceException service when service.ErrorCode == "NoSuchBucket":
-                return new EngineException("S3BucketNotFound", EngineErrorKind.ObjectNotFound, $"Could not {action} {target}: the bucket '{_options.BucketName}' does not exist (request id {service.RequestId}).", target, ex);
-            case AmazonServiceException service when service.StatusCode != 0:
-                return new EngineException(fallbackId, EngineErrorKind.WriteError, $"Could not {action} {target}{tries}: HTTP {(int)service.StatusCode} {service.ErrorCode}: {service.Message} (request id {service.RequestId}).", target, ex);
-            default:
-                if (FindInner<SocketException>(ex) is { } socket)
-                {
-                    return new EngineException("S3EndpointUnreachable", EngineErrorKind.ConnectionError, $"Could not {action} {target}{tries}: {socket.Message}", target, ex);
-                }
-
-                return new EngineException(fallbackId, EngineErrorKind.WriteError, $"Could not {action} {target}{tries}: {ExceptionText.Full(ex)}", target, ex);
-        }
-    }
-
-    private static T? FindInner<T>(Exception? ex)
-        where T : Exception
-    {
-        for (; ex is not null; ex = ex.InnerException)
-        {
-            if (ex is T found)
-            {
-                return found;
-            }
-        }
-
-        return null;
-    }
-
     internal static byte[] ComputeMd5(string path)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, FileOptions.SequentialScan);
@@ -767,13 +700,5 @@ public sealed class S3Publisher : IDisposable
         }
 
         return text.ToString();
-    }
-
-    private static class ThreadLocalRandom
-    {
-        [ThreadStatic]
-        private static Random? s_random;
-
-        public static double NextDouble() => (s_random ??= new Random(Guid.NewGuid().GetHashCode())).NextDouble();
     }
 }

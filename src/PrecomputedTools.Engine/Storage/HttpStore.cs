@@ -20,9 +20,16 @@ public sealed class HttpStore : IObjectStore
     private readonly HttpClient _client;
     private readonly SemaphoreSlim _inFlight;
     private readonly string _base;
+    private readonly RetryPolicy _retry = new(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10));
+    private readonly int _maxAttempts;
 
-    public HttpStore(Uri baseUrl, int maxInFlight = 16, TimeSpan? timeout = null)
+    /// <param name="baseUrl">The dataset's URL.</param>
+    /// <param name="maxInFlight">Requests in flight at once.</param>
+    /// <param name="timeout">Time allowed per request.</param>
+    /// <param name="maxAttempts">Attempts per request (the first included) when the server fails (5xx, 429), times out or cannot be reached.</param>
+    public HttpStore(Uri baseUrl, int maxInFlight = 16, TimeSpan? timeout = null, int maxAttempts = 4)
     {
+        _maxAttempts = Math.Max(1, maxAttempts);
         if (baseUrl.Scheme != Uri.UriSchemeHttp && baseUrl.Scheme != Uri.UriSchemeHttps)
         {
             throw new ArgumentException("An http or https URL is required.", nameof(baseUrl));
@@ -137,23 +144,36 @@ public sealed class HttpStore : IObjectStore
         $"{_base} is an http(s) location, which is read-only; write to a folder or an s3:// location instead.",
         _base);
 
+    /// <summary>A server error, throttling, a timeout or no connection: another attempt may succeed.</summary>
+    private static bool IsTransient(HttpResponseMessage? response, Exception? exception) =>
+        exception is HttpRequestException or OperationCanceledException
+        || (response is not null && ((int)response.StatusCode >= 500 || (int)response.StatusCode == 429));
+
     private T? Send<T>(HttpMethod method, string url, RangeHeaderValue? range, CancellationToken cancellationToken, Func<HttpResponseMessage, T> read, T? rangeNotSatisfiable = default)
     {
         _inFlight.Wait(cancellationToken);
         try
         {
-            using var request = new HttpRequestMessage(method, url);
-            request.Headers.Range = range;
-            if (range is not null)
-            {
-                // Ranges address the stored bytes: ask for them unencoded.
-                request.Headers.AcceptEncoding.Add(new StringWithQualityHeaderValue("identity"));
-            }
-
             HttpResponseMessage response;
             try
             {
-                response = _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).GetAwaiter().GetResult();
+                response = _retry.ExecuteAsync(
+                    async token =>
+                    {
+                        using var request = new HttpRequestMessage(method, url);
+                        request.Headers.Range = range;
+                        if (range is not null)
+                        {
+                            // Ranges address the stored bytes: ask for them unencoded.
+                            request.Headers.AcceptEncoding.Add(new StringWithQualityHeaderValue("identity"));
+                        }
+
+                        return await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token).ConfigureAwait(false);
+                    },
+                    attempt => attempt.Attempts < _maxAttempts && IsTransient(attempt.Result, attempt.Exception),
+                    attempt => attempt.Result?.Dispose(),
+                    cancellationToken,
+                    response => response.Headers.RetryAfter?.Delta is TimeSpan asked && asked < TimeSpan.FromMinutes(1) ? asked : null).GetAwaiter().GetResult();
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {

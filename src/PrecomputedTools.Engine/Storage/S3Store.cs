@@ -4,6 +4,7 @@ using System.IO;
 using System.IO.Compression;
 using System.Linq;
 using System.Net;
+using System.Net.Http;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Threading;
@@ -41,7 +42,7 @@ public sealed class S3ConnectionOptions
     /// <summary>Requests in flight at once.</summary>
     public int MaxInFlight { get; set; } = 16;
 
-    /// <summary>Attempts per request in the SDK's standard retry mode (the first try included).</summary>
+    /// <summary>Attempts per request for transient failures (the first try included), through the engine's retry policy.</summary>
     public int MaxAttempts { get; set; } = 5;
 
     public S3ConnectionOptions Clone() => (S3ConnectionOptions)MemberwiseClone();
@@ -49,17 +50,16 @@ public sealed class S3ConnectionOptions
     /// <summary>
     /// A client with the rules every S3 path of the module shares: plain (non aws-chunked) bodies
     /// and no checksum trailers, which S3-compatible servers store verbatim; path style for
-    /// endpoints; the SDK's standard retry mode with <paramref name="maxErrorRetry"/> retries.
+    /// endpoints; no retries of the SDK's own (the engine's retry policy does them, once).
     /// </summary>
-    public AmazonS3Client CreateClient(int maxErrorRetry, out string signingRegion)
+    public AmazonS3Client CreateClient(out string signingRegion)
     {
         signingRegion = Region is { Length: > 0 } r ? r : "us-east-1";
         var config = new AmazonS3Config
         {
             RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
             ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
-            RetryMode = RequestRetryMode.Standard,
-            MaxErrorRetry = maxErrorRetry,
+            MaxErrorRetry = 0,
             Timeout = TimeSpan.FromMinutes(5),
             MaxConnectionsPerServer = Math.Max(MaxInFlight, 2),
         };
@@ -138,6 +138,7 @@ public sealed class S3Store : IObjectStore
     private readonly HashSet<Task> _pending = new();
     private EngineException? _writeFailure;
     private int _bucketChecked;
+    private readonly RetryPolicy _retry;
 
     public S3Store(string bucket, string prefix, S3ConnectionOptions options, string scheme = "s3")
     {
@@ -150,7 +151,8 @@ public sealed class S3Store : IObjectStore
         _prefix = (prefix ?? "").Replace('\\', '/').Trim('/');
         _scheme = scheme;
         _options = options.Clone();
-        _client = _options.CreateClient(Math.Max(0, _options.MaxAttempts - 1), out string region);
+        _client = _options.CreateClient(out string region);
+        _retry = new RetryPolicy(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10));
         SigningRegion = region;
         _inFlight = new SemaphoreSlim(Math.Max(1, _options.MaxInFlight));
     }
@@ -407,31 +409,40 @@ public sealed class S3Store : IObjectStore
         Task upload = Task.Run(
             async () =>
             {
+                int attempts = 0;
                 try
                 {
-                    var request = new PutObjectRequest
-                    {
-                        BucketName = Bucket,
-                        Key = full,
-                        InputStream = new MemoryStream(body, writable: false),
-                        AutoCloseStream = true,
-                        ContentType = ObjectNames.ContentType(key),
-                        UseChunkEncoding = false,
-                        MD5Digest = digest,
-                    };
-                    if (gzip)
-                    {
-                        request.Headers.ContentEncoding = "gzip";
-                    }
+                    // A fresh request (and body stream) per attempt.
+                    await Retried(
+                        token =>
+                        {
+                            attempts++;
+                            var request = new PutObjectRequest
+                            {
+                                BucketName = Bucket,
+                                Key = full,
+                                InputStream = new MemoryStream(body, writable: false),
+                                AutoCloseStream = true,
+                                ContentType = ObjectNames.ContentType(key),
+                                UseChunkEncoding = false,
+                                MD5Digest = digest,
+                            };
+                            if (gzip)
+                            {
+                                request.Headers.ContentEncoding = "gzip";
+                            }
 
-                    request.Headers.CacheControl = ObjectNames.CacheControl(key);
-                    await _client.PutObjectAsync(request, cancellationToken).ConfigureAwait(false);
+                            request.Headers.CacheControl = ObjectNames.CacheControl(key);
+
+                            return _client.PutObjectAsync(request, token);
+                        },
+                        cancellationToken).ConfigureAwait(false);
                 }
                 catch (Exception ex)
                 {
                     EngineException mapped = ex is OperationCanceledException && cancellationToken.IsCancellationRequested
                         ? new EngineException("S3UploadCancelled", EngineErrorKind.WriteError, $"The upload of {Target(key)} was cancelled.", Target(key), ex)
-                        : S3Errors.Map(ex, Target(key), Bucket, "write", "S3UploadFailed", _options.MaxAttempts);
+                        : S3Errors.Map(ex, Target(key), Bucket, "write", "S3UploadFailed", attempts);
                     Interlocked.CompareExchange(ref _writeFailure, mapped, null);
                 }
                 finally
@@ -462,19 +473,30 @@ public sealed class S3Store : IObjectStore
     private T Call<T>(Func<Task<T>> request, string target, string action, CancellationToken cancellationToken)
     {
         _inFlight.Wait(cancellationToken);
+        int attempts = 0;
         try
         {
-            return request().GetAwaiter().GetResult();
+            return Retried(
+                _ =>
+                {
+                    attempts++;
+                    return request();
+                },
+                cancellationToken).GetAwaiter().GetResult();
         }
         catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
         {
-            throw S3Errors.Map(ex, target, Bucket, action);
+            throw S3Errors.Map(ex, target, Bucket, action, attempts: attempts);
         }
         finally
         {
             _inFlight.Release();
         }
     }
+
+    /// <summary>A request with retries of transient failures (a missing object is an answer, not a failure).</summary>
+    private Task<T> Retried<T>(Func<CancellationToken, Task<T>> request, CancellationToken cancellationToken) =>
+        _retry.ExecuteAsync(request, Math.Max(1, _options.MaxAttempts), S3Errors.IsTransient, null, cancellationToken);
 
     private T? CallOrNotFound<T>(Func<Task<T>> request, string target, string action, CancellationToken cancellationToken)
         where T : class
@@ -525,9 +547,28 @@ public sealed class S3Store : IObjectStore
     }
 }
 
-/// <summary>S3 failures as errors with stable ids.</summary>
+/// <summary>S3 failures as errors with stable ids, and which of them are worth another try.</summary>
 public static class S3Errors
 {
+    /// <summary>Server errors, throttling, timeouts and dropped connections: another attempt may succeed.</summary>
+    public static bool IsTransient(Exception ex) => ex switch
+    {
+        AmazonS3Exception s3 => (int)s3.StatusCode >= 500 || (int)s3.StatusCode == 429 || s3.StatusCode == HttpStatusCode.RequestTimeout
+            || s3.ErrorCode is "SlowDown" or "RequestTimeout" or "InternalError" or "ServiceUnavailable" or "BadDigest" || (s3.StatusCode == 0 && s3.InnerException is not null),
+        AmazonServiceException service => (int)service.StatusCode >= 500 || (int)service.StatusCode == 429 || (service.StatusCode == 0 && service.InnerException is not null),
+        HttpRequestException or IOException or SocketException or TimeoutException => true,
+        OperationCanceledException => true, // an HTTP timeout, not the caller's token (the retry policy never retries a cancelled call)
+        AmazonClientException client => client.InnerException is HttpRequestException or IOException or SocketException or WebException,
+        _ => false,
+    };
+
+    /// <summary>A failure in a few words for a debug line.</summary>
+    public static string Describe(Exception ex) => ex switch
+    {
+        AmazonServiceException service => $"HTTP {(int)service.StatusCode} {service.ErrorCode}, request id {service.RequestId}",
+        _ => ex.GetType().Name + ": " + ex.Message,
+    };
+
     public static EngineException Map(Exception ex, string target, string bucket, string action, string fallbackId = "S3RequestFailed", int attempts = 1)
     {
         string tries = attempts > 1 ? $" after {attempts} attempts" : "";
