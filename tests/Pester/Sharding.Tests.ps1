@@ -128,6 +128,64 @@ Describe 'ConvertTo-CompressedSegmentation -Sharded' {
     }
 }
 
+Describe '-UnshardedScale keeps chosen scales as one file per chunk' {
+    BeforeAll {
+        $script:mixed = Join-Path $work 'mixed'
+        $scales = (Get-Content -LiteralPath (Join-Path $plain 'info') -Raw | ConvertFrom-Json).scales
+        $script:lastKey = $scales[-1].key
+        Import-TiffStack -Path (Join-Path $repo 'module/samples/sample-labels') -Resolution 800, 800, 2000 |
+            ConvertTo-CompressedSegmentation -Path $mixed -TargetChunkSize 16 -Sharded -UnshardedScale 1, $lastKey |
+            Invoke-MajorityDownscale | Out-Null
+        $script:mixedInfo = Get-Content -LiteralPath (Join-Path $mixed 'info') -Raw | ConvertFrom-Json
+    }
+
+    It 'shards the other scales and leaves the named ones (by index or key) unsharded' {
+        $mixedInfo.scales.Count | Should -BeGreaterThan 2
+        for ($i = 0; $i -lt $mixedInfo.scales.Count; $i++) {
+            $scale = $mixedInfo.scales[$i]
+            if ($i -eq 1 -or $scale.key -eq $lastKey) {
+                $scale.PSObject.Properties.Name | Should -Not -Contain 'sharding' -Because $scale.key
+                @(Get-ChildItem -LiteralPath (Join-Path $mixed $scale.key) -File -Filter '*.shard').Count | Should -Be 0
+            }
+            else {
+                $scale.sharding.'@type' | Should -Be 'neuroglancer_uint64_sharded_v1' -Because $scale.key
+            }
+        }
+        (Test-PrecomputedDataset -Path $mixed).IsValid | Should -BeTrue
+    }
+
+    It 'writes the unsharded scales byte for byte as an unsharded run, and the sharded ones as a sharded run' {
+        foreach ($scale in $mixedInfo.scales) {
+            $reference = if ($scale.PSObject.Properties.Name -contains 'sharding') { $shardedPath } else { $plain }
+            $files = @(Get-ChildItem -LiteralPath (Join-Path $reference $scale.key) -File)
+            $files.Count | Should -BeGreaterThan 0
+            @(Get-ChildItem -LiteralPath (Join-Path $mixed $scale.key) -File).Count | Should -Be $files.Count -Because $scale.key
+            foreach ($file in $files) {
+                [Linq.Enumerable]::SequenceEqual([IO.File]::ReadAllBytes((Join-Path $mixed "$($scale.key)/$($file.Name)")), [IO.File]::ReadAllBytes($file.FullName)) | Should -BeTrue -Because "$($scale.key)/$($file.Name)"
+            }
+        }
+    }
+
+    It 'Copy-PrecomputedDataset takes it too' {
+        $copied = Join-Path $work 'mixed-copy'
+        Copy-PrecomputedDataset -Path $plain -Destination $copied -Sharded -UnshardedScale $lastKey | Out-Null
+        $info = Get-Content -LiteralPath (Join-Path $copied 'info') -Raw | ConvertFrom-Json
+        $info.scales[-1].PSObject.Properties.Name | Should -Not -Contain 'sharding'
+        $info.scales[0].sharding.'@type' | Should -Be 'neuroglancer_uint64_sharded_v1'
+        (Test-PrecomputedDataset -Path $copied).IsValid | Should -BeTrue
+    }
+
+    It 'refuses a scale the dataset does not have before writing anything (ScaleNotFound)' {
+        $failure = Get-Failure {
+            Import-TiffStack -Path (Join-Path $repo 'module/samples/sample-labels') -Resolution 800, 800, 2000 |
+                ConvertTo-CompressedSegmentation -Path (Join-Path $work 'mixed-bad') -TargetChunkSize 16 -Sharded -UnshardedScale 'nope'
+        }
+        $failure.FullyQualifiedErrorId | Should -BeLike 'ScaleNotFound,*'
+        $failure.CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        Test-Path -LiteralPath (Join-Path $work 'mixed-bad/info') | Should -BeFalse
+    }
+}
+
 Describe 'Test-PrecomputedDataset checks shard files' {
     BeforeEach {
         $script:copy = Join-Path $work ('check-' + [guid]::NewGuid().ToString('N').Substring(0, 6))

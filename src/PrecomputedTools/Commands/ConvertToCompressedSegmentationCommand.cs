@@ -2,6 +2,7 @@ using System;
 using System.IO;
 using System.Linq;
 using System.Management.Automation;
+using PrecomputedTools.Completion;
 using PrecomputedTools.Engine;
 using PrecomputedTools.Engine.Codecs;
 using PrecomputedTools.Engine.Precomputed;
@@ -103,6 +104,11 @@ public sealed class ConvertToCompressedSegmentationCommand : StoreCmdlet
     [Parameter]
     public System.Collections.Hashtable? Sharding { get; set; }
 
+    /// <summary>Scales to keep as one object per chunk when the others are sharded (with -Sharded or -Sharding): keys such as 4um, or indexes 0..n-1. The lowest scales hold a handful of chunks, where a shard file saves nothing; the viewer reads a mix of sharded and unsharded scales.</summary>
+    [Parameter]
+    [ArgumentCompleter(typeof(ScaleKeyCompleter))]
+    public string[]? UnshardedScale { get; set; }
+
     /// <summary>Chunks encoded in parallel (default: all cores).</summary>
     [Parameter]
     [ValidateRange(1, 1024)]
@@ -122,7 +128,7 @@ public sealed class ConvertToCompressedSegmentationCommand : StoreCmdlet
             PrecomputedInfo info = PlanInfo(store, previous);
             if (Sharded || Sharding is not null)
             {
-                info = ShardingParameters.WithSharding(info, Sharding);
+                info = ShardingParameters.WithSharding(info, Sharding, UnshardedScale);
             }
 
             // The whole stage is planned before anything is written (or asked).

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using System.Management.Automation;
+using PrecomputedTools.Completion;
 using PrecomputedTools.Engine;
 using PrecomputedTools.Engine.Precomputed;
 using PrecomputedTools.Engine.Storage;
@@ -66,6 +67,11 @@ public sealed class CopyPrecomputedDatasetCommand : StoreCmdlet
     [Parameter]
     public System.Collections.Hashtable? Sharding { get; set; }
 
+    /// <summary>Scales to keep as one object per chunk when the others are sharded (with -Sharded or -Sharding): keys such as 4um, or indexes 0..n-1. The lowest scales hold a handful of chunks, where a shard file saves nothing; the viewer reads a mix of sharded and unsharded scales.</summary>
+    [Parameter]
+    [ArgumentCompleter(typeof(ScaleKeyCompleter))]
+    public string[]? UnshardedScale { get; set; }
+
     protected override void ProcessRecord()
     {
         try
@@ -123,7 +129,7 @@ public sealed class CopyPrecomputedDatasetCommand : StoreCmdlet
 
             if (Sharded || Sharding is not null)
             {
-                info = ShardingParameters.WithSharding(info, Sharding);
+                info = ShardingParameters.WithSharding(info, Sharding, UnshardedScale);
             }
 
             List<CopyItem> items = DatasetCopier.Plan(source, info, destination.Objects, StopToken);

@@ -1,5 +1,6 @@
 using System;
 using System.Collections;
+using System.Collections.Generic;
 using System.Globalization;
 using System.Management.Automation;
 using System.Text.Json.Nodes;
@@ -37,14 +38,31 @@ internal static class ShardingParameters
 
     /// <summary>
     /// Every unsharded scale of <paramref name="info"/> gets parameters of its own (scales already
-    /// sharded keep theirs), with what <paramref name="overrides"/> names replacing the chosen values.
+    /// sharded keep theirs), with what <paramref name="overrides"/> names replacing the chosen values;
+    /// the scales <paramref name="unsharded"/> names (keys or indexes) stay as one object per chunk.
     /// </summary>
-    public static PrecomputedInfo WithSharding(PrecomputedInfo info, Hashtable? overrides)
+    public static PrecomputedInfo WithSharding(PrecomputedInfo info, Hashtable? overrides, string[]? unsharded = null)
     {
         PrecomputedInfo sharded = info.Clone();
+        var keep = new HashSet<ScaleInfo>();
+        foreach (string name in unsharded ?? Array.Empty<string>())
+        {
+            ScaleInfo? named = sharded.FindScale(name)
+                ?? (int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out int index) && index < sharded.Scales.Count ? sharded.Scales[index] : null);
+            keep.Add(named ?? throw new EngineException(
+                "ScaleNotFound",
+                EngineErrorKind.ObjectNotFound,
+                $"-UnshardedScale names '{name}', which is not a scale of this dataset. Its scales are: {string.Join(", ", sharded.Scales.ConvertAll(s => s.Key))} (or an index 0..{sharded.Scales.Count - 1}).",
+                name));
+        }
+
         foreach (ScaleInfo scale in sharded.Scales)
         {
-            if (scale.Sharding is null)
+            if (keep.Contains(scale))
+            {
+                scale.Sharding = null;
+            }
+            else if (scale.Sharding is null)
             {
                 scale.Sharding = Apply(ShardingSpec.ForScale(scale, VoxelTypes.SizeOf(info.DataType) * Math.Max(1, info.NumChannels)), overrides).ToJson();
             }
