@@ -24,6 +24,7 @@ public static class Program
         new MultiResolutionBench(),
         new StorageBench(),
         new ScaleBench(),
+        new ShardBench(),
         new ImageBench(),
     };
 
@@ -42,6 +43,11 @@ public static class Program
         if (args.Length > 0 && args[0] == ScaleBench.ChildFlag)
         {
             return ScaleBench.RunChild(args);
+        }
+
+        if (args.Length > 0 && args[0] == ShardBench.ChildFlag)
+        {
+            return ShardBench.RunChild(args);
         }
 
         if (args.Length > 0 && args[0] == StorageBench.ChildFlag)

@@ -164,6 +164,11 @@ public sealed class S3Store : IObjectStore
 
     public string SigningRegion { get; }
 
+    /// <summary>PUT requests sent (every attempt counts, as S3 bills them).</summary>
+    public long PutRequests => Interlocked.Read(ref _putRequests);
+
+    private long _putRequests;
+
     public S3ConnectionOptions Connection => _options.Clone();
 
     public string Location => _scheme + "://" + Bucket + (_prefix.Length == 0 ? "" : "/" + _prefix);
@@ -417,6 +422,7 @@ public sealed class S3Store : IObjectStore
                         token =>
                         {
                             attempts++;
+                            Interlocked.Increment(ref _putRequests);
                             var request = new PutObjectRequest
                             {
                                 BucketName = Bucket,
