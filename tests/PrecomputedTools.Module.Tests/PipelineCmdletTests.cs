@@ -113,6 +113,46 @@ public class PipelineCmdletTests
     }
 
     [Fact]
+    public void TheInfoPlannedForAVolumeHasTheLabelTypeConvertingItWrites()
+    {
+        using var session = new ModuleSession();
+        string work = Paths.NewScratch("label-type");
+        var vars = Vars(("in", SampleFolder), ("work", work));
+        session.RunOk("$u16 = Import-TiffStack $in -Resolution 800,800,2000; Import-TiffStack $in -Resolution 800,800,2000 | ConvertTo-CompressedSegmentation -Path \"$work/u32\" -LabelType uint32 | Out-Null; $u32 = Import-PrecomputedVolume -Path \"$work/u32\"", vars);
+        Assert.Equal("uint16", session.RunOk("$u16.DataType").Single().BaseObject);
+        Assert.Equal("uint32", session.RunOk("$u32.DataType").Single().BaseObject);
+
+        // Each line: the volume, extra parameters; New-PrecomputedInfo's planned type must be the
+        // type ConvertTo-CompressedSegmentation writes (a uint32 volume was planned as uint32 and
+        // written as uint64 before there was one rule).
+        var cases = new (string Volume, string Extra, string Expected)[]
+        {
+            ("$u16", "", "uint64"),
+            ("$u32", "", "uint64"),
+            ("$u16", " -LabelType uint32", "uint32"),
+            ("$u32", " -LabelType uint32", "uint32"),
+            ("$u32", " -Encoding raw", "uint32"),
+            ("$u16", " -Encoding raw", "uint16"),
+            ("$u16", " -Encoding raw -LabelType uint64", "uint64"),
+        };
+        int n = 0;
+        foreach ((string volume, string extra, string expected) in cases)
+        {
+            string planned = (string)session.RunOk($"({volume} | New-PrecomputedInfo -OutputPath \"$work/info-{n}\"{extra}).DataType", vars).Single().BaseObject;
+            string written = (string)session.RunOk($"({volume} | ConvertTo-CompressedSegmentation -Path \"$work/ds-{n}\"{extra}).DataType", vars).Single().BaseObject;
+            Assert.True(expected == planned && expected == written, $"{volume}{extra}: planned {planned}, written {written}, expected {expected}");
+            n++;
+        }
+
+        var error = session.Run("New-PrecomputedInfo -Size 8,8,8 -Resolution 1,1,1 -DataType float32 -OutputPath $p", Vars(("p", Path.Combine(work, "float")))).FirstError;
+        Assert.NotNull(error);
+        Assert.Equal("InvalidLabelType,PrecomputedTools.Commands.NewPrecomputedInfoCommand", error!.FullyQualifiedErrorId);
+        Assert.Equal(ErrorCategory.InvalidData, error.CategoryInfo.Category);
+        Assert.False(File.Exists(Path.Combine(work, "float", "info")));
+        Assert.Equal("uint32", session.RunOk("(New-PrecomputedInfo -Size 8,8,8 -Resolution 1,1,1 -DataType uint32 -OutputPath $p).DataType", Vars(("p", Path.Combine(work, "explicit")))).Single().BaseObject);
+    }
+
+    [Fact]
     public void InfoWithZeroSizeIsRejected()
     {
         using var session = new ModuleSession();

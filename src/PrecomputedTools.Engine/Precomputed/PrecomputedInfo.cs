@@ -11,6 +11,37 @@ namespace PrecomputedTools.Engine.Precomputed;
 /// <summary>Encodings of precomputed chunks the module reads and writes.</summary>
 public static class ChunkEncodings
 {
+    /// <summary>
+    /// The one rule for the type segmentation labels are stored as; the info planner
+    /// (New-PrecomputedInfo) and the converter both use it, so an info planned for a volume
+    /// describes what converting that volume writes. The type asked for wins; otherwise
+    /// compressed_segmentation (uint32 or uint64 only, FORMATS.md) stores uint64, the width of the
+    /// viewer's segment ids, and raw chunks keep the source's type. Float values are not labels.
+    /// </summary>
+    /// <param name="source">The voxels' type.</param>
+    /// <param name="encoding">The chunk encoding (ChunkEncodings).</param>
+    /// <param name="requested">-LabelType, when given.</param>
+    /// <param name="target">What the error names (the volume or the parameter).</param>
+    public static VoxelType StoredLabelType(VoxelType source, string encoding, VoxelType? requested, string? target = null)
+    {
+        if (source == VoxelType.Float32)
+        {
+            throw new EngineException("InvalidLabelType", EngineErrorKind.InvalidData, $"{target ?? "The volume"} holds float32 values, which cannot be segment labels. Use -Type image.", target);
+        }
+
+        if (requested is VoxelType asked)
+        {
+            if (!VoxelTypes.IsLabelType(asked))
+            {
+                throw new EngineException("InvalidLabelType", EngineErrorKind.InvalidArgument, $"Labels are stored as uint32 or uint64, not {VoxelTypes.ToInfoName(asked)}.", target);
+            }
+
+            return asked;
+        }
+
+        return encoding == CompressedSegmentation ? VoxelType.UInt64 : source;
+    }
+
     public const string CompressedSegmentation = "compressed_segmentation";
     public const string Raw = "raw";
     public const string Jpeg = "jpeg";

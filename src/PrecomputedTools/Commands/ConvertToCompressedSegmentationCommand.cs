@@ -305,16 +305,7 @@ public sealed class ConvertToCompressedSegmentationCommand : StoreCmdlet
         VoxelType storedType = sourceType;
         if (segmentation)
         {
-            if (sourceType == VoxelType.Float32)
-            {
-                throw new EngineException("InvalidLabelType", EngineErrorKind.InvalidData, $"The volume '{volume.Name}' holds float32 values, which cannot be segment labels. Use -Type image.", volume.Source);
-            }
-
-            storedType = LabelType is null ? VoxelType.UInt64 : (LabelType.Equals("uint32", StringComparison.OrdinalIgnoreCase) ? VoxelType.UInt32 : VoxelType.UInt64);
-            if (encoding == ChunkEncodings.Raw && LabelType is null)
-            {
-                storedType = sourceType;
-            }
+            storedType = ChunkEncodings.StoredLabelType(sourceType, encoding, RequestedLabelType(LabelType), $"The volume '{volume.Name}'");
         }
         else if (encoding == ChunkEncodings.CompressedSegmentation)
         {

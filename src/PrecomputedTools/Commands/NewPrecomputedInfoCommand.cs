@@ -44,6 +44,12 @@ public sealed class NewPrecomputedInfoCommand : PrecomputedCmdlet
     [ValidateSet("uint8", "uint16", "uint32", "uint64", "float32", IgnoreCase = true)]
     public string DataType { get; set; } = "uint64";
 
+    /// <summary>Store segmentation labels as uint32 or uint64. Without it, compressed_segmentation stores uint64 and raw keeps the voxels' type: the rule ConvertTo-CompressedSegmentation follows, so the info describes what it writes.</summary>
+    [Parameter(ParameterSetName = GeometrySet)]
+    [Parameter(ParameterSetName = VolumeSet)]
+    [ValidateSet("uint32", "uint64", IgnoreCase = true)]
+    public string? LabelType { get; set; }
+
     /// <summary>segmentation (labels) or image.</summary>
     [Parameter(ParameterSetName = GeometrySet)]
     [Parameter(ParameterSetName = VolumeSet)]
@@ -176,8 +182,7 @@ public sealed class NewPrecomputedInfoCommand : PrecomputedCmdlet
                     $"The volume '{volume.Name}' does not say its voxel size; give -Resolution x,y,z in nanometres.",
                     volume.Source);
                 Int3 offset = VoxelOffset is null ? Int3.From(volume.VoxelOffset) : Int3.From(VoxelOffset);
-                VoxelType dataType = volume.Descriptor.DataType;
-                return Assemble(Int3.From(volume.Size), resolution, offset, dataType, blockSize, maxScales);
+                return Assemble(Int3.From(volume.Size), resolution, offset, volume.Descriptor.DataType, RequestedLabelType(LabelType), $"The volume '{volume.Name}'", blockSize, maxScales);
             }
 
             default:
@@ -187,22 +192,26 @@ public sealed class NewPrecomputedInfoCommand : PrecomputedCmdlet
                     throw new EngineException("InvalidDataType", EngineErrorKind.InvalidArgument, $"Unknown data type '{DataType}'.", DataType);
                 }
 
-                return Assemble(Int3.From(Size), Resolution!, VoxelOffset is null ? Int3.Zero : Int3.From(VoxelOffset), dataType, blockSize, maxScales);
+                // -DataType names the stored type itself when it is a label type.
+                VoxelType? labels = RequestedLabelType(LabelType) ?? (VoxelTypes.IsLabelType(dataType) ? dataType : null);
+                return Assemble(Int3.From(Size), Resolution!, VoxelOffset is null ? Int3.Zero : Int3.From(VoxelOffset), dataType, labels, "A segmentation with -DataType " + VoxelTypes.ToInfoName(dataType), blockSize, maxScales);
             }
         }
     }
 
-    private PrecomputedInfo Assemble(Int3 size, double[] resolution, Int3 offset, VoxelType dataType, Int3? blockSize, int? maxScales)
+    private PrecomputedInfo Assemble(Int3 size, double[] resolution, Int3 offset, VoxelType dataType, VoxelType? labelType, string what, Int3? blockSize, int? maxScales)
     {
         var info = new PrecomputedInfo { Type = Type.ToLowerInvariant(), DataType = dataType, Mesh = MeshDirectory };
-        if (info.IsSegmentation && !VoxelTypes.IsLabelType(dataType) && Encoding is null or ChunkEncodings.CompressedSegmentation)
+        string encoding = Encoding ?? (info.IsSegmentation ? ChunkEncodings.CompressedSegmentation : ChunkEncodings.Raw);
+        if (info.IsSegmentation)
         {
-            // Labels narrower than 32 bits are stored as uint64: compressed_segmentation takes only uint32/uint64.
-            info.DataType = VoxelType.UInt64;
-            WriteVerbose($"Segmentation labels of type {VoxelTypes.ToInfoName(dataType)} are stored as uint64.");
+            info.DataType = ChunkEncodings.StoredLabelType(dataType, encoding, labelType, what);
+            if (info.DataType != dataType)
+            {
+                WriteVerbose($"Segmentation labels of type {VoxelTypes.ToInfoName(dataType)} are stored as {VoxelTypes.ToInfoName(info.DataType)}.");
+            }
         }
 
-        string encoding = Encoding ?? (info.IsSegmentation && VoxelTypes.IsLabelType(info.DataType) ? ChunkEncodings.CompressedSegmentation : ChunkEncodings.Raw);
         info.Scales.AddRange(ScalePyramid.Generate(size, resolution, offset, TargetChunkSize, encoding, blockSize, maxScales));
         info.Validate();
         return info;

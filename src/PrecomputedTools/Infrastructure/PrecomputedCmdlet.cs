@@ -159,6 +159,10 @@ public abstract class PrecomputedCmdlet : PSCmdlet, IDisposable
     }
 
     /// <summary>An error record for any failure: engine errors keep their id; I/O and others get generic ids.</summary>
+    /// <summary>-LabelType (uint32 or uint64, validated by its ValidateSet) as a type; null when not given.</summary>
+    internal static VoxelType? RequestedLabelType(string? labelType) =>
+        VoxelTypes.TryParse(labelType, out VoxelType type) ? type : null;
+
     internal static ErrorRecord ToErrorRecord(Exception ex) => ex switch
     {
         EngineException engine => ToErrorRecord(engine),
