@@ -128,40 +128,28 @@ public sealed class CodecBench : IBenchSection
             List<(Box3 Box, ulong[] Voxels)> chunks = context.ZBrainChunks64(r.Chunk);
             return (Chunks: chunks, Encoded: chunks.Select(c => CompressedSegmentation.Encode(c.Voxels, c.Box.Size, block)).ToArray());
         }).ToArray();
-        var ours = rows.Select(_ => new List<double>()).ToArray();
-        var theirs = rows.Select(_ => new List<double>()).ToArray();
         Console.WriteLine("  side by side with compressedseg, one thread, medians of 3 alternating runs:");
         var encoder = new CompressedSegmentationEncoder();
-        for (int rep = 0; rep < 3; rep++)
+        NativeAnchors.SideBySide("cseg_bench", "compressedseg", context, rows.Select((row, r) => (row.What, row.Theirs, (Func<double>)(() =>
         {
-            Dictionary<string, double> anchor = NativeAnchors.Run("cseg_bench", context.Options.SecondsPerMeasurement);
-            for (int r = 0; r < rows.Count; r++)
-            {
-                var (chunks, encoded) = data[r];
-                var dst = new ulong[chunks.Max(c => c.Voxels.Length)];
-                Timing t = rows[r].Decode
-                    ? context.Time(() =>
+            var (chunks, encoded) = data[r];
+            var dst = new ulong[chunks.Max(c => c.Voxels.Length)];
+            Timing t = row.Decode
+                ? context.Time(() =>
+                {
+                    for (int i = 0; i < chunks.Count; i++)
                     {
-                        for (int i = 0; i < chunks.Count; i++)
-                        {
-                            CompressedSegmentation.Decode(encoded[i], chunks[i].Box.Size, block, dst);
-                        }
-                    })
-                    : context.Time(() =>
+                        CompressedSegmentation.Decode(encoded[i], chunks[i].Box.Size, block, dst);
+                    }
+                })
+                : context.Time(() =>
+                {
+                    foreach ((Box3 box, ulong[] v) in chunks)
                     {
-                        foreach ((Box3 box, ulong[] v) in chunks)
-                        {
-                            encoder.EncodeToBuffer(v, box.Size, block);
-                        }
-                    });
-                ours[r].Add(chunks.Sum(c => (long)c.Voxels.Length) * 8 / 1e6 / t.Median);
-                theirs[r].Add(anchor[rows[r].Theirs]);
-            }
-        }
-
-        for (int r = 0; r < rows.Count; r++)
-        {
-            NativeAnchors.ReportRatios(rows[r].What, "compressedseg", ours[r], theirs[r], "MB/s", rows[r].Target);
-        }
+                        encoder.EncodeToBuffer(v, box.Size, block);
+                    }
+                });
+            return chunks.Sum(c => (long)c.Voxels.Length) * 8 / 1e6 / t.Median;
+        }), row.Target)).ToList(), "MB/s");
     }
 }

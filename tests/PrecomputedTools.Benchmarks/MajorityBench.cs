@@ -77,33 +77,20 @@ public sealed class MajorityBench : IBenchSection
             ("2x2x2 whole volume", "mode 2x2x2 whole volume 1406x621x138", whole, new Int3(2, 2, 2)),
             ("2x2x1 whole volume", "mode 2x2x1 whole volume 1406x621x138", whole, new Int3(2, 2, 1)),
         };
-        var ours = rows.Select(_ => new List<double>()).ToArray();
-        var theirs = rows.Select(_ => new List<double>()).ToArray();
         Console.WriteLine("  side by side with tinybrain, one thread, medians of 3 alternating runs:");
-        for (int rep = 0; rep < 3; rep++)
+        NativeAnchors.SideBySide("tinybrain_bench", "tinybrain", context, rows.Select(row => ("majority " + row.Ours, row.Theirs + " (Mvox/s)", (Func<double>)(() =>
         {
-            Dictionary<string, double> anchor = NativeAnchors.Run("tinybrain_bench", context.Options.SecondsPerMeasurement);
-            for (int r = 0; r < rows.Length; r++)
+            var chunks = row.Chunks;
+            var outputs = chunks.Select(c => new ulong[Downsampling.OutputShape(c.Box.Size, row.Factor).Volume]).ToArray();
+            Timing t = context.Time(() =>
             {
-                var chunks = rows[r].Chunks;
-                Int3 factor = rows[r].Factor;
-                var outputs = chunks.Select(c => new ulong[Downsampling.OutputShape(c.Box.Size, factor).Volume]).ToArray();
-                Timing t = context.Time(() =>
+                for (int i = 0; i < chunks.Count; i++)
                 {
-                    for (int i = 0; i < chunks.Count; i++)
-                    {
-                        Downsampling.Majority(chunks[i].Voxels, chunks[i].Box.Size, factor, outputs[i]);
-                    }
-                });
-                ours[r].Add(chunks.Sum(c => (long)c.Voxels.Length) / 1e6 / t.Median);
-                theirs[r].Add(anchor[rows[r].Theirs + " (Mvox/s)"]);
-            }
-        }
-
-        for (int r = 0; r < rows.Length; r++)
-        {
-            NativeAnchors.ReportRatios("majority " + rows[r].Ours, "tinybrain", ours[r], theirs[r], "Mvox/s");
-        }
+                    Downsampling.Majority(chunks[i].Voxels, chunks[i].Box.Size, row.Factor, outputs[i]);
+                }
+            });
+            return chunks.Sum(c => (long)c.Voxels.Length) / 1e6 / t.Median;
+        }), 1.0)).ToList(), "Mvox/s");
     }
 
     private static void Measure(BenchContext context, string what, List<(Box3 Box, ulong[] Voxels)> chunks, Int3 factor, out List<(Box3, ulong[])> outputs)

@@ -96,28 +96,27 @@ public sealed class MeshBench : IBenchSection
             return;
         }
 
-        var ours = new System.Collections.Generic.List<double>();
-        var oursWithCompaction = new System.Collections.Generic.List<double>();
-        var theirs = new System.Collections.Generic.List<double>();
         Console.WriteLine("  side by side with zmesh (marche, uint64 labels, preserve_order=1), one thread, 3 alternating runs:");
-        for (int rep = 0; rep < 3; rep++)
+        const string Marche = "marche whole volume, uint64 labels, preserve_order=1 (Mvox/s)";
+        double MarchingCubesSeconds() => context.Time(() =>
         {
-            theirs.Add(NativeAnchors.Run("zmesh_bench", context.Options.SecondsPerMeasurement)["marche whole volume, uint64 labels, preserve_order=1 (Mvox/s)"]);
-            Timing t = context.Time(() =>
+            var surfaces = new LabelSurface?[labels];
+            mesher.Run(block, dims.X, dims.Y, dims.Z, new Int3(-1, -1, -1), surfaces);
+            foreach (LabelSurface? surface in surfaces)
             {
-                var surfaces = new LabelSurface?[labels];
-                mesher.Run(block, dims.X, dims.Y, dims.Z, new Int3(-1, -1, -1), surfaces);
-                foreach (LabelSurface? surface in surfaces)
-                {
-                    surface?.Release();
-                }
-            });
-            ours.Add(mvox / t.Median);
-            oursWithCompaction.Add(mvox / (t.Median + compaction.Median));
-        }
-
-        NativeAnchors.ReportRatios("marching cubes alone", "zmesh", ours, theirs, "Mvox/s");
-        NativeAnchors.ReportRatios("compaction + marching cubes", "zmesh", oursWithCompaction, theirs, "Mvox/s");
+                surface?.Release();
+            }
+        }).Median;
+        NativeAnchors.SideBySide(
+            "zmesh_bench",
+            "zmesh",
+            context,
+            new (string, string, Func<double>, double)[]
+            {
+                ("marching cubes alone", Marche, () => mvox / MarchingCubesSeconds(), 1.0),
+                ("compaction + marching cubes", Marche, () => mvox / (MarchingCubesSeconds() + compaction.Median), 1.0),
+            },
+            "Mvox/s");
     }
 }
 

@@ -56,6 +56,32 @@ public static class NativeAnchors
         return rates;
     }
 
+    /// <summary>
+    /// The side-by-side loop every section uses: <paramref name="repetitions"/> rounds, each running
+    /// the tool once and then measuring each row of ours, so both sides see the same machine state;
+    /// then one ratio line per row.
+    /// </summary>
+    /// <param name="rows">What a row is called, the tool's line it is compared with ("label (unit)"), how ours is measured (a rate in <paramref name="unit"/>), and the target ratio.</param>
+    public static void SideBySide(string tool, string anchor, BenchContext context, IReadOnlyList<(string What, string Theirs, Func<double> Ours, double Target)> rows, string unit, int repetitions = 3)
+    {
+        var ours = rows.Select(_ => new List<double>()).ToArray();
+        var theirs = rows.Select(_ => new List<double>()).ToArray();
+        for (int rep = 0; rep < repetitions; rep++)
+        {
+            Dictionary<string, double> rates = Run(tool, context.Options.SecondsPerMeasurement);
+            for (int r = 0; r < rows.Count; r++)
+            {
+                ours[r].Add(rows[r].Ours());
+                theirs[r].Add(rates.TryGetValue(rows[r].Theirs, out double rate) ? rate : throw new InvalidOperationException($"{tool} printed no line '{rows[r].Theirs}'."));
+            }
+        }
+
+        for (int r = 0; r < rows.Count; r++)
+        {
+            ReportRatios(rows[r].What, anchor, ours[r], theirs[r], unit, rows[r].Target);
+        }
+    }
+
     /// <summary>Prints ours / theirs per pair (medians of each run) and the median ratio.</summary>
     public static void ReportRatios(string what, string anchor, IReadOnlyList<double> ours, IReadOnlyList<double> theirs, string unit, double target = 1.0)
     {
