@@ -5,6 +5,7 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Threading;
+using PrecomputedTools.Engine.Stages;
 using PrecomputedTools.Engine;
 using PrecomputedTools.Engine.Precomputed;
 using PrecomputedTools.Engine.Publishing;

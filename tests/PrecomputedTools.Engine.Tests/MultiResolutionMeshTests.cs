@@ -9,6 +9,7 @@ using System.Threading;
 using PrecomputedTools.Engine.Meshing;
 using PrecomputedTools.Engine.Precomputed;
 using Xunit;
+using PrecomputedTools.Engine.Stages;
 
 namespace PrecomputedTools.Engine.Tests;
 

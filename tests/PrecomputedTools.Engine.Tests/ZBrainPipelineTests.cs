@@ -5,6 +5,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using BitMiracle.LibTiff.Classic;
 using PrecomputedTools.Engine.Precomputed;
+using PrecomputedTools.Engine.Stages;
 using PrecomputedTools.Engine.Storage;
 using PrecomputedTools.Engine.Tiff;
 using PrecomputedTools.Tests.Shared;

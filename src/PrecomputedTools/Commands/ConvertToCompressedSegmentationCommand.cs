@@ -3,6 +3,7 @@ using System.IO;
 using System.Linq;
 using System.Management.Automation;
 using PrecomputedTools.Completion;
+using PrecomputedTools.Engine.Stages;
 using PrecomputedTools.Engine;
 using PrecomputedTools.Engine.Codecs;
 using PrecomputedTools.Engine.Precomputed;

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.IO;
 using System.Management.Automation;
 using System.Text.Json;
+using PrecomputedTools.Engine.Stages;
 using PrecomputedTools.Infrastructure;
 
 namespace PrecomputedTools.Commands;

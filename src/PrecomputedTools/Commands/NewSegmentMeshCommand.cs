@@ -7,6 +7,7 @@ using System.IO;
 using System.Linq;
 using System.Management.Automation;
 using System.Text;
+using PrecomputedTools.Engine.Stages;
 using PrecomputedTools.Engine;
 using PrecomputedTools.Engine.Meshing;
 using PrecomputedTools.Engine.Precomputed;

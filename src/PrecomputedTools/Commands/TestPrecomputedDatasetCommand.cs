@@ -1,5 +1,6 @@
 using System;
 using System.Management.Automation;
+using PrecomputedTools.Engine.Stages;
 using PrecomputedTools.Engine;
 using PrecomputedTools.Engine.Precomputed;
 using PrecomputedTools.Engine.Storage;

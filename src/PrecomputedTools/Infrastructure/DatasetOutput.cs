@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using System.Linq;
+using PrecomputedTools.Engine.Stages;
 using PrecomputedTools.Engine;
 using PrecomputedTools.Engine.Meshing;
 using PrecomputedTools.Engine.Precomputed;

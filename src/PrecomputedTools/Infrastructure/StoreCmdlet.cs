@@ -1,6 +1,7 @@
 using System;
 using System.Management.Automation;
 using System.Net;
+using PrecomputedTools.Engine.Stages;
 using PrecomputedTools.Engine.Storage;
 
 namespace PrecomputedTools.Infrastructure;
@@ -79,18 +80,18 @@ public abstract class StoreCmdlet : PrecomputedCmdlet
     /// Saves a stage's plan instead of running it (-PlanPath): to a file or an s3:// object every
     /// worker reads; returns the location saved. An existing plan is replaced only with -Force.
     /// </summary>
-    internal string SavePlan(Engine.Precomputed.StagePlan plan, string planPath, StoreOptions options, bool force)
+    internal string SavePlan(Engine.Stages.StagePlan plan, string planPath, StoreOptions options, bool force)
     {
         string location = ResolvePlanLocation(planPath);
-        using Engine.Precomputed.PlanLocation saved = Engine.Precomputed.PlanLocation.Open(location, options);
+        using Engine.Stages.PlanLocation saved = Engine.Stages.PlanLocation.Open(location, options);
         saved.Save(plan, force);
         WriteVerbose($"Saved the {plan.Stage} plan ({plan.Tasks.Count} tasks in {plan.PhaseCount} phase(s)) to '{location}'.");
         return location;
     }
 
     /// <summary>Opens a saved plan's location (a missing plan is PlanNotFound when read).</summary>
-    internal Engine.Precomputed.PlanLocation OpenPlan(string planPath, StoreOptions options) =>
-        Engine.Precomputed.PlanLocation.Open(ResolvePlanLocation(planPath), options);
+    internal Engine.Stages.PlanLocation OpenPlan(string planPath, StoreOptions options) =>
+        Engine.Stages.PlanLocation.Open(ResolvePlanLocation(planPath), options);
 
     /// <summary>A plan location: URLs pass through, paths become full file-system paths.</summary>
     internal string ResolvePlanLocation(string planPath) => StoreLocation.IsUri(planPath) ? planPath : ResolveOutputPath(planPath);

@@ -1,5 +1,6 @@
 using System.Linq;
 using PrecomputedTools.Engine.Precomputed;
+using PrecomputedTools.Engine.Stages;
 
 namespace PrecomputedTools;
 

@@ -5,6 +5,7 @@ using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using PrecomputedTools.Engine.Precomputed;
+using PrecomputedTools.Engine.Stages;
 using PrecomputedTools.Engine.Storage;
 using PrecomputedTools.Engine.Tiff;
 using Xunit;

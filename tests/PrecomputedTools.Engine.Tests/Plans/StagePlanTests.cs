@@ -7,6 +7,7 @@ using System.Threading.Tasks;
 using System.Text.Json.Nodes;
 using PrecomputedTools.Engine.Meshing;
 using PrecomputedTools.Engine.Precomputed;
+using PrecomputedTools.Engine.Stages;
 using PrecomputedTools.Engine.Storage;
 using PrecomputedTools.Engine.Tiff;
 using PrecomputedTools.Engine.Volumes;

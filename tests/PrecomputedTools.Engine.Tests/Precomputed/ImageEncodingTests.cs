@@ -9,6 +9,7 @@ using System.Threading.Tasks;
 using PrecomputedTools.Engine.Boss;
 using PrecomputedTools.Engine.Codecs;
 using PrecomputedTools.Engine.Precomputed;
+using PrecomputedTools.Engine.Stages;
 using PrecomputedTools.Engine.Storage;
 using PrecomputedTools.Engine.Volumes;
 using PrecomputedTools.Synthetic;

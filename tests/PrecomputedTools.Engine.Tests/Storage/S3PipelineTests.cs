@@ -7,6 +7,7 @@ using Amazon.S3;
 using Amazon.S3.Model;
 using PrecomputedTools.Engine.Precomputed;
 using PrecomputedTools.Engine.Publishing;
+using PrecomputedTools.Engine.Stages;
 using PrecomputedTools.Engine.Storage;
 using PrecomputedTools.Engine.Tests.Publishing;
 using PrecomputedTools.Engine.Tiff;

@@ -6,10 +6,11 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using PrecomputedTools.Engine.Meshing;
+using PrecomputedTools.Engine.Precomputed;
 using PrecomputedTools.Engine.Storage;
 using PrecomputedTools.Engine.Volumes;
 
-namespace PrecomputedTools.Engine.Precomputed;
+namespace PrecomputedTools.Engine.Stages;
 
 /// <summary>The kinds of task a plan holds.</summary>
 public static class PlanTaskKinds

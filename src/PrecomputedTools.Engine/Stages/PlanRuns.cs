@@ -7,9 +7,10 @@ using System.Text;
 using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
+using PrecomputedTools.Engine.Precomputed;
 using PrecomputedTools.Engine.Storage;
 
-namespace PrecomputedTools.Engine.Precomputed;
+namespace PrecomputedTools.Engine.Stages;
 
 /// <summary>
 /// Where a saved plan lives (a file, or an object on S3 that every worker reads) and, beside it,

@@ -6,11 +6,12 @@ using System.Threading;
 using System.Threading.Tasks;
 using PrecomputedTools.Engine.Boss;
 using PrecomputedTools.Engine.Meshing;
+using PrecomputedTools.Engine.Precomputed;
 using PrecomputedTools.Engine.Storage;
 using PrecomputedTools.Engine.Tiff;
 using PrecomputedTools.Engine.Volumes;
 
-namespace PrecomputedTools.Engine.Precomputed;
+namespace PrecomputedTools.Engine.Stages;
 
 /// <summary>
 /// What a process brings to the execution of a plan: its own credentials and connections (a plan

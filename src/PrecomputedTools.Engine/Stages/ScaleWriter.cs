@@ -6,10 +6,11 @@ using System.Runtime.InteropServices;
 using System.Threading;
 using System.Threading.Tasks;
 using PrecomputedTools.Engine.Codecs;
+using PrecomputedTools.Engine.Precomputed;
 using PrecomputedTools.Engine.Storage;
 using PrecomputedTools.Engine.Volumes;
 
-namespace PrecomputedTools.Engine.Precomputed;
+namespace PrecomputedTools.Engine.Stages;
 
 /// <summary>How a lower scale is computed from the one above it.</summary>
 public enum DownscaleMethod

@@ -4,10 +4,11 @@ using System.Linq;
 using System.Runtime.InteropServices;
 using System.Threading;
 using System.Threading.Tasks;
+using PrecomputedTools.Engine.Precomputed;
 using PrecomputedTools.Engine.Publishing;
 using PrecomputedTools.Engine.Storage;
 
-namespace PrecomputedTools.Engine.Precomputed;
+namespace PrecomputedTools.Engine.Stages;
 
 /// <summary>One object of a copy: its key in the source and in the destination, and whether it is stored gzip-encoded.</summary>
 public sealed class CopyItem

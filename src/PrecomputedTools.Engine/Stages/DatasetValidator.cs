@@ -10,9 +10,10 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using PrecomputedTools.Engine.Meshing;
 using PrecomputedTools.Engine.Meshing.Draco;
+using PrecomputedTools.Engine.Precomputed;
 using PrecomputedTools.Engine.Storage;
 
-namespace PrecomputedTools.Engine.Precomputed;
+namespace PrecomputedTools.Engine.Stages;
 
 /// <summary>What <see cref="DatasetValidator"/> found in one scale.</summary>
 public sealed class ScaleValidation
