@@ -23,4 +23,5 @@ if ($chunks -ne '256x256x128,256x256x256,256x256x256') { throw "chunk sizes are 
 $encodings = @($dataset.Scales | Where-Object { $_.Encoding -ne 'compressed_segmentation' })
 if ($encodings.Count -ne 0) { throw 'every scale must be compressed_segmentation' }
 $json = [IO.File]::ReadAllText([IO.Path]::Combine($out, 'info'))
-if ($json -notlike '*"compressed_segmentation_block_size": `[8, 8, 8`]*') { throw "block size missing from the written info: $json" }
+# Every one of the three scales, however the writer lays the arrays out (core cmdlets only here: no ConvertFrom-Json).
+if ([regex]::Matches($json, '"compressed_segmentation_block_size":\s*\[\s*8,\s*8,\s*8\s*\]').Count -ne 3) { throw "block size missing from the written info: $json" }

@@ -67,23 +67,29 @@ public sealed class BossVolumeReader : IVolumeReader
         d.BlockShape.Y,
         d.BlockShape.Z);
 
-    private static string Manifest(BossVolumeDescriptor d)
+    private static string Manifest(BossVolumeDescriptor d) => EngineJson.ToText(w =>
     {
-        var text = new StringBuilder();
-        text.Append("{\n");
-        text.Append("  \"server\": \"").Append(d.Client.Connection.BaseUri.GetLeftPart(UriPartial.Authority)).Append("\",\n");
-        text.Append("  \"collection\": \"").Append(d.Options.Collection).Append("\",\n");
-        text.Append("  \"experiment\": \"").Append(d.Options.Experiment).Append("\",\n");
-        text.Append("  \"channel\": \"").Append(d.Options.Channel).Append("\",\n");
-        text.Append("  \"level\": ").Append(d.Options.Resolution.ToString(CultureInfo.InvariantCulture)).Append(",\n");
-        text.Append("  \"iso\": ").Append(d.Options.Iso ? "true" : "false").Append(",\n");
-        text.Append("  \"time\": ").Append(d.Options.Time?.ToString(CultureInfo.InvariantCulture) ?? "null").Append(",\n");
-        text.Append("  \"data_type\": \"").Append(VoxelTypes.ToInfoName(d.DataType)).Append("\",\n");
-        text.Append("  \"block_shape\": [").Append(d.BlockShape.X).Append(", ").Append(d.BlockShape.Y).Append(", ").Append(d.BlockShape.Z).Append("],\n");
-        text.Append("  \"blocks\": \"one file per block: <x0-x1_y0-y1_z0-z1>.raw ([z][y][x] little-endian) or .zero (all zero)\"\n");
-        text.Append("}\n");
-        return text.ToString();
-    }
+        w.WriteStartObject();
+        w.WriteString("server", d.Client.Connection.BaseUri.GetLeftPart(UriPartial.Authority));
+        w.WriteString("collection", d.Options.Collection);
+        w.WriteString("experiment", d.Options.Experiment);
+        w.WriteString("channel", d.Options.Channel);
+        w.WriteNumber("level", d.Options.Resolution);
+        w.WriteBoolean("iso", d.Options.Iso);
+        if (d.Options.Time is int time)
+        {
+            w.WriteNumber("time", time);
+        }
+        else
+        {
+            w.WriteNull("time");
+        }
+
+        w.WriteString("data_type", VoxelTypes.ToInfoName(d.DataType));
+        EngineJson.WriteInt3(w, "block_shape", d.BlockShape);
+        w.WriteString("blocks", "one file per block: <x0-x1_y0-y1_z0-z1>.raw ([z][y][x] little-endian) or .zero (all zero)");
+        w.WriteEndObject();
+    });
 
     public async Task ReadAsync(Box3 region, Memory<byte> destination, CancellationToken cancellationToken)
     {

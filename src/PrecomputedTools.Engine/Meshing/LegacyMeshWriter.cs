@@ -479,7 +479,7 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
         }
 
         string key = chunk.Translate(_voxelOffset).ToString();
-        byte[] json = WriteJson(writer =>
+        byte[] json = EngineJson.ToUtf8(writer =>
         {
             writer.WriteStartObject();
             writer.WriteString("chunk", key);
@@ -620,7 +620,7 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
     }
 
     /// <summary>A legacy manifest: {"fragments": [names]}.</summary>
-    public static byte[] ManifestJson(IEnumerable<string> fragmentNames) => WriteJson(writer =>
+    public static byte[] ManifestJson(IEnumerable<string> fragmentNames) => EngineJson.ToUtf8(writer =>
     {
         writer.WriteStartObject();
         writer.WriteStartArray("fragments");
@@ -655,17 +655,6 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
     /// <summary>Writes segment properties into the dataset folder <paramref name="datasetPath"/>.</summary>
     public static string WriteSegmentProperties(string datasetPath, string directory, IEnumerable<KeyValuePair<ulong, string>> names) =>
         WriteSegmentProperties(new FolderStore(datasetPath), directory, names);
-
-    private static byte[] WriteJson(Action<Utf8JsonWriter> write, bool indented = false)
-    {
-        using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = indented }))
-        {
-            write(writer);
-        }
-
-        return buffer.ToArray();
-    }
 
     private string? ReadText(string key)
     {

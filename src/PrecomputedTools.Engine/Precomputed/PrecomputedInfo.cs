@@ -414,80 +414,95 @@ public sealed class PrecomputedInfo
         }
     }
 
-    public string ToJson()
+    public string ToJson() => EngineJson.ToText(w =>
     {
-        var sb = new StringBuilder();
-        sb.Append("{\n");
-        sb.Append("  \"@type\": \"").Append(VolumeTypeTag).Append("\",\n");
-        sb.Append("  \"type\": ").Append(Quote(Type)).Append(",\n");
-        sb.Append("  \"data_type\": ").Append(Quote(VoxelTypes.ToInfoName(DataType))).Append(",\n");
-        sb.Append("  \"num_channels\": ").Append(NumChannels.ToString(CultureInfo.InvariantCulture)).Append(",\n");
+        w.WriteStartObject();
+        w.WriteString("@type", VolumeTypeTag);
+        w.WriteString("type", Type);
+        w.WriteString("data_type", VoxelTypes.ToInfoName(DataType));
+        w.WriteNumber("num_channels", NumChannels);
         if (Mesh is not null)
         {
-            sb.Append("  \"mesh\": ").Append(Quote(Mesh)).Append(",\n");
+            w.WriteString("mesh", Mesh);
         }
 
         if (SegmentProperties is not null)
         {
-            sb.Append("  \"segment_properties\": ").Append(Quote(SegmentProperties)).Append(",\n");
+            w.WriteString("segment_properties", SegmentProperties);
         }
 
         if (Skeletons is not null)
         {
-            sb.Append("  \"skeletons\": ").Append(Quote(Skeletons)).Append(",\n");
+            w.WriteString("skeletons", Skeletons);
         }
 
-        sb.Append("  \"scales\": [\n");
-        for (int i = 0; i < Scales.Count; i++)
+        w.WriteStartArray("scales");
+        foreach (ScaleInfo s in Scales)
         {
-            ScaleInfo s = Scales[i];
-            sb.Append("    {\n");
-            sb.Append("      \"key\": ").Append(Quote(s.Key)).Append(",\n");
-            sb.Append("      \"size\": ").Append(Format(s.Size)).Append(",\n");
-            sb.Append("      \"voxel_offset\": ").Append(Format(s.VoxelOffset)).Append(",\n");
-            sb.Append("      \"resolution\": [").Append(string.Join(", ", s.Resolution.Select(FormatNumber))).Append("],\n");
-            sb.Append("      \"chunk_sizes\": [").Append(Format(s.ChunkSize)).Append("],\n");
-            sb.Append("      \"encoding\": ").Append(Quote(s.Encoding));
+            w.WriteStartObject();
+            w.WriteString("key", s.Key);
+            EngineJson.WriteInt3(w, "size", s.Size);
+            EngineJson.WriteInt3(w, "voxel_offset", s.VoxelOffset);
+            w.WriteStartArray("resolution");
+            foreach (double r in s.Resolution)
+            {
+                // Whole numbers without a fraction, as the viewer's and the peers' infos write them.
+                if (r == Math.Floor(r) && Math.Abs(r) < 1e15)
+                {
+                    w.WriteNumberValue((long)r);
+                }
+                else
+                {
+                    w.WriteNumberValue(r);
+                }
+            }
+
+            w.WriteEndArray();
+            w.WriteStartArray("chunk_sizes");
+            w.WriteStartArray();
+            w.WriteNumberValue(s.ChunkSize.X);
+            w.WriteNumberValue(s.ChunkSize.Y);
+            w.WriteNumberValue(s.ChunkSize.Z);
+            w.WriteEndArray();
+            w.WriteEndArray();
+            w.WriteString("encoding", s.Encoding);
             if (s.Encoding == ChunkEncodings.CompressedSegmentation && s.BlockSize is { } block)
             {
-                sb.Append(",\n      \"compressed_segmentation_block_size\": ").Append(Format(block));
+                EngineJson.WriteInt3(w, "compressed_segmentation_block_size", block);
             }
 
             if (s.Encoding == ChunkEncodings.Jpeg && s.JpegQuality is { } quality)
             {
-                sb.Append(",\n      \"jpeg_quality\": ").Append(quality.ToString(CultureInfo.InvariantCulture));
+                w.WriteNumber("jpeg_quality", quality);
             }
 
             if (s.Encoding == ChunkEncodings.Png && s.PngLevel is { } level)
             {
-                sb.Append(",\n      \"png_level\": ").Append(level.ToString(CultureInfo.InvariantCulture));
+                w.WriteNumber("png_level", level);
             }
 
             if (s.Sharding is not null)
             {
-                sb.Append(",\n      \"sharding\": ").Append(s.Sharding.ToJsonString());
+                w.WritePropertyName("sharding");
+                s.Sharding.WriteTo(w);
             }
 
             if (s.Hidden)
             {
-                sb.Append(",\n      \"hidden\": true");
+                w.WriteBoolean("hidden", true);
             }
 
-            sb.Append("\n    }").Append(i + 1 < Scales.Count ? ",\n" : "\n");
+            w.WriteEndObject();
         }
 
-        sb.Append("  ]\n}\n");
-        return sb.ToString();
-    }
+        w.WriteEndArray();
+        w.WriteEndObject();
+    });
 
     internal static string FormatNumber(double value) =>
         value == Math.Floor(value) && Math.Abs(value) < 1e15
             ? ((long)value).ToString(CultureInfo.InvariantCulture)
             : value.ToString("R", CultureInfo.InvariantCulture);
-
-    private static string Format(Int3 v) => string.Format(CultureInfo.InvariantCulture, "[{0}, {1}, {2}]", v.X, v.Y, v.Z);
-
-    private static string Quote(string s) => JsonSerializer.Serialize(s);
 
     private static string? GetString(JsonObject obj, string name) =>
         obj[name] is JsonValue value && value.TryGetValue(out string? text) ? text : null;
