@@ -8,24 +8,16 @@ using System.Threading.Tasks;
 namespace PrecomputedTools.TestServers;
 
 /// <summary>A minimal S3 endpoint that records PUTs and answers with scripted statuses.</summary>
-public sealed class FakeS3 : IDisposable
+public sealed class FakeS3 : ListenerServer
 {
-    private readonly HttpListener _listener = new();
     private readonly Func<string, int, int> _statusFor;
     private readonly ConcurrentDictionary<string, int> _attempts = new();
-    private readonly Task _loop;
 
     public FakeS3(Func<string, int, int> statusFor)
     {
         _statusFor = statusFor;
-        int port = Ports.GetFree();
-        Url = "http://127.0.0.1:" + port;
-        _listener.Prefixes.Add(Url + "/");
-        _listener.Start();
-        _loop = Task.Run(LoopAsync);
+        Start();
     }
-
-    public string Url { get; }
 
     /// <summary>Answer bucket listings with HTTP 500 (a server whose listing is broken).</summary>
     public bool FailListing { get; set; }
@@ -38,25 +30,7 @@ public sealed class FakeS3 : IDisposable
 
     public sealed record Put(string Key, byte[] Body, string? ContentEncoding, string? ContentType, string? PayloadHash, string? ContentMd5);
 
-    private async Task LoopAsync()
-    {
-        while (true)
-        {
-            HttpListenerContext context;
-            try
-            {
-                context = await _listener.GetContextAsync();
-            }
-            catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-            {
-                return;
-            }
-
-            _ = Task.Run(() => Handle(context));
-        }
-    }
-
-    private void Handle(HttpListenerContext context)
+    protected override void Handle(HttpListenerContext context)
     {
         HttpListenerRequest request = context.Request;
         string raw = request.RawUrl ?? "/";
@@ -104,11 +78,5 @@ public sealed class FakeS3 : IDisposable
         context.Response.ContentLength64 = bytes.Length;
         context.Response.OutputStream.Write(bytes, 0, bytes.Length);
         context.Response.Close();
-    }
-
-    public void Dispose()
-    {
-        _listener.Close();
-        _loop.Wait(2000);
     }
 }

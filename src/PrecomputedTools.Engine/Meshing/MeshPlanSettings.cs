@@ -170,8 +170,8 @@ public sealed class MeshPlanSettings
         }
 
         w.WriteString("sourceName", SourceName);
-        WriteInt3(w, "volumeSize", VolumeSize);
-        WriteInt3(w, "chunkSize", ChunkSize);
+        EngineJson.WriteInt3(w, "volumeSize", VolumeSize);
+        EngineJson.WriteInt3(w, "chunkSize", ChunkSize);
         w.WriteStartArray("resolution");
         foreach (double r in Resolution)
         {
@@ -179,7 +179,7 @@ public sealed class MeshPlanSettings
         }
 
         w.WriteEndArray();
-        WriteInt3(w, "voxelOffset", VoxelOffset);
+        EngineJson.WriteInt3(w, "voxelOffset", VoxelOffset);
         w.WriteBoolean("alignToVoxels", AlignToVoxels);
         w.WriteBoolean("simplify", Simplify);
         w.WriteNumber("reductionFactor", ReductionFactor);
@@ -276,15 +276,6 @@ public sealed class MeshPlanSettings
         }
 
         return settings;
-    }
-
-    private static void WriteInt3(Utf8JsonWriter w, string name, Int3 v)
-    {
-        w.WriteStartArray(name);
-        w.WriteNumberValue(v.X);
-        w.WriteNumberValue(v.Y);
-        w.WriteNumberValue(v.Z);
-        w.WriteEndArray();
     }
 
     private static Int3 ReadInt3(JsonElement e)
