@@ -26,7 +26,7 @@ namespace PrecomputedTools.Benchmarks;
 public sealed class ShardBench : IBenchSection
 {
     public const string ChildFlag = "--child-shards";
-    private static readonly string[] s_modes = { "folder-unsharded", "folder-sharded", "s3-sharded", "s3-unsharded" };
+    private static readonly string[] s_modes = { "folder-unsharded", "folder-sharded", "s3-sharded", "s3-unsharded", "image-unsharded", "image-sharded" };
 
     public string Name => "shards";
 
@@ -45,7 +45,8 @@ public sealed class ShardBench : IBenchSection
         double voxels = 2048.0 * 2048 * depth;
         Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "  2048x2048x{0} ({1:F2} Gvoxel), {2} threads, 64-voxel chunks, scale 0 + every lower scale:", depth, voxels / (1 << 30), context.Threads));
         var results = new Dictionary<string, string[]>();
-        foreach (string mode in s_modes.Where(m => s3 is not null || m.StartsWith("folder", StringComparison.Ordinal)))
+        string[] only = (Environment.GetEnvironmentVariable("PT_SHARD_MODES") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries);
+        foreach (string mode in s_modes.Where(m => (s3 is not null || !m.StartsWith("s3", StringComparison.Ordinal)) && (only.Length == 0 || only.Contains(m))))
         {
             string scratch = Path.Combine(Path.GetTempPath(), "pt-bench", "shards-" + Guid.NewGuid().ToString("N").Substring(0, 6));
             string text;
@@ -82,7 +83,7 @@ public sealed class ShardBench : IBenchSection
                 p[5] == "-" ? "" : string.Format(CultureInfo.InvariantCulture, "{0:N0} PUTs", long.Parse(p[5], CultureInfo.InvariantCulture))));
         }
 
-        foreach (string store in new[] { "folder", "s3" })
+        foreach (string store in new[] { "folder", "s3", "image" })
         {
             if (results.TryGetValue(store + "-unsharded", out string[]? plain) && results.TryGetValue(store + "-sharded", out string[]? sharded))
             {
@@ -110,10 +111,16 @@ public sealed class ShardBench : IBenchSection
         string endpoint = args[5];
         bool sharded = mode.EndsWith("-sharded", StringComparison.Ordinal);
         bool toS3 = mode.StartsWith("s3", StringComparison.Ordinal);
-        SyntheticEmVolume volume = SyntheticEmVolume.Gigavoxel(depth);
+        bool image = mode.StartsWith("image", StringComparison.Ordinal);
+        SyntheticEmVolume labels = SyntheticEmVolume.Gigavoxel(depth);
+        VolumeDescriptor volume = image ? new SyntheticEmImage(labels) : labels;
 
-        var info = new PrecomputedInfo { Type = "segmentation", DataType = VoxelType.UInt64 };
-        info.Scales.AddRange(ScalePyramid.Generate(volume.Size, volume.Resolution!, Int3.Zero, 64, ChunkEncodings.CompressedSegmentation, null));
+        // The image modes: the uint8 EM image under the segmentation as raw (gzip) chunks, where a
+        // shard assembled from encoded chunks is nearly as large as its voxels.
+        var info = image
+            ? new PrecomputedInfo { Type = "image", DataType = VoxelType.UInt8 }
+            : new PrecomputedInfo { Type = "segmentation", DataType = VoxelType.UInt64 };
+        info.Scales.AddRange(ScalePyramid.Generate(volume.Size, volume.Resolution!, Int3.Zero, 64, image ? ChunkEncodings.Raw : ChunkEncodings.CompressedSegmentation, null));
         if (sharded)
         {
             foreach (ScaleInfo scale in info.Scales)
@@ -145,7 +152,7 @@ public sealed class ShardBench : IBenchSection
                 ScaleWriter.WriteFromVolumeAsync(reader, store, info, write, OperationMonitor.None, CancellationToken.None).GetAwaiter().GetResult();
             }
 
-            StagePlan down = StagePlanner.PlanDownscale(info, store.Location, store.Layout, store.Gzip, Enumerable.Range(1, info.Scales.Count - 1).ToArray(), DownscaleMethod.Majority);
+            StagePlan down = StagePlanner.PlanDownscale(info, store.Location, store.Layout, store.Gzip, Enumerable.Range(1, info.Scales.Count - 1).ToArray(), image ? DownscaleMethod.Average : DownscaleMethod.Majority);
             ScaleWriter.ExecuteAsync(down, store, null, write, null, OperationMonitor.None, CancellationToken.None).GetAwaiter().GetResult();
             store.CommitInfo(info);
             store.Objects.Flush();
