@@ -107,11 +107,21 @@ public sealed class ShardingSpec
     /// <summary>
     /// Parameters for a volume scale: identity hash over the compressed Morton code, so that each
     /// shard is an aligned block of chunks (one task owns it whole); about
-    /// <paramref name="targetShardBytes"/> of voxels per shard, minishards of up to 4096 chunks,
-    /// gzip minishard indices, and gzip chunk data except for jpeg and png scales.
+    /// <paramref name="targetShardBytes"/> of voxels per shard where the encoding shrinks them many
+    /// times (compressed_segmentation, jpeg) and an eighth of that where it does not (raw, png),
+    /// minishards of up to 4096 chunks, gzip minishard indices, and gzip chunk data except for jpeg
+    /// and png scales.
     /// </summary>
     public static ShardingSpec ForScale(ScaleInfo scale, int bytesPerVoxel, long targetShardBytes = 1L << 30)
     {
+        // A shard is assembled in memory from its encoded chunks before it is written: a raw image
+        // shard of 1 GiB of voxels is about 1 GiB of memory per task (the shards benchmark's raw
+        // EM image peaked at 4.7 GB with it).
+        if (scale.Encoding is not (ChunkEncodings.CompressedSegmentation or ChunkEncodings.Jpeg))
+        {
+            targetShardBytes /= 8;
+        }
+
         Int3 grid = scale.GridSize;
         int totalBits = BitsFor(grid.X) + BitsFor(grid.Y) + BitsFor(grid.Z);
         long chunkBytes = Math.Max(1, scale.ChunkSize.Volume * bytesPerVoxel);

@@ -176,6 +176,25 @@ public sealed class ShardingTests
     }
 
     [Fact]
+    public void ShardsOfEncodingsThatBarelyCompressHoldAnEighthOfTheVoxels()
+    {
+        // A shard is assembled in memory from encoded chunks: 1 GiB of voxels per shard where the
+        // encoding shrinks them many times, 128 MiB where raw or png chunks stay about as large.
+        int ChunksPerShard(string encoding, int bytesPerVoxel)
+        {
+            var scale = new ScaleInfo { Key = "8nm", Size = new Int3(2048, 2048, 256), ChunkSize = new Int3(64, 64, 64), Resolution = new double[] { 8, 8, 8 }, Encoding = encoding };
+            ShardingSpec spec = ShardingSpec.ForScale(scale, bytesPerVoxel);
+            return 1 << (spec.PreshiftBits + spec.MinishardBits);
+        }
+
+        Assert.Equal(512, ChunksPerShard(ChunkEncodings.CompressedSegmentation, 8)); // 512 x 2 MiB = 1 GiB
+        Assert.Equal(4096, ChunksPerShard(ChunkEncodings.Jpeg, 1));                  // 4096 x 256 KiB = 1 GiB
+        Assert.Equal(512, ChunksPerShard(ChunkEncodings.Raw, 1));                    // 512 x 256 KiB = 128 MiB
+        Assert.Equal(512, ChunksPerShard(ChunkEncodings.Png, 1));
+        Assert.Equal(64, ChunksPerShard(ChunkEncodings.Raw, 8));                     // 64 x 2 MiB = 128 MiB
+    }
+
+    [Fact]
     public void ChosenParametersMakeEachShardAnAlignedBlockOfChunks()
     {
         var scale = new ScaleInfo { Key = "8nm", Size = new Int3(34432, 39552, 51508), ChunkSize = new Int3(64, 64, 64), Resolution = new double[] { 8, 8, 8 } };
