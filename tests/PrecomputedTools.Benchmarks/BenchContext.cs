@@ -227,7 +227,6 @@ public sealed class BenchContext
         return text;
     }
 
-    /// <summary>This process's peak resident set (VmHWM on Linux), in MB.</summary>
     /// <summary>Meshes scale 0 of a dataset as New-SegmentMesh does (legacy format, the meshing cache); returns the run's counts and the segments written.</summary>
     public static (Engine.Meshing.MeshRunSummary Summary, int Segments) MeshScale0(Engine.Precomputed.DatasetStore store, Engine.Precomputed.PrecomputedInfo info, int threads, string parameters)
     {
@@ -243,6 +242,7 @@ public sealed class BenchContext
         return (summary, writer.FinishSegments().Count());
     }
 
+    /// <summary>This process's peak resident set (VmHWM on Linux), in MB.</summary>
     public static double PeakResidentMegabytes()
     {
         string? line = File.Exists("/proc/self/status") ? File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal)) : null;

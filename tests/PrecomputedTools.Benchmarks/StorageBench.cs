@@ -64,32 +64,21 @@ public sealed class StorageBench : IBenchSection
     private static (double Wall, double Peak) RunChild(string mode, string tif, string endpoint, int threads)
     {
         string scratch = Path.Combine(Path.GetTempPath(), "pt-bench", "storage-" + Guid.NewGuid().ToString("N").Substring(0, 6));
-        var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
-        if (string.Equals(Path.GetFileNameWithoutExtension(Environment.ProcessPath), "dotnet", StringComparison.OrdinalIgnoreCase))
-        {
-            start.ArgumentList.Add(typeof(StorageBench).Assembly.Location);
-        }
-
-        foreach (string a in new[] { ChildFlag, mode, tif, scratch, endpoint, threads.ToString(CultureInfo.InvariantCulture) })
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        using Process child = Process.Start(start)!;
-        string text = child.StandardOutput.ReadToEnd();
-        child.WaitForExit();
+        string text;
         try
         {
-            Directory.Delete(scratch, recursive: true);
+            text = BenchContext.RunSelf(ChildFlag, mode, tif, scratch, endpoint, threads.ToString(CultureInfo.InvariantCulture));
         }
-        catch (IOException)
+        finally
         {
-            // Leftovers in the temp folder do not affect the numbers.
-        }
-
-        if (child.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"storage child ({mode}) failed: {text}");
+            try
+            {
+                Directory.Delete(scratch, recursive: true);
+            }
+            catch (IOException)
+            {
+                // Leftovers in the temp folder do not affect the numbers.
+            }
         }
 
         string[] parts = text.Trim().Split('\n').Last().Trim().Split(' ');
@@ -143,15 +132,7 @@ public sealed class StorageBench : IBenchSection
             publisher.PublishAsync(PublishPlan.Create(location, null), OperationMonitor.None, CancellationToken.None).GetAwaiter().GetResult();
         }
 
-        Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0:F3} {1:F1}", clock.Elapsed.TotalSeconds, PeakResidentMegabytes()));
+        Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0:F3} {1:F1}", clock.Elapsed.TotalSeconds, BenchContext.PeakResidentMegabytes()));
         return 0;
-    }
-
-    private static double PeakResidentMegabytes()
-    {
-        string? line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-        return line is null
-            ? Process.GetCurrentProcess().PeakWorkingSet64 / 1e6
-            : double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024 / 1e6;
     }
 }

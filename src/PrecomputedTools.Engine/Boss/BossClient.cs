@@ -248,7 +248,7 @@ public sealed class BossClient : IDisposable
         string path = $"v1/cutout/{collection}/{experiment}/{channel}/{resolution}/{Ranges(box)}/" + (time is int t ? $"{t}:{t + 1}/" : "") + "?access-mode=no-cache" + (iso ? "&iso=true" : "");
         string what = $"block {Describe(box)} of {collection}/{experiment}/{channel} (level {resolution})";
         string accept = format == BossTransferFormat.Blosc ? "application/blosc" : "application/npygz";
-        bool canSplit = SplitBox(box) is not null;
+        (Box3 First, Box3 Second)? halves = SplitBox(box);
         var budget = new CutoutBudget();
         RetryableFailure failure = await _retry.ExecuteAsync(
             async token =>
@@ -272,7 +272,7 @@ public sealed class BossClient : IDisposable
                     _slots.Release();
                 }
             },
-            attempt => attempt.Exception is null && ShouldRetryCutout(attempt.Result, attempt.Attempts, budget, canSplit),
+            attempt => attempt.Exception is null && ShouldRetryCutout(attempt.Result, attempt.Attempts, budget, halves is not null),
             attempt => Monitor.Debug($"BOSS {what}: {attempt.Result.Exception?.Message} Retrying in {attempt.Delay.TotalSeconds:0.0} s (attempt {attempt.Attempts + 1})."),
             ct,
             f => f.RetryAfter).ConfigureAwait(false);
@@ -283,11 +283,11 @@ public sealed class BossClient : IDisposable
             return;
         }
 
-        if (budget.Split && SplitBox(box) is { } halves)
+        if (budget.Split && halves is { } split)
         {
             Volatile.Write(ref _failuresInARow, 0);
-            Monitor.Debug($"BOSS {what}: {failure.Exception.Message} Splitting it into {Describe(halves.First)} and {Describe(halves.Second)}.");
-            await GetHalvesAsync(collection, experiment, channel, resolution, box, halves, time, iso, type, format, destination, ct).ConfigureAwait(false);
+            Monitor.Debug($"BOSS {what}: {failure.Exception.Message} Splitting it into {Describe(split.First)} and {Describe(split.Second)}.");
+            await GetHalvesAsync(collection, experiment, channel, resolution, box, split, time, iso, type, format, destination, ct).ConfigureAwait(false);
             return;
         }
 

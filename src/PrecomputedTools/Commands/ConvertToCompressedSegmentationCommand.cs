@@ -129,7 +129,7 @@ public sealed class ConvertToCompressedSegmentationCommand : StoreCmdlet
             PrecomputedInfo info = PlanInfo(store, previous);
             if (Sharded || Sharding is not null)
             {
-                info = ShardingParameters.WithSharding(info, Sharding, UnshardedScale);
+                info = ShardingParameters.WithSharding(info, Sharding, store.Location, UnshardedScale);
             }
 
             // The whole stage is planned before anything is written (or asked).

@@ -130,7 +130,7 @@ public sealed class CopyPrecomputedDatasetCommand : StoreCmdlet
 
             if (Sharded || Sharding is not null)
             {
-                info = ShardingParameters.WithSharding(info, Sharding, UnshardedScale);
+                info = ShardingParameters.WithSharding(info, Sharding, destination.Location, UnshardedScale);
             }
 
             List<CopyItem> items = DatasetCopier.Plan(source, info, destination.Objects, StopToken);

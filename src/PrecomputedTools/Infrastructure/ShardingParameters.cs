@@ -41,19 +41,13 @@ internal static class ShardingParameters
     /// sharded keep theirs), with what <paramref name="overrides"/> names replacing the chosen values;
     /// the scales <paramref name="unsharded"/> names (keys or indexes) stay as one object per chunk.
     /// </summary>
-    public static PrecomputedInfo WithSharding(PrecomputedInfo info, Hashtable? overrides, string[]? unsharded = null)
+    public static PrecomputedInfo WithSharding(PrecomputedInfo info, Hashtable? overrides, string location, string[]? unsharded = null)
     {
         PrecomputedInfo sharded = info.Clone();
         var keep = new HashSet<ScaleInfo>();
         foreach (string name in unsharded ?? Array.Empty<string>())
         {
-            ScaleInfo? named = sharded.FindScale(name)
-                ?? (int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out int index) && index < sharded.Scales.Count ? sharded.Scales[index] : null);
-            keep.Add(named ?? throw new EngineException(
-                "ScaleNotFound",
-                EngineErrorKind.ObjectNotFound,
-                $"-UnshardedScale names '{name}', which is not a scale of this dataset. Its scales are: {string.Join(", ", sharded.Scales.ConvertAll(s => s.Key))} (or an index 0..{sharded.Scales.Count - 1}).",
-                name));
+            keep.Add(PrecomputedVolumeReader.FindScale(sharded, name, location));
         }
 
         foreach (ScaleInfo scale in sharded.Scales)
