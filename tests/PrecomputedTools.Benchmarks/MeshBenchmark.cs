@@ -25,8 +25,20 @@ public sealed class MeshBench : IBenchSection
     {
         MeshBenchmark.RunAsync(context.ZBrain, context.Threads, 10, null).GetAwaiter().GetResult();
         MeshBenchmark.RunAsync(context.ZBrain, context.Threads, 10, 2000, simplifyOnly: true).GetAwaiter().GetResult();
-        MarchingCubesOnUInt64(context);
     }
+}
+
+/// <summary>
+/// Marching cubes alone on uint64 labels, side by side with zmesh (issue 15); its own section so
+/// the kernel can be measured without the minutes the simplification runs take.
+/// </summary>
+public sealed class MarchingCubesBench : IBenchSection
+{
+    public string Name => "marching-cubes";
+
+    public string Description => "marching cubes alone on the whole Z-Brain as uint64 labels, and zmesh's marche side by side";
+
+    public void Run(BenchContext context) => MarchingCubesOnUInt64(context);
 
     /// <summary>
     /// Marching cubes alone, timed around it, on the whole Z-Brain volume as uint64 labels (one block,
@@ -38,41 +50,11 @@ public sealed class MeshBench : IBenchSection
     {
         Int3 size = BenchContext.ZBrainSize;
         ulong[] volume = context.ZBrainChunks64(size)[0].Voxels;
-        Int3 dims = size + new Int3(2, 2, 2);
-        int[] block = new int[dims.Volume];
+        var worker = new SegmentMesher.ChunkWorker(null, new SegmentMeshSettings { Geometry = new MeshGeometry { Resolution = new double[] { 1, 1, 1 } }, Simplify = false });
+        int[] block = Array.Empty<int>();
         int labels = 0;
-        Timing compaction = context.Time(() =>
-        {
-            var map = new System.Collections.Generic.Dictionary<ulong, int> { [0] = 0 };
-            ulong last = 0;
-            int lastIndex = 0;
-            for (int z = 0; z < size.Z; z++)
-            {
-                for (int y = 0; y < size.Y; y++)
-                {
-                    long from = (long)size.X * (y + ((long)size.Y * z));
-                    long to = 1 + ((long)dims.X * (y + 1 + ((long)dims.Y * (z + 1))));
-                    for (int x = 0; x < size.X; x++)
-                    {
-                        ulong id = volume[from + x];
-                        if (id != last)
-                        {
-                            if (!map.TryGetValue(id, out lastIndex))
-                            {
-                                lastIndex = map.Count;
-                                map[id] = lastIndex;
-                            }
-
-                            last = id;
-                        }
-
-                        block[to + x] = lastIndex;
-                    }
-                }
-            }
-
-            labels = map.Count;
-        });
+        Int3 dims = default;
+        Timing compaction = context.Time(() => (block, labels) = worker.CompactBlock(volume, size, Box3.FromSize(size), size, out _, out dims));
         var mesher = new LabelBlockMesher();
         long triangles = 0;
         Timing mc = context.Time(() =>

@@ -21,6 +21,7 @@ public static class Program
         new BossBench(),
         new PublishBench(),
         new MeshBench(),
+        new MarchingCubesBench(),
         new MultiResolutionBench(),
         new StorageBench(),
         new ScaleBench(),

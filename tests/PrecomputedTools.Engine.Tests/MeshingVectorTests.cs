@@ -283,4 +283,108 @@ public class MeshingVectorTests
             }
         }
     }
+
+    [Theory]
+    [InlineData(3, 3, 3, 1, 1)]
+    [InlineData(9, 7, 5, 3, 2)]
+    [InlineData(37, 11, 6, 4, 3)]
+    [InlineData(64, 20, 9, 200, 4)]
+    [InlineData(130, 17, 12, 30, 5)]
+    public void VectorAndPortablePathsGiveTheSameClosedSurfaces(int nx, int ny, int nz, int labelCount, int seed)
+    {
+        // Random boxes of labels over a block with a background border, so every surface closes.
+        var rng = new Random(seed);
+        int[] block = new int[nx * ny * nz];
+        for (int n = 0; n < 3 * labelCount; n++)
+        {
+            int label = 1 + rng.Next(labelCount);
+            int x0 = 1 + rng.Next(nx - 2), y0 = 1 + rng.Next(ny - 2), z0 = 1 + rng.Next(nz - 2);
+            int x1 = Math.Min(nx - 1, x0 + 1 + rng.Next(12)), y1 = Math.Min(ny - 1, y0 + 1 + rng.Next(6)), z1 = Math.Min(nz - 1, z0 + 1 + rng.Next(4));
+            for (int z = z0; z < z1; z++)
+            {
+                for (int y = y0; y < y1; y++)
+                {
+                    for (int x = x0; x < x1; x++)
+                    {
+                        block[x + (nx * (y + (ny * z)))] = rng.Next(8) == 0 ? 1 + rng.Next(labelCount) : label;
+                    }
+                }
+            }
+        }
+
+        // The vector mesher first meshes a larger block, so stale cache entries would show.
+        var vector = new LabelBlockMesher();
+        int[] larger = new int[(nx + 5) * (ny + 3) * (nz + 1)];
+        for (int i = 0; i < larger.Length; i++)
+        {
+            larger[i] = rng.Next(3);
+        }
+
+        Release(Mesh(vector, larger, nx + 5, ny + 3, nz + 1, labelCount + 1));
+        var portable = new LabelBlockMesher { UseVectors = false };
+        LabelSurface?[] a = Mesh(vector, block, nx, ny, nz, labelCount + 1);
+        LabelSurface?[] b = Mesh(portable, block, nx, ny, nz, labelCount + 1);
+        Assert.Equal(vector.ActiveCells, portable.ActiveCells);
+        int meshed = 0;
+        for (int label = 0; label <= labelCount; label++)
+        {
+            Assert.Equal(a[label] is null, b[label] is null);
+            if (a[label] is not LabelSurface sa || b[label] is not LabelSurface sb)
+            {
+                continue;
+            }
+
+            (int[] pa, int[] ta) = Arrays(sa);
+            (int[] pb, int[] tb) = Arrays(sb);
+            Assert.Equal(pa, pb);
+            Assert.Equal(ta, tb);
+
+            // Each vertex once per label, and every directed edge met once in each direction.
+            var positions = new HashSet<(int, int, int)>();
+            for (int v = 0; v < sa.VertexCount; v++)
+            {
+                Assert.True(positions.Add((pa[3 * v], pa[(3 * v) + 1], pa[(3 * v) + 2])), $"label {label}: vertex {v} repeated");
+            }
+
+            var edges = new HashSet<(int, int)>();
+            for (int t = 0; t < ta.Length; t += 3)
+            {
+                for (int k = 0; k < 3; k++)
+                {
+                    Assert.True(edges.Add((ta[t + k], ta[t + ((k + 1) % 3)])), $"label {label}: directed edge repeated");
+                }
+            }
+
+            Assert.All(edges, e => Assert.Contains((e.Item2, e.Item1), edges));
+            meshed++;
+        }
+
+        Assert.True(meshed > 0);
+        Release(a);
+        Release(b);
+    }
+
+    private static LabelSurface?[] Mesh(LabelBlockMesher mesher, int[] block, int nx, int ny, int nz, int labels)
+    {
+        var surfaces = new LabelSurface?[Math.Max(labels, 3)];
+        mesher.Run(block, nx, ny, nz, new Int3(-1, -1, -1), surfaces);
+        return surfaces;
+    }
+
+    private static (int[] Positions, int[] Triangles) Arrays(LabelSurface surface)
+    {
+        int[] positions = new int[3 * surface.VertexCount];
+        int[] triangles = new int[3 * surface.TriangleCount];
+        surface.CopyPositions(positions);
+        surface.CopyTriangles(triangles);
+        return (positions, triangles);
+    }
+
+    private static void Release(LabelSurface?[] surfaces)
+    {
+        foreach (LabelSurface? surface in surfaces)
+        {
+            surface?.Release();
+        }
+    }
 }

@@ -309,12 +309,22 @@ public static class SegmentMesher
         /// <summary>Meshes a block held in memory (the whole volume here).</summary>
         public ChunkStats MeshBlock(ReadOnlySpan<ulong> volume, Int3 size, Box3 box, Int3 volumeSize, Action<ulong, MeshData> emit)
         {
-            GetBlockExtent(box, volumeSize, out Int3 blockOrigin, out Int3 dims);
+            CompactBlock(volume, size, box, volumeSize, out Int3 blockOrigin, out Int3 dims);
+            return Finish(box, volumeSize, blockOrigin, dims, emit);
+        }
+
+        /// <summary>
+        /// The block of <paramref name="box"/>'s cells as compact label indices (what the mesher
+        /// reads); returns the block and how many labels it holds, background included.
+        /// </summary>
+        public (int[] Block, int Labels) CompactBlock(ReadOnlySpan<ulong> volume, Int3 size, Box3 box, Int3 volumeSize, out Int3 blockOrigin, out Int3 dims)
+        {
+            GetBlockExtent(box, volumeSize, out blockOrigin, out dims);
             ResetMap();
             EnsureBlock(dims);
             Array.Clear(_block, 0, (int)dims.Volume);
             CompactInto(MemoryMarshal.AsBytes(volume), VoxelType.UInt64, Box3.FromSize(size), blockOrigin, dims);
-            return Finish(box, volumeSize, blockOrigin, dims, emit);
+            return (_block, _ids.Count);
         }
 
         /// <summary>Cells with lower corner in [box.Begin, box.End), plus −1 at the volume's low faces; voxels one further.</summary>
@@ -412,34 +422,80 @@ public static class SegmentMesher
                         continue;
                     }
 
-                    Span<ulong> wide = _row.AsSpan(0, s.X);
-                    Widen(data.Slice(src * esize, s.X * esize), type, wide);
-                    for (int x = 0; x < wide.Length; x++)
+                    ReadOnlySpan<ulong> wide;
+                    if (type == VoxelType.UInt64 && BitConverter.IsLittleEndian)
                     {
-                        ulong label = wide[x];
-                        if (label != last)
-                        {
-                            last = label;
-                            if (!_map.TryGetValue(label, out lastIndex))
-                            {
-                                if (only is not null && !only.Contains(label))
-                                {
-                                    lastIndex = 0;
-                                }
-                                else
-                                {
-                                    lastIndex = _ids.Count;
-                                    _ids.Add(label);
-                                }
+                        wide = MemoryMarshal.Cast<byte, ulong>(data.Slice(src * esize, s.X * esize));
+                    }
+                    else
+                    {
+                        Widen(data.Slice(src * esize, s.X * esize), type, _row.AsSpan(0, s.X));
+                        wide = _row.AsSpan(0, s.X);
+                    }
 
-                                _map[label] = lastIndex;
-                            }
-                        }
+                    CompactRow(wide, row, only, ref last, ref lastIndex);
+                }
+            }
+        }
 
-                        row[x] = lastIndex;
+        /// <summary>
+        /// Compact indices of one row of labels. Labels come in runs (background, cell interiors),
+        /// so four at a time are compared with the last label and written at once when they all
+        /// equal it; the dictionary is asked only where the label changes.
+        /// </summary>
+        private void CompactRow(ReadOnlySpan<ulong> wide, Span<int> row, ISet<ulong>? only, ref ulong last, ref int lastIndex)
+        {
+            int x = 0;
+#if NET
+            if (System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated)
+            {
+                ref ulong source = ref MemoryMarshal.GetReference(wide);
+                ref int target = ref MemoryMarshal.GetReference(row);
+                while (x + 4 <= wide.Length)
+                {
+                    var four = System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref source, (nuint)x);
+                    if (System.Runtime.Intrinsics.Vector256.EqualsAll(four, System.Runtime.Intrinsics.Vector256.Create(last)))
+                    {
+                        System.Runtime.Intrinsics.Vector128.StoreUnsafe(System.Runtime.Intrinsics.Vector128.Create(lastIndex), ref target, (nuint)x);
+                        x += 4;
+                        continue;
+                    }
+
+                    for (int end = x + 4; x < end; x++)
+                    {
+                        row[x] = IndexOf(wide[x], only, ref last, ref lastIndex);
                     }
                 }
             }
+#endif
+            for (; x < wide.Length; x++)
+            {
+                row[x] = IndexOf(wide[x], only, ref last, ref lastIndex);
+            }
+        }
+
+        private int IndexOf(ulong label, ISet<ulong>? only, ref ulong last, ref int lastIndex)
+        {
+            if (label != last)
+            {
+                last = label;
+                if (!_map.TryGetValue(label, out lastIndex))
+                {
+                    if (only is not null && !only.Contains(label))
+                    {
+                        lastIndex = 0;
+                    }
+                    else
+                    {
+                        lastIndex = _ids.Count;
+                        _ids.Add(label);
+                    }
+
+                    _map[label] = lastIndex;
+                }
+            }
+
+            return lastIndex;
         }
 
         private static void Widen(ReadOnlySpan<byte> bytes, VoxelType type, Span<ulong> wide)
