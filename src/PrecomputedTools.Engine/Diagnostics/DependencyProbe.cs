@@ -6,6 +6,7 @@ using System.Reflection;
 using Amazon.Runtime;
 using Amazon.S3;
 using Microsoft.Extensions.DependencyInjection;
+using PrecomputedTools.Engine.Storage;
 
 namespace PrecomputedTools.Engine.Diagnostics;
 
@@ -20,8 +21,9 @@ public static class DependencyProbe
     /// <summary>One line per dependency: "name|version|load context|file".</summary>
     public static IReadOnlyList<string> Run()
     {
-        var config = new AmazonS3Config { ServiceURL = "http://127.0.0.1:9", ForcePathStyle = true };
-        using var client = new AmazonS3Client(new BasicAWSCredentials("probe", "probe"), config);
+        // Built by the engine's own client factory, so the probe loads what real S3 work loads.
+        var connection = new S3ConnectionOptions { EndpointUrl = new Uri("http://127.0.0.1:9"), AccessKey = "probe", SecretKey = "probe" };
+        using AmazonS3Client client = connection.CreateClient(out _);
         using ServiceProvider services = new ServiceCollection().AddHttpClient().BuildServiceProvider();
         using HttpClient http = services.GetRequiredService<IHttpClientFactory>().CreateClient("probe");
         var lines = new List<string>();

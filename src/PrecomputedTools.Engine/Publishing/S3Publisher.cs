@@ -12,10 +12,6 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
-using Amazon;
-using Amazon.Runtime;
-using Amazon.Runtime.CredentialManagement;
-using Amazon.Runtime.Credentials;
 using Amazon.S3;
 using Amazon.S3.Model;
 using PrecomputedTools.Engine.Storage;
@@ -65,6 +61,20 @@ public sealed class S3PublishOptions
 
     /// <summary>Read back this many objects (one of each kind first) and compare bytes and headers.</summary>
     public int VerifyCount { get; set; } = 4;
+
+    /// <summary>The connection part of these options, so the publisher's client is built exactly as the stores' are.</summary>
+    internal S3ConnectionOptions ToConnectionOptions() => new()
+    {
+        Region = Region,
+        EndpointUrl = EndpointUrl,
+        ProfileName = ProfileName,
+        AccessKey = AccessKey,
+        SecretKey = SecretKey,
+        SessionToken = SessionToken,
+        // One connection per upload in flight.
+        MaxInFlight = ThrottleLimit,
+        MaxAttempts = MaxAttempts,
+    };
 
     internal string NormalizedPrefix
     {
@@ -134,37 +144,7 @@ public sealed class S3Publisher : IDisposable
         }
 
         _prefix = options.NormalizedPrefix;
-        _region = options.Region is { Length: > 0 } r ? r : "us-east-1";
-        var config = new AmazonS3Config
-        {
-            // Plain bodies and no checksum trailers: the defaults corrupt objects on S3-compatible servers (HOSTING §3.6).
-            RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
-            ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
-            // Retries go through the engine's retry policy, so one failure is not retried twice over.
-            MaxErrorRetry = 0,
-            Timeout = TimeSpan.FromMinutes(5),
-            MaxConnectionsPerServer = Math.Max(options.ThrottleLimit, 2),
-        };
-        if (options.EndpointUrl is not null)
-        {
-            config.ServiceURL = options.EndpointUrl.ToString();
-            config.ForcePathStyle = true;
-            config.AuthenticationRegion = _region;
-        }
-        else
-        {
-            if (options.Region is { Length: > 0 })
-            {
-                config.RegionEndpoint = RegionEndpoint.GetBySystemName(options.Region);
-            }
-            else
-            {
-                _region = config.RegionEndpoint?.SystemName ?? "us-east-1";
-            }
-        }
-
-        AWSCredentials credentials = ResolveCredentials(options, config);
-        _client = new AmazonS3Client(credentials, config);
+        _client = options.ToConnectionOptions().CreateClient(out _region);
         _retry = new RetryPolicy(options.InitialBackoff, TimeSpan.FromSeconds(10));
     }
 
@@ -646,41 +626,6 @@ public sealed class S3Publisher : IDisposable
     }
 
     private static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
-
-    private static AWSCredentials ResolveCredentials(S3PublishOptions options, AmazonS3Config config)
-    {
-        if (options.AccessKey is { Length: > 0 })
-        {
-            return options.SessionToken is { Length: > 0 }
-                ? new SessionAWSCredentials(options.AccessKey, options.SecretKey ?? "", options.SessionToken)
-                : new BasicAWSCredentials(options.AccessKey, options.SecretKey ?? "");
-        }
-
-        if (options.ProfileName is { Length: > 0 })
-        {
-            if (new CredentialProfileStoreChain().TryGetAWSCredentials(options.ProfileName, out AWSCredentials profileCredentials))
-            {
-                return profileCredentials;
-            }
-
-            throw new EngineException("S3ProfileNotFound", EngineErrorKind.ObjectNotFound, $"No AWS credentials profile named '{options.ProfileName}' was found in the shared credentials or config files.", options.ProfileName);
-        }
-
-        try
-        {
-            return DefaultAWSCredentialsIdentityResolver.GetCredentials(config);
-        }
-        catch (AmazonClientException ex)
-        {
-            throw new EngineException(
-                "S3CredentialsNotFound",
-                EngineErrorKind.AuthenticationError,
-                "No AWS credentials were found (environment, shared credentials file, or instance role): " + ex.Message,
-                null,
-                ex,
-                "Give -Credential or -ProfileName, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.");
-        }
-    }
 
     internal static byte[] ComputeMd5(string path)
     {

@@ -48,9 +48,11 @@ public sealed class S3ConnectionOptions
     public S3ConnectionOptions Clone() => (S3ConnectionOptions)MemberwiseClone();
 
     /// <summary>
-    /// A client with the rules every S3 path of the module shares: plain (non aws-chunked) bodies
-    /// and no checksum trailers, which S3-compatible servers store verbatim; path style for
-    /// endpoints; no retries of the SDK's own (the engine's retry policy does them, once).
+    /// The one place the module turns connection settings into an S3 client (S3Store, S3Publisher
+    /// and DependencyProbe all come here), with the rules every S3 path shares: plain (non
+    /// aws-chunked) bodies and no checksum trailers, which S3-compatible servers store verbatim;
+    /// path style for endpoints; no retries of the SDK's own (the engine's retry policy does them,
+    /// once); one connection per request in flight.
     /// </summary>
     public AmazonS3Client CreateClient(out string signingRegion)
     {
