@@ -54,6 +54,7 @@ public sealed class NewSegmentMeshCommand : StoreCmdlet
     /// <summary>Voxel size in nanometres x,y,z for a -Volume that does not know it.</summary>
     [Parameter(ParameterSetName = VolumeSet)]
     [ValidateCount(3, 3)]
+    [Alias("VoxelSize")]
     public double[]? Resolution { get; set; }
 
     /// <summary>Scale to mesh: its key (e.g. "1596_1596_2000") or its index (0 = finest, the default).</summary>

@@ -65,7 +65,7 @@ public sealed class PublishPrecomputedS3Command : PrecomputedCmdlet
 
     /// <summary>Uploads in flight at once (default 16).</summary>
     [Parameter]
-    [ValidateRange(1, 256)]
+    [ValidateRange(1, 1024)]
     public int ThrottleLimit { get; set; } = 16;
 
     /// <summary>Upload every object even when an identical one (same size and MD5) is already there, and do not ask before changing CORS or the policy.</summary>
