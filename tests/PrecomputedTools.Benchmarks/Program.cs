@@ -22,6 +22,7 @@ public static class Program
         new PublishBench(),
         new MeshBench(),
         new MarchingCubesBench(),
+        new SimplifyBench(),
         new MultiResolutionBench(),
         new StorageBench(),
         new ScaleBench(),
