@@ -36,6 +36,7 @@ public sealed class ScaleBench : IBenchSection
         string depthsText = Environment.GetEnvironmentVariable("PT_SCALE_DEPTHS") ?? "64,128,256";
         int[] depths = depthsText.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(d => int.Parse(d, CultureInfo.InvariantCulture)).ToArray();
         double? firstPeak = null;
+        AnchorCosts? anchors = null;
         foreach (int depth in depths)
         {
             string output = Path.Combine(Path.GetTempPath(), "pt-bench", "scale-" + depth + "-" + Guid.NewGuid().ToString("N").Substring(0, 6));
@@ -64,6 +65,8 @@ public sealed class ScaleBench : IBenchSection
             double voxels = 2048.0 * 2048 * depth;
             Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "  2048x2048x{0} ({1:F2} Gvoxel), {2} threads:", depth, voxels / (1 << 30), context.Threads));
             double peak = 0;
+            var steps = new Dictionary<string, (double Cpu, string Note)>();
+            var scales = new List<Int3>();
             foreach (string line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             {
                 string[] p = line.Split(' ');
@@ -73,12 +76,26 @@ public sealed class ScaleBench : IBenchSection
                     continue;
                 }
 
+                if (p[0] == "scales")
+                {
+                    foreach (string size in p[1].Split(';'))
+                    {
+                        int[] xyz = size.Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+                        scales.Add(new Int3(xyz[0], xyz[1], xyz[2]));
+                    }
+
+                    continue;
+                }
+
                 double wall = double.Parse(p[1], CultureInfo.InvariantCulture), cpu = double.Parse(p[2], CultureInfo.InvariantCulture);
+                steps[p[0]] = (cpu, string.Join(' ', p.Skip(3)));
                 Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "    {0,-26} wall {1,7:F2} s   CPU {2,7:F2} s   {3,7:F1} Mvox/s per CPU-second   {4}", p[0], wall, cpu, voxels / 1e6 / cpu, p.Length > 3 ? string.Join(' ', p.Skip(3)) : string.Empty));
             }
 
             firstPeak ??= peak;
             Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "    peak RSS {0,6:F0} MB ({1:F2}x target {2} MB); peak / first depth's = {3:F2}", peak, PeakTargetMb / peak, PeakTargetMb, peak / firstPeak.Value));
+            anchors ??= AnchorCosts.Measure(context);
+            anchors?.Compare(steps, scales);
         }
     }
 
@@ -134,6 +151,8 @@ public sealed class ScaleBench : IBenchSection
             Console.WriteLine(line);
         }
 
+        Console.WriteLine("scales " + string.Join(";", info.Scales.Select(sc => FormattableString.Invariant($"{sc.Size.X},{sc.Size.Y},{sc.Size.Z}"))));
+
         Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "peak {0:F1}", BenchContext.PeakResidentMegabytes()));
         return 0;
     }
@@ -146,5 +165,94 @@ public sealed class ScaleBench : IBenchSection
         double wall = clock.Elapsed.TotalSeconds;
         double cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
         lines.Add(string.Format(CultureInfo.InvariantCulture, "{0} {1:F3} {2:F3} {3}", name, wall, cpu, note).TrimEnd());
+    }
+
+    /// <summary>
+    /// The native anchors' cost per voxel (and per triangle) for the pipeline's steps, measured on
+    /// a 1406 × 621 × 138 cut of the same synthetic EM volume (the anchors' fixed input shape), so
+    /// the data is EM-like for both sides: compressedseg's encode and decode of 64³ chunks,
+    /// tinybrain's mode pooling, zmesh's marche and meshopt_simplify (to 1/10 at 2000 nm).
+    /// </summary>
+    private sealed class AnchorCosts
+    {
+        private double _encode, _decode, _mode221, _mode222, _marche, _simplifyPerTriangle;
+
+        public static AnchorCosts? Measure(BenchContext context)
+        {
+            if (!NativeAnchors.Has("cseg_bench") || !NativeAnchors.Has("tinybrain_bench") || !NativeAnchors.Has("zmesh_bench"))
+            {
+                Console.WriteLine($"    (no native anchors at {NativeAnchors.Folder}: no ratio to their per-voxel costs; see README, 'Native anchors')");
+                return null;
+            }
+
+            string raw = Path.Combine(Path.GetTempPath(), "pt-bench", "em-sample-1406x621x138.raw");
+            Directory.CreateDirectory(Path.GetDirectoryName(raw)!);
+            var sample = new ulong[1406 * 621 * 138];
+            SyntheticEmVolume.Gigavoxel(256).Fill(new Box3(Int3.Zero, new Int3(1406, 621, 138)), sample);
+            File.WriteAllBytes(raw, System.Runtime.InteropServices.MemoryMarshal.AsBytes(sample.AsSpan()).ToArray());
+            sample = Array.Empty<ulong>();
+            double seconds = context.Options.SecondsPerMeasurement;
+            Dictionary<string, double> cseg = NativeAnchors.Run("cseg_bench", seconds, raw, out _);
+            Dictionary<string, double> tiny = NativeAnchors.Run("tinybrain_bench", seconds, raw, out _);
+            Dictionary<string, double> zmesh = NativeAnchors.Run("zmesh_bench", seconds, raw, out string zmeshText);
+            var costs = new AnchorCosts
+            {
+                _encode = 1e-6 / cseg["encode 64x64x64 u64 (reused out vector) (Mvox/s per CPU-s)"],
+                _decode = 1e-6 / cseg["decode 64x64x64 u64 (Mvox/s per CPU-s)"],
+                _mode221 = 1e-6 / tiny["mode 2x2x1 on scale 0 (256x256x128 chunks) (Mvox/s per CPU-s)"],
+                _mode222 = 1e-6 / tiny["mode 2x2x2 on scale 0 (256x256x128 chunks) (Mvox/s per CPU-s)"],
+                _marche = 1e-6 / zmesh["marche whole volume, uint64 labels, preserve_order=1 (Mvox/s per CPU-s)"],
+            };
+            System.Text.RegularExpressions.Match m = System.Text.RegularExpressions.Regex.Match(zmeshText, @"max error 2000 nm, 1 thread: wall [\d.]+ s, CPU (?<cpu>[\d.]+) s, (?<before>\d+) ->");
+            if (!m.Success)
+            {
+                throw new InvalidOperationException("zmesh_bench printed no meshopt_simplify line: " + zmeshText);
+            }
+
+            costs._simplifyPerTriangle = double.Parse(m.Groups["cpu"].Value, CultureInfo.InvariantCulture) / double.Parse(m.Groups["before"].Value, CultureInfo.InvariantCulture);
+            Console.WriteLine(string.Format(
+                CultureInfo.InvariantCulture,
+                "    anchors on a 1406x621x138 cut of the EM volume (ns of CPU per voxel, one thread): compressedseg encode 64^3 {0:F2}, decode {1:F2}; tinybrain mode 2x2x1 {2:F2}, 2x2x2 {3:F2}; zmesh marche {4:F2}; meshopt_simplify {5:F1} ns per input triangle",
+                costs._encode * 1e9,
+                costs._decode * 1e9,
+                costs._mode221 * 1e9,
+                costs._mode222 * 1e9,
+                costs._marche * 1e9,
+                costs._simplifyPerTriangle * 1e9));
+            return costs;
+        }
+
+        /// <summary>
+        /// The anchors' CPU seconds for the steps the pipeline ran (scale 0: encode; each lower scale:
+        /// decode its input, pool, encode; meshes: decode scale 0, marching cubes, simplification of
+        /// the triangles the run produced) against the pipeline's CPU seconds for the same steps
+        /// (the generator's own time taken out of scale 0). Ratio above 1: the module spent less.
+        /// </summary>
+        public void Compare(Dictionary<string, (double Cpu, string Note)> steps, List<Int3> scales)
+        {
+            double v0 = scales[0].Volume;
+            double scale0 = v0 * _encode;
+            double pyramid = 0;
+            for (int i = 1; i < scales.Count; i++)
+            {
+                bool halvesZ = scales[i].Z < scales[i - 1].Z;
+                pyramid += (scales[i - 1].Volume * (_decode + (halvesZ ? _mode222 : _mode221))) + (scales[i].Volume * _encode);
+            }
+
+            System.Text.RegularExpressions.Match m = System.Text.RegularExpressions.Regex.Match(steps["meshes(scale0)"].Note, @"(?<before>[\d,]+) -> ");
+            double triangles = double.Parse(m.Groups["before"].Value.Replace(",", string.Empty, StringComparison.Ordinal), CultureInfo.InvariantCulture);
+            double meshes = (v0 * (_decode + _marche)) + (triangles * _simplifyPerTriangle);
+            double ours0 = steps["scale0(incl.generate)"].Cpu - steps["generate(1-thread)"].Cpu;
+            double oursPyramid = steps["all-scales(majority)"].Cpu;
+            double oursMeshes = steps["meshes(scale0)"].Cpu;
+            Console.WriteLine("    vs the native anchors' summed CPU for the same steps (anchor CPU / ours; above 1.0: the module spent less):");
+            Line("scale 0 (generator taken out)", scale0, ours0);
+            Line("every lower scale", pyramid, oursPyramid);
+            Line("meshes of scale 0", meshes, oursMeshes);
+            Line("whole pipeline", scale0 + pyramid + meshes, ours0 + oursPyramid + oursMeshes);
+        }
+
+        private static void Line(string what, double anchor, double ours) =>
+            Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "      {0,-30} anchors {1,8:F2} s   ours {2,8:F2} s   {3:F2}x{4}", what, anchor, ours, anchor / ours, anchor >= ours ? string.Empty : "  BELOW 1.0x"));
     }
 }

@@ -93,38 +93,40 @@ public sealed class SimplifyBench : IBenchSection
         for (int e = 0; e < Errors.Length; e++)
         {
             double error = Errors[e];
-            (double h, double rms, long after) = Measure(meshes, results[e]);
+            (double h, double rms, long after, int over) = Measure(meshes, results[e], error);
             double ours = Median(oursSeconds[e]);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  max error {error,5:F0} nm  ours     {ours,6:F2} s  {before:N0} -> {after:N0} (1/{(double)before / after:F1})  Hausdorff {h,6:F0} nm  RMS {rms,5:F0} nm"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  max error {error,5:F0} nm  ours     {ours,6:F2} s  {before:N0} -> {after:N0} (1/{(double)before / after:F1})  Hausdorff {h,6:F0} nm  RMS {rms,5:F0} nm  meshes over {error:F0} nm: {over}"));
             if (tool is null)
             {
                 continue;
             }
 
             MeshData[] theirs = ReadMeshes(Path.Combine(folder, "out" + error.ToString(CultureInfo.InvariantCulture) + ".bin"));
-            (double th, double trms, long tafter) = Measure(meshes, theirs);
+            (double th, double trms, long tafter, int tover) = Measure(meshes, theirs, error);
             double theirsMedian = Median(theirsSeconds[e]);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"                    meshopt  {theirsMedian,6:F2} s  {before:N0} -> {tafter:N0} (1/{(double)before / tafter:F1})  Hausdorff {th,6:F0} nm  RMS {trms,5:F0} nm"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"                    meshopt  {theirsMedian,6:F2} s  {before:N0} -> {tafter:N0} (1/{(double)before / tafter:F1})  Hausdorff {th,6:F0} nm  RMS {trms,5:F0} nm  meshes over {error:F0} nm: {tover}"));
             NativeAnchors.ReportRatios($"speed at {error:F0} nm (input triangles)", "meshopt", oursSeconds[e].Select(s => before / s / 1e3).ToList(), theirsSeconds[e].Select(s => before / s / 1e3).ToList(), "Ktri/s");
         }
     }
 
     /// <summary>Hausdorff distance (max over meshes), RMS over all samples, triangles after.</summary>
-    private static (double Hausdorff, double Rms, long Triangles) Measure(MeshData[] original, MeshData[] simplified)
+    private static (double Hausdorff, double Rms, long Triangles, int Over) Measure(MeshData[] original, MeshData[] simplified, double bound)
     {
         double max = 0, sum = 0;
         long samples = 0, triangles = 0;
+        int over = 0;
         for (int i = 0; i < original.Length; i++)
         {
             MeshData a = original[i], b = simplified[i];
             (double h, double s, long n) = MeshDistance.Between(a.Positions, a.Indices, a.TriangleCount, b.Positions, b.Indices, b.TriangleCount);
             max = Math.Max(max, h);
+            over += h > bound ? 1 : 0;
             sum += s;
             samples += n;
             triangles += b.TriangleCount;
         }
 
-        return (max, Math.Sqrt(sum / Math.Max(1, samples)), triangles);
+        return (max, Math.Sqrt(sum / Math.Max(1, samples)), triangles, over);
     }
 
     private static double Median(List<double> values) => values.OrderBy(v => v).ElementAt(values.Count / 2);
