@@ -131,7 +131,7 @@ public sealed class ReferenceFixtureTests : IClassFixture<ReferenceFixture>
         Assert.True(File.Exists(Path.Combine(BrowserStage.Artifacts, "fixture-reference-3d.png")));
     }
 
-    /// <summary>One hosting mistake per failure signature of HOSTING.md 2.6 / 5.4, each named in the output.</summary>
+    /// <summary>One hosting mistake per failure cause the view check names (tests/browser/README.md), each named in the output.</summary>
     [Theory]
     [InlineData("no-content-encoding", "CONTENT-ENCODING MISSING", "byte length of Uint32Array should be a multiple of 4 (gzip bytes reached the decoder")]
     [InlineData("no-cors", "LAYER LOAD ERROR", "info request failed with net::ERR_FAILED: blocked: the response lacks the CORS header")]

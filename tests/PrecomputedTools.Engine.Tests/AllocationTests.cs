@@ -7,7 +7,7 @@ using Xunit;
 
 namespace PrecomputedTools.Engine.Tests;
 
-/// <summary>The hot paths allocate nothing once their buffers exist (STYLE.md §9: no per-voxel or per-block allocation).</summary>
+/// <summary>The hot paths allocate nothing once their buffers exist (no per-voxel or per-block allocation in hot loops).</summary>
 public class AllocationTests
 {
     private static ulong[] ZBrainChunk()

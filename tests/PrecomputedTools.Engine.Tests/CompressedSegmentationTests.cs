@@ -396,7 +396,7 @@ public class CompressedSegmentationTests
     };
 
     /// <summary>
-    /// A plain transcription of FORMATS.md §5.4 (Google's layout): sorted distinct values per clipped
+    /// A plain transcription of Google's reference encoder layout (neuroglancer compressed_segmentation README): sorted distinct values per clipped
     /// block, values then a new table, a dictionary keyed by the exact sorted list.
     /// </summary>
     internal static uint[] ReferenceEncode(ulong[] voxels, Int3 shape, Int3 block, int wordsPerValue)
@@ -474,7 +474,7 @@ public class CompressedSegmentationTests
         return channel.ToArray();
     }
 
-    /// <summary>FORMATS.md §5.6 voxel by voxel: an independent decoder for uint64 chunks.</summary>
+    /// <summary>neuroglancer's compressed_segmentation README ('Format specification') voxel by voxel: an independent decoder for uint64 chunks.</summary>
     internal static ulong[] ReferenceDecode64(byte[] encoded, Int3 shape, Int3 block)
     {
         uint[] word = MemoryMarshal.Cast<byte, uint>(encoded).ToArray();

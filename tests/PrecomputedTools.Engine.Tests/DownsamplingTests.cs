@@ -143,7 +143,7 @@ public class DownsamplingTests
     [Fact]
     public void AssemblingAnOutputChunkFromEightSourceChunksEqualsOneBigMajority()
     {
-        // FORMATS.md §7.3: an output chunk is assembled from up to 2x2x2 source chunks, each reduced in place.
+        // An output chunk is assembled from up to 2x2x2 source chunks, each reduced in place.
         var rng = new Random(11);
         Int3 whole = new(37, 30, 21), piece = new(20, 16, 12), factor = new(2, 2, 2);
         ulong[] src = new ulong[whole.Volume];

@@ -126,7 +126,7 @@ public sealed class MemorySink : IMeshFragmentSink
     }
 }
 
-/// <summary>Topology and geometry measures of a mesh (FORMATS.md §11.5).</summary>
+/// <summary>Topology and geometry measures of a mesh (edges, shells, Euler characteristic, volume, area, manifoldness).</summary>
 internal sealed class MeshReport
 {
     public int V;

@@ -6,7 +6,7 @@ using Xunit;
 
 namespace PrecomputedTools.Engine.Tests;
 
-/// <summary>The exact vectors of FORMATS.md §11.4 (unsimplified, padded).</summary>
+/// <summary>Exact counts, volumes and areas of small voxel objects (unsimplified, padded).</summary>
 public class MeshingVectorTests
 {
     private static MeshData Single(ulong[] v, Int3 size, ulong label = 1, MeshGeometry? g = null)
@@ -67,7 +67,7 @@ public class MeshingVectorTests
     [Fact]
     public void SingleVoxelPlacementAlignedAndCompatible()
     {
-        // FORMATS.md §8.5: voxel (0,0,0) at 8x8x40 nm.
+        // Half-voxel alignment (aligned vs the unshifted, compatible mode): voxel (0,0,0) at 8x8x40 nm.
         var size = new Int3(1, 1, 1);
         ulong[] v = { 1 };
         var aligned = new MeshGeometry { Resolution = new double[] { 8, 8, 40 }, AlignToVoxels = true };

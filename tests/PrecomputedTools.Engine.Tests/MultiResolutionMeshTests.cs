@@ -14,7 +14,7 @@ using PrecomputedTools.Engine.Stages;
 namespace PrecomputedTools.Engine.Tests;
 
 /// <summary>
-/// Multi-resolution meshes (FORMATS.md §9) checked from outside: every fragment is decoded by
+/// Multi-resolution meshes (neuroglancer meshes.md, 'Multi-resolution mesh format') checked from outside: every fragment is decoded by
 /// Debian's draco_decoder (Google's own decoder), dequantized with the manifest's formula, and the
 /// geometry is checked per level of detail.
 /// </summary>

@@ -177,7 +177,7 @@ public class TiffStackTests
         Assert.Equal(new Int3(1406, 621, 138), stack.Size);
         Assert.Equal(VoxelType.UInt8, stack.DataType);
         byte[] data = ReadAll(stack, Box3.FromSize(stack.Size));
-        // FORMATS/data README: sha256 of the guide-orientation uint8 volume.
+        // The sha256 of the guide-orientation uint8 volume, as recorded with the shared test data.
         string hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(data)).ToLowerInvariant();
         Assert.Equal("97cbd30d914377f81317de2fceaa1373550bdf9085edabc8a3e322d1980c2ed7", hash);
     }

@@ -38,7 +38,7 @@ public sealed class BossTestExperiment
 
     public List<BossTestChannel> Channels { get; } = new();
 
-    /// <summary>The server's iso_level rule (BOSS.md §8.2).</summary>
+    /// <summary>The server's iso_level rule: the level r in [0, 30) that minimises |z_voxel / (x_voxel · 2^r) − 1|.</summary>
     public int IsoLevel
     {
         get
@@ -59,7 +59,7 @@ public sealed class BossTestExperiment
         }
     }
 
-    /// <summary>Per-level extents and voxel sizes with the server's rule (BOSS.md §8.2).</summary>
+    /// <summary>Per-level extents and voxel sizes with the server's rule (BOSS API docs, downsample service).</summary>
     public (long[] Extent, double[] Voxel)[] Downsample(bool iso)
     {
         var result = new (long[], double[])[Levels];
@@ -185,7 +185,7 @@ public sealed class BossTestChannel
     }
 }
 
-/// <summary>The synthetic collections, experiments and channels of BOSS.md §13.3.</summary>
+/// <summary>The synthetic collections, experiments and channels the BOSS stand-in serves.</summary>
 public sealed class BossTestCatalog
 {
     public Dictionary<string, BossTestFrame> Frames { get; } = new();

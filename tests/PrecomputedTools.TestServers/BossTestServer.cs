@@ -15,7 +15,7 @@ using System.Threading.Tasks;
 
 namespace PrecomputedTools.TestServers;
 
-/// <summary>Ways a response can go wrong (BOSS.md §13.5).</summary>
+/// <summary>Ways a response can go wrong (fault injection of the BOSS stand-in).</summary>
 public enum BossFault
 {
     None,
@@ -63,7 +63,7 @@ public sealed class BossFaultRule
 public sealed record BossRequestLog(string Method, string Path, string Query, string? Accept, string? UserAgent, string? AuthorizationKind, bool TokenInUrl, int Status, BossFault Fault, long BytesSent, DateTime Start, DateTime End, string Host);
 
 /// <summary>
-/// An in-process BOSS stand-in on 127.0.0.1 (BOSS.md §13), a minimal HTTP/1.1 server on a raw
+/// An in-process BOSS stand-in on 127.0.0.1 (routes and errors of the BOSS API docs), a minimal HTTP/1.1 server on a raw
 /// socket so framing faults (truncation, resets, stalls) can be produced exactly.
 /// </summary>
 public sealed class BossTestServer : IDisposable
@@ -103,7 +103,7 @@ public sealed class BossTestServer : IDisposable
     /// <summary>How long SlowHeaders and StallBody faults wait.</summary>
     public TimeSpan SlowDelay { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Answer an invalid token on a binary request with a non-JSON 500 (BOSS.md §10.3).</summary>
+    /// <summary>Answer an invalid token on a binary request with a non-JSON 500, as a real server may when its blosc renderer gets the error.</summary>
     public bool InvalidTokenBinaryAs500 { get; set; }
 
     /// <summary>Keep rendered bodies by URL (for benchmarks: the server's own cost out of the picture).</summary>
@@ -826,7 +826,7 @@ public sealed class BossTestServer : IDisposable
         byte[] full = ch.Render(level, t0, t1, x0, x1, y0, y1, z0, z1);
         if (cx1 < x1 || cy1 < y1 || cz1 < z1)
         {
-            // Past the level's extent the server pads with zeros (the bounds quirk of BOSS.md §4.1).
+            // Past the level's extent the server pads with zeros (it checks ranges against the base-resolution frame).
             int eb = ch.ElementBytes;
             long o = 0;
             for (int t = t0; t < t1; t++)

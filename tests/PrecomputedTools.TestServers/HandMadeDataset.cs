@@ -62,7 +62,7 @@ public sealed class HandMadeDataset
 
         // A chunk written without gzip: published as-is, without Content-Encoding.
         ds.WritePlain(ds.PlainChunk, RandomBytes(random, 777));
-        // Fragments are plain (FORMATS §8.7); the first bytes are a vertex count, never gzip.
+        // Fragments are plain (gzip only through Content-Encoding); the first bytes are a vertex count, never gzip.
         ds.WritePlain(ds.Fragment, FragmentBytes(3, 1));
         ds.WritePlain("mesh/18446744073709551615_frag", FragmentBytes(3, 1));
         ds.WriteManifest("1", "{\"fragments\":[\"1_frag\"]}", colonFree);

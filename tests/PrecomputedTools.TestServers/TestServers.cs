@@ -267,7 +267,7 @@ public sealed class MotoInstance : ServerProcess
     }
 }
 
-/// <summary>A private nginx (HOSTING §2.4) running one generated server block in the foreground.</summary>
+/// <summary>A private nginx (run as an ordinary user under a prefix directory) running one generated server block in the foreground.</summary>
 public sealed class NginxInstance : ServerProcess
 {
     private NginxInstance(int port, string prefix)

@@ -5,8 +5,9 @@ using System.IO.Compression;
 namespace PrecomputedTools.Tests.Shared;
 
 /// <summary>
-/// Deliberately plain implementations written from FORMATS.md, independent of the module's code,
-/// used as oracles: a compressed_segmentation decoder (§5.6) and a majority downsampler (§7.1).
+/// Deliberately plain implementations written from the specs, independent of the module's code, used as
+/// oracles: a compressed_segmentation decoder (neuroglancer's compressed_segmentation README, 'Format
+/// specification') and a majority downsampler (README, 'Invoke-MajorityDownscale').
 /// </summary>
 public static class ReferenceImplementations
 {

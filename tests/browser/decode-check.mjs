@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Format conformance with neuroglancer's own decoders (HOSTING.md 5.5, FORMATS.md 11.1, 11.5).
+// Format conformance with neuroglancer's own decoders (neuroglancer precomputed volume.md and meshes.md).
 //
 //   node decode-check.mjs --dataset <dir> [--raw <file> --raw-type uint64 --raw-axes xyz --raw-offset 0]
 //                         [--require-mesh 1,2,3]
@@ -211,7 +211,7 @@ function compareWithSource(words, cell, shape, src) {
   return null;
 }
 
-// Voxel j of scale s covers the scale s-1 voxels [(o_s + j)·r - o_{s-1}, (o_s + j + 1)·r - o_{s-1}) (FORMATS 2.3).
+// Voxel j of scale s covers the scale s-1 voxels [(o_s + j)·r - o_{s-1}, (o_s + j + 1)·r - o_{s-1}) (volume.md: voxel_offset and resolution per scale).
 function compareWithParent(words, cell, shape, scale, prev, ratio, par) {
   const lo = [0, 0, 0];
   const hi = [0, 0, 0];
@@ -287,7 +287,7 @@ function checkMeshes(meshDir) {
     }
     const box = [Infinity, Infinity, Infinity, -Infinity, -Infinity, -Infinity];
     for (const fragmentId of chunk.fragmentIds) {
-      if (fragmentId.includes(":")) fail(`${m.file}: fragment name "${fragmentId}" contains ":" (FORMATS 8.8)`);
+      if (fragmentId.includes(":")) fail(`${m.file}: fragment name "${fragmentId}" contains ":" (not a legal file-name character on Windows)`);
       const fragmentPath = path.join(meshDir, fragmentId);
       referenced.add(path.resolve(fragmentPath));
       if (!fs.existsSync(fragmentPath)) {
@@ -313,7 +313,7 @@ function checkMeshes(meshDir) {
   if (source !== null && boxes.size > 0) checkPlacement(boxes);
 }
 
-// ---- multi-resolution meshes (FORMATS.md 9) -------------------------------------------------------
+// ---- multi-resolution meshes (neuroglancer meshes.md) -------------------------------------------------
 function isMultiLod(meshDir) {
   const file = path.join(meshDir, "info");
   return fs.existsSync(file) && readJson(file)["@type"] === "neuroglancer_multilod_draco";
@@ -575,7 +575,7 @@ function checkFragment(file, box) {
 }
 
 // A mesh must lie inside its segment's voxel box: [(o + min)·r, (o + max + 1)·r] when aligned, shifted
-// by -r/2 in the no-shift mode (FORMATS 8.5), so [(o + min - 0.5)·r, (o + max + 1)·r] admits both.
+// by -r/2 in the no-shift mode (README, 'New-SegmentMesh': aligned by default), so [(o + min - 0.5)·r, (o + max + 1)·r] admits both.
 function checkPlacement(boxes, slack = [0, 0, 0]) {
   const want = new Map();
   for (const id of boxes.keys()) want.set(id, [Infinity, Infinity, Infinity, -Infinity, -Infinity, -Infinity]);

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// End-to-end check in the real viewer (HOSTING.md 5.2-5.4): the bundled neuroglancer in Debian's
+// End-to-end check in the real viewer (see README.md here): the bundled neuroglancer in Debian's
 // headless Chromium loads a dataset from a server someone else started, and everything a user would
 // see is asserted.
 //
@@ -377,7 +377,7 @@ async function main() {
       if (meshPixels < Number(args["min-mesh-pixels"])) fail(`BLANK 3-D PANEL: only ${meshPixels} coloured pixels in the 3-D panel with meshes only (segments ${segments.join(", ")}); the meshes did not render`);
     }
     if (multiLod(datasetDir, info.mesh) && !meshSharded(datasetDir, info.mesh)) {
-      // Levels of detail (FORMATS.md 9), on a fresh load (empty caches) of the same state in a 3-D
+      // Levels of detail (neuroglancer meshes.md), on a fresh load (empty caches) of the same state in a 3-D
       // layout: far away first, then zoomed in; which lods the fragment reads hit, in request order.
       const extent = Math.max(...info.scales[0].size);
       const far = { ...state, layout: "3d", projectionScale: extent * 64 };
@@ -418,7 +418,7 @@ async function main() {
   return { pageUrl, dataBase: base, imageBase, layer: layerState, probes: probeResults, meshPixels, imagePixels, lods: lodReport, requests: responses.length, failedRequests: failed.length, notes, timings };
 }
 
-// ---- diagnosis: turn the recorded traffic into named causes (HOSTING.md 2.6, 5.4) ----------------
+// ---- diagnosis: turn the recorded traffic into named causes (README.md here) -----------------------
 function diagnose({ info, datasetDir, base, responses, failed, consoleLines, pageErrors, segments, noMesh, label }) {
   const keys = new Map(info.scales.map((s) => [s.key, s]));
   const meshDir = info.mesh;
@@ -430,7 +430,7 @@ function diagnose({ info, datasetDir, base, responses, failed, consoleLines, pag
     const dir = rel.slice(0, slash);
     const name = rel.slice(slash + 1);
     if (rel === "info") return { kind: "info", exists: true, gzip: false };
-    // Sharded scales: the viewer reads <hex>.shard files with byte ranges (FORMATS.md 6.2).
+    // Sharded scales: the viewer reads <hex>.shard files with byte ranges (neuroglancer sharded.md).
     if (keys.has(dir) && keys.get(dir).sharding && /^[0-9a-f]+\.shard$/.test(name)) {
       return { kind: "shard", exists: fs.existsSync(path.join(datasetDir, dir, name)), gzip: false };
     }
@@ -443,7 +443,7 @@ function diagnose({ info, datasetDir, base, responses, failed, consoleLines, pag
       if (name === "info") return { kind: "mesh info", exists: fs.existsSync(path.join(datasetDir, meshDir, "info")), gzip: false };
       if (sharded && /^[0-9a-f]+\.shard$/.test(name)) return { kind: "shard", exists: fs.existsSync(path.join(datasetDir, meshDir, name)), gzip: false };
       if (multi) {
-        // Multi-resolution: <id>.index manifests, <id> fragment data read by byte ranges (FORMATS.md 9).
+        // Multi-resolution: <id>.index manifests, <id> fragment data read by byte ranges (neuroglancer meshes.md).
         const mm = /^(\d+)(\.index)?$/.exec(name);
         if (mm) return { kind: mm[2] ? "manifest" : "mesh data", exists: fs.existsSync(path.join(datasetDir, meshDir, name)), gzip: false, id: BigInt(mm[1]).toString() };
       }
@@ -544,7 +544,7 @@ function meshSharded(datasetDir, meshDir) {
   return multiLod(datasetDir, meshDir) && meshInfoOf(datasetDir, meshDir).sharding !== undefined;
 }
 
-/** Byte range of each lod's fragments in "<id>", from the local manifest "<id>.index" (FORMATS.md 9). */
+/** Byte range of each lod's fragments in "<id>", from the local manifest "<id>.index" (meshes.md, 'Multi-resolution mesh manifest file format'). */
 function lodRanges(datasetDir, meshDir, id) {
   const b = fs.readFileSync(path.join(datasetDir, meshDir, `${id}.index`));
   let at = 24;
@@ -607,7 +607,7 @@ function parseState(hash) {
   return state;
 }
 
-/** The http(s) URL prefix the viewer fetches for a layer source (HOSTING.md 3.1), ending in "/". */
+/** The http(s) URL prefix the viewer fetches for a layer source (an http(s) or s3+http(s) URL, with or without precomputed://), ending in "/". */
 function dataBase(source) {
   let url = source.replace(/^precomputed:\/\//, "").replace(/\|.*$/, "").replace(/#.*$/, "");
   url = url.replace(/^s3\+(https?):\/\//, "$1://");

@@ -1,4 +1,4 @@
-// Static neuroglancer viewer for the end-to-end tests (HOSTING.md 5.1).
+// Static neuroglancer viewer for the end-to-end tests (see README.md here).
 // Only the precomputed data source and the http/s3 key-value stores are bundled: that is
 // all the tests load, and it keeps the build short.
 import HtmlWebpackPlugin from "html-webpack-plugin";

@@ -4,7 +4,7 @@ using System.IO.Compression;
 
 namespace PrecomputedTools.Engine.Boss;
 
-/// <summary>BloscLZ stream decompression (BOSS.md §6.7), following c-blosc 1.11.2.</summary>
+/// <summary>BloscLZ stream decompression (Blosc codec 0, c-blosc README_HEADER.rst), following c-blosc 1.11.2's decompressor.</summary>
 internal static class BloscLz
 {
     private const int MaxDistance = 8191;
@@ -159,7 +159,7 @@ internal static class BloscLz
     }
 }
 
-/// <summary>Raw LZ4 block decompression (BOSS.md §6.8), no frame header.</summary>
+/// <summary>Raw LZ4 block decompression (Blosc codec 1; the LZ4 block format of lz4_Block_format.md), no frame header.</summary>
 internal static class Lz4Block
 {
     public static unsafe int Decompress(ReadOnlySpan<byte> input, Span<byte> output)
@@ -258,7 +258,7 @@ internal static class Lz4Block
     }
 }
 
-/// <summary>zlib (RFC 1950) inflation for blosc codec 3 and npygz (BOSS.md §6.9).</summary>
+/// <summary>zlib (RFC 1950) inflation for Blosc codec 3 (c-blosc README_HEADER.rst) and the BOSS npygz payload.</summary>
 public static class ZlibInflate
 {
     /// <summary>Inflates a whole zlib stream into <paramref name="output"/>; returns the bytes written (at most its length; more is corrupt).</summary>

@@ -4,7 +4,7 @@ using System.Threading.Tasks;
 
 namespace PrecomputedTools.Engine.Boss;
 
-/// <summary>The 16-byte header of a Blosc1 frame (BOSS.md §6.2).</summary>
+/// <summary>The 16-byte header of a Blosc1 frame (c-blosc README_HEADER.rst).</summary>
 public readonly struct BloscHeader
 {
     public const int Size = 16;
@@ -69,7 +69,7 @@ public readonly struct BloscHeader
 }
 
 /// <summary>
-/// A managed decoder for Blosc1 frames as the BOSS server sends them (BOSS.md §6): blosclz, lz4,
+/// A managed decoder for Blosc1 frames as the BOSS cutout service sends them (c-blosc README_HEADER.rst): blosclz, lz4,
 /// zlib and zstd inner codecs, byte shuffle with any type size (BOSS writes the bit depth), bit
 /// shuffle, memcpyed frames, split and unsplit blocks. Every length is checked; a frame that is
 /// not exactly what its header promises fails with <c>BossPayloadCorrupt</c>, one this decoder

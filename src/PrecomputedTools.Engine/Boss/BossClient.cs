@@ -15,7 +15,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace PrecomputedTools.Engine.Boss;
 
-/// <summary>Tunables of a <see cref="BossClient"/>; the defaults follow BOSS.md §11.</summary>
+/// <summary>Tunables of a <see cref="BossClient"/>; the retry and split defaults are the rules of README, 'Get-BossCutout and the BOSS resources'.</summary>
 public sealed class BossClientOptions
 {
     /// <summary>Requests in flight at once (1-16).</summary>
@@ -45,18 +45,18 @@ public sealed class BossClientOptions
 
     /// <summary>
     /// Failed requests in a row (no success between them, across every block in flight) after which
-    /// the server is taken as down and every request fails at once (BOSS.md §11.3's circuit breaker).
+    /// the server is taken as down and every request fails at once (the circuit breaker of README, 'Get-BossCutout and the BOSS resources').
     /// </summary>
     public int CircuitBreakerThreshold { get; set; } = 10;
 
-    /// <summary>The smallest block a 413 or repeated 504s split down to: the BOSS cuboid (BOSS.md §11.3).</summary>
+    /// <summary>The smallest block a 413 or repeated 504s split down to: the 512x512x16 BOSS cuboid.</summary>
     public Int3 MinimumSplitBlock { get; set; } = new(512, 512, 16);
 
     public string UserAgent { get; set; } = "PrecomputedTools/0.1";
 }
 
 /// <summary>
-/// The BOSS REST client (BOSS.md §4-§11): metadata, downsample extents, ids and cutouts with
+/// The BOSS REST client (BOSS API docs: metadata, downsample, ids and cutout services) with
 /// retries, timeouts and payload verification. The HttpClient comes from an IHttpClientFactory;
 /// the token goes only into the Authorization header and never into any message.
 /// </summary>
@@ -235,7 +235,7 @@ public sealed class BossClient : IDisposable
 
     /// <summary>
     /// Downloads one cutout box (level coordinates) into <paramref name="destination"/> ([z][y][x],
-    /// exactly box voxels × element bytes), with retries by outcome (BOSS.md §11.3).
+    /// exactly box voxels × element bytes), with retries by outcome (README, 'Get-BossCutout and the BOSS resources').
     /// </summary>
     public async Task GetCutoutAsync(string collection, string experiment, string channel, int resolution, Box3 box, int? time, bool iso, VoxelType type, BossTransferFormat format, Memory<byte> destination, CancellationToken ct)
     {
@@ -294,7 +294,7 @@ public sealed class BossClient : IDisposable
         throw failure.Exception;
     }
 
-    /// <summary>What one block's attempts have used of each budget (BOSS.md §11.3), and whether it is to be split.</summary>
+    /// <summary>What one block's attempts have used of each retry budget (transient, 500, 429, corrupt payload), and whether it is to be split.</summary>
     private sealed class CutoutBudget
     {
         public int Transient;
@@ -320,8 +320,8 @@ public sealed class BossClient : IDisposable
         }
 
         // Too large for the server (413), or two gateway timeouts in a row for this block: the
-        // server cannot assemble it in time, so it is asked for in two aligned halves (BOSS.md
-        // §11.3). A 413 for the smallest aligned block fails: a larger one will not do either.
+        // server cannot assemble it in time, so it is asked for in two halves aligned to the
+        // cuboid grid. A 413 for the smallest aligned block fails: a larger one will not do either.
         bool gatewayTimeout = failure.Status == 504;
         if (failure.Kind == FailureKind.TooLarge || (gatewayTimeout && budget.LastWasGatewayTimeout && canSplit))
         {
@@ -700,7 +700,7 @@ public sealed class BossClient : IDisposable
         }
     }
 
-    /// <summary>Turns a non-200 answer into the mapped error (BOSS.md §10.5), quoting the server's own message.</summary>
+    /// <summary>Turns a non-200 answer into an error id by status (BossAuthenticationFailed, BossThrottled, ...), quoting the server's own message (JSON or a stripped snippet).</summary>
     internal EngineException MapError(HttpResponseMessage response, string body, string what, object target)
     {
         int status = (int)response.StatusCode;

@@ -18,7 +18,7 @@ public sealed class BossConnectionRequest
 }
 
 /// <summary>
-/// Where to talk to and with which token, resolved from the first complete source (BOSS.md §3.2):
+/// Where to talk to and with which token, resolved from the first complete source (README, 'Get-BossCutout and the BOSS resources'):
 /// parameters, -ConfigFile, ~/.intern/intern.cfg, INTERN_PROTOCOL/HOST/TOKEN, BOSS_TOKEN, then the
 /// public default (https://api.bossdb.io with token "public"). The token is never part of any text
 /// this class produces.

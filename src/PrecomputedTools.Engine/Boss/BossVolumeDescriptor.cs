@@ -33,7 +33,7 @@ public sealed class BossCutoutOptions
 
     public BossTransferFormat Format { get; set; } = BossTransferFormat.Blosc;
 
-    /// <summary>Download block shape [x, y, z] (multiples of 512×512×16); null: 64 MiB by type (BOSS.md §11.1).</summary>
+    /// <summary>Download block shape [x, y, z] (multiples of 512×512×16); null: 64 MiB by type (<see cref="BossVolumeDescriptor.DefaultBlockShape"/>).</summary>
     public Int3? BlockShape { get; set; }
 
     /// <summary>Keep downloaded blocks here, so a rerun downloads nothing finished.</summary>
@@ -139,7 +139,7 @@ public sealed class BossVolumeDescriptor : VolumeDescriptor
     /// <summary>
     /// {"kind": "boss", "baseUri", "collection", "experiment", "channel", "resolutionLevel", "x", "y", "z",
     /// "time", "iso", "format", "blockShape", "cacheDirectory", "force"}: the channel and the (clipped)
-    /// region. No token: the process that opens it resolves one for the same host (BOSS.md §3.2).
+    /// region. No token: the process that opens it resolves one for the same host (README, 'Plan files').
     /// </summary>
     public override VolumeSourceSpec Spec
     {
@@ -198,7 +198,7 @@ public sealed class BossVolumeDescriptor : VolumeDescriptor
         return options;
     }
 
-    /// <summary>The default block shape for a type: 64 MiB, a multiple of the cuboid (BOSS.md §11.1).</summary>
+    /// <summary>The default block shape for a type: 64 MiB of voxels, a multiple of the 512x512x16 cuboid.</summary>
     public static Int3 DefaultBlockShape(VoxelType type) => type switch
     {
         VoxelType.UInt8 => new Int3(1024, 1024, 64),
@@ -215,7 +215,8 @@ public sealed class BossVolumeDescriptor : VolumeDescriptor
         BossClient.ValidateName("channel", options.Channel);
         string target = options.Collection + "/" + options.Experiment + "/" + options.Channel;
 
-        // The JSON probe first (BOSS.md §2): an authentication failure comes back readable.
+        // JSON metadata requests first: an authentication failure comes back readable there, while on a
+        // binary cutout it may come back as an unreadable 500.
         BossExperimentInfo experiment = await client.GetExperimentAsync(options.Collection, options.Experiment, ct).ConfigureAwait(false);
         BossChannelInfo channel = await client.GetChannelAsync(options.Collection, options.Experiment, options.Channel, ct).ConfigureAwait(false);
         if (!VoxelTypes.TryParse(channel.Datatype, out VoxelType type) || type is not (VoxelType.UInt8 or VoxelType.UInt16 or VoxelType.UInt64))
@@ -304,7 +305,7 @@ public sealed class BossVolumeDescriptor : VolumeDescriptor
 
     /// <summary>
     /// The level's box: upper bounds from the server's extents. The lower bound is the frame's
-    /// start: the server checks every level's ranges against the base frame (BOSS.md §4.1), so
+    /// start: the server checks every level's ranges against the base-resolution frame (a quirk of its cutout service), so
     /// voxels below the start cannot be requested at any level.
     /// </summary>
     private static Box3 LevelBox(BossCoordinateFrameInfo frame, BossLevelInfo level)

@@ -6,7 +6,7 @@ using System.Text;
 namespace PrecomputedTools.Engine.Boss;
 
 /// <summary>
-/// The BOSS <c>application/npygz</c> payload (BOSS.md §7): a zlib stream of a whole .npy file.
+/// The BOSS <c>application/npygz</c> payload (BOSS API docs, cutout service): a zlib (RFC 1950) stream of a whole .npy file.
 /// The array bytes are inflated straight into the caller's buffer after the header is checked.
 /// </summary>
 public static class NpyGz

@@ -6,7 +6,7 @@ using System.Runtime.Intrinsics.X86;
 
 namespace PrecomputedTools.Engine.Boss;
 
-/// <summary>Blosc's byte and bit unshuffle filters (BOSS.md §6.6).</summary>
+/// <summary>Blosc's byte and bit unshuffle filters (flag bits 0 and 2 of c-blosc README_HEADER.rst).</summary>
 internal static class Shuffle
 {
     /// <summary>

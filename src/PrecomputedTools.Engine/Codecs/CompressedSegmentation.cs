@@ -7,7 +7,8 @@ using System.Runtime.Intrinsics;
 namespace PrecomputedTools.Engine.Codecs;
 
 /// <summary>
-/// The neuroglancer compressed_segmentation encoding (FORMATS.md §5), one channel per chunk,
+/// The neuroglancer compressed_segmentation encoding (neuroglancer precomputed volume.md, 'compressed_segmentation
+/// chunk encoding', and its compressed_segmentation README), one channel per chunk,
 /// byte-identical to Google's reference encoder.
 /// </summary>
 /// <remarks>
@@ -45,7 +46,8 @@ public static class CompressedSegmentation
 
     /// <summary>Decodes a single-channel uint64 chunk file into <paramref name="destination"/> (x fastest).</summary>
     /// <remarks>
-    /// Accepts any layout that follows FORMATS.md §5.1-5.3, not only the reference encoder's. The first
+    /// Accepts any layout that follows neuroglancer's compressed_segmentation README ('Format specification',
+    /// 'Multi-channel format'), not only the reference encoder's. The first
     /// <c>shape.Volume</c> elements of <paramref name="destination"/> are written.
     /// </remarks>
     /// <exception cref="EngineException">ErrorId <c>CompressedSegmentationCorrupt</c> when the data is not a valid chunk of this shape.</exception>

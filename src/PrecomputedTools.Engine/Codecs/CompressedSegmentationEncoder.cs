@@ -4,7 +4,8 @@ using System.Runtime.InteropServices;
 namespace PrecomputedTools.Engine.Codecs;
 
 /// <summary>
-/// A reusable compressed_segmentation encoder producing the reference layout (FORMATS.md §5.4) byte for
+/// A reusable compressed_segmentation encoder producing the layout of neuroglancer's reference encoder
+/// (values then a new lookup table per block, in the compressed_segmentation README's typical order) byte for
 /// byte. It keeps its scratch and output buffers between calls, so encoding allocates nothing once they
 /// have grown. Not thread-safe: use one instance per thread.
 /// </summary>

@@ -7,7 +7,7 @@ using System.Runtime.Intrinsics.X86;
 
 namespace PrecomputedTools.Engine.Codecs;
 
-/// <summary>Block reductions between scales (FORMATS.md §7.1).</summary>
+/// <summary>Block reductions between scales (majority semantics: README, 'Invoke-MajorityDownscale').</summary>
 /// <remarks>
 /// All methods take volumes x fastest. The output shape is ceil(sourceShape / factor) per axis; an edge
 /// block covers only the real voxels (it is never padded). The first Volume elements of the destination
@@ -58,7 +58,8 @@ public static class Downsampling
     /// Majority into a region of a larger volume: the ceil(sourceShape / factor) result is written at
     /// <paramref name="destinationOffset"/> inside <paramref name="destination"/>, a volume of
     /// <paramref name="destinationShape"/> (x fastest); voxels outside that region are left alone. This lets an
-    /// output chunk be assembled from several source chunks without a copy (FORMATS.md §7.3).
+    /// output chunk be assembled from several source chunks without a copy (up to
+    /// 2x2x2 source chunks, as majority blocks never straddle source-chunk boundaries).
     /// </summary>
     public static unsafe void Majority(ReadOnlySpan<ulong> source, Int3 sourceShape, Int3 factor, Span<ulong> destination, Int3 destinationShape, Int3 destinationOffset)
     {

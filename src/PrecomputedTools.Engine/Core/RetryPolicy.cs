@@ -32,7 +32,7 @@ public readonly struct RetryAttempt<T>
 /// <summary>
 /// The engine's one retry mechanism (on Polly): every client that talks to a server (BOSS, S3,
 /// HTTP stores, the S3 publisher) retries through it. A call says which outcomes deserve another
-/// try (each client keeps its own rules: BOSS.md §11.3 budgets by outcome, S3's transient errors)
+/// try (each client keeps its own rules: BOSS budgets by outcome, S3's transient errors)
 /// and may pass the wait a server asked for (Retry-After); otherwise the wait grows exponentially
 /// with jitter up to a cap, so many clients that failed together do not come back together.
 /// </summary>

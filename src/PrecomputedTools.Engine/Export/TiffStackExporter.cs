@@ -13,7 +13,7 @@ using PrecomputedTools.Engine.Volumes;
 namespace PrecomputedTools.Engine.Export;
 
 /// <summary>
-/// Writes a volume as TIFF slices with ndpull's names and compression (BOSS.md §12.2), or as one
+/// Writes a volume as TIFF slices with ndpull's names and compression (README, 'Export-TiffStack'), or as one
 /// multi-page file. Streams slab by slab and y-band by y-band: memory holds one band of one slab.
 /// Every file is written to a temporary name and renamed when complete.
 /// </summary>

@@ -45,7 +45,7 @@ public sealed class SegmentMeshRecord
 }
 
 /// <summary>
-/// Writes the legacy precomputed mesh format (FORMATS.md §8): one fragment file per segment and
+/// Writes the legacy precomputed mesh format (neuroglancer meshes.md, 'Legacy single-resolution mesh format'): one fragment file per segment and
 /// chunk, streamed to disk as chunks finish; then one manifest per segment and <c>mesh/info</c>.
 /// </summary>
 /// <remarks>
@@ -53,7 +53,7 @@ public sealed class SegmentMeshRecord
 /// Every file is written atomically. Fragment names are <c>&lt;id&gt;_&lt;chunk box&gt;.frag</c>
 /// and never contain ':'. Manifests are <c>&lt;id&gt;:0</c>, or <c>&lt;id&gt;.json</c> in the
 /// colon-free layout, which is the default on Windows (NTFS cannot hold ':' in a name) and can be
-/// forced anywhere; servers map the viewer's <c>&lt;id&gt;:0</c> to it (HOSTING.md §2.5).
+/// forced anywhere; servers map the viewer's <c>&lt;id&gt;:0</c> to it (README, 'New-SegmentMesh').
 /// </para>
 /// <para>
 /// Resume: when a chunk is done its fragment list goes into a journal
@@ -113,7 +113,7 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
     public IObjectStore Store { get; }
 
     /// <summary>
-    /// When set, each segment is written as a multi-resolution mesh (FORMATS.md §9) built from the
+    /// When set, each segment is written as a multi-resolution mesh (neuroglancer meshes.md, 'Multi-resolution mesh format') built from the
     /// chunk fragments, which are then lod-0 pieces only and are removed by <see cref="CompleteMeshFolder"/>.
     /// </summary>
     public MultiResolutionGrid? MultiResolution { get; set; }

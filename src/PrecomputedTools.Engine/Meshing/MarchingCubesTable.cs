@@ -11,7 +11,7 @@ namespace PrecomputedTools.Engine.Meshing;
 /// A cell is the 2×2×2 group of voxel centres with lower corner (x, y, z). Corner <c>i</c> sits at
 /// (i &amp; 1, (i &gt;&gt; 1) &amp; 1, (i &gt;&gt; 2) &amp; 1); bit <c>i</c> of the case index is set
 /// when that corner is <b>inside</b>. For a label L a corner is inside iff its voxel equals L
-/// (neuroglancer's convention, FORMATS.md §11.4). Consequence, documented and tested: two voxels of
+/// (neuroglancer's mesher convention). Consequence, documented and tested: two voxels of
 /// one label that share only an edge or only a corner give two separate shells.
 /// </para>
 /// <para>

@@ -87,7 +87,7 @@ public sealed class MeshData
         }
     }
 
-    /// <summary>The legacy precomputed fragment bytes (FORMATS.md §8.3): nv, float32 positions, uint32 indices.</summary>
+    /// <summary>The legacy precomputed fragment bytes (neuroglancer meshes.md, 'Legacy single-resolution mesh format'): nv, float32 positions, uint32 indices.</summary>
     public byte[] ToFragmentBytes()
     {
         byte[] bytes = new byte[FragmentLength];

@@ -7,7 +7,7 @@ using PrecomputedTools.Engine.Precomputed;
 
 namespace PrecomputedTools.Engine.Meshing;
 
-/// <summary>Mesh folder formats (FORMATS.md §8, §9).</summary>
+/// <summary>Mesh folder formats (neuroglancer meshes.md: 'Legacy single-resolution mesh format', 'Multi-resolution mesh format').</summary>
 public enum MeshFormat
 {
     /// <summary>neuroglancer_legacy_mesh: a JSON manifest and one fragment file per segment and chunk, every triangle at once.</summary>
@@ -82,7 +82,7 @@ public sealed class MeshPlanSettings
 
     /// <summary>
     /// The octree of a multi-resolution run: a lod-0 node is one meshing chunk, placed where the
-    /// mesher puts that chunk's border vertices (FORMATS.md §9); null for legacy meshes.
+    /// mesher puts that chunk's border vertices (neuroglancer meshes.md, 'Multi-resolution mesh manifest file format'); null for legacy meshes.
     /// </summary>
     public MultiResolutionGrid? ToMultiResolutionGrid()
     {

@@ -11,7 +11,8 @@ using PrecomputedTools.Engine.Meshing.Draco;
 namespace PrecomputedTools.Engine.Meshing;
 
 /// <summary>
-/// The octree every segment of a multi-resolution run shares (FORMATS.md §9): stored-model
+/// The octree every segment of a multi-resolution run shares (neuroglancer meshes.md, 'Multi-resolution
+/// mesh manifest file format'): stored-model
 /// coordinates are nanometres (the info's transform is the identity), node (x, y, z) at lod L spans
 /// <see cref="Origin"/> + (x, y, z)·<see cref="NodeShape"/>·2^L with extent NodeShape·2^L. A lod-0
 /// node is one meshing chunk, so chunk borders (where the mesher locks vertices) are node borders
@@ -45,7 +46,7 @@ public sealed class MultiResolutionGrid
 
     public int QuantizationBits { get; }
 
-    /// <summary>Segments written into shard files (mesh/info "sharding", FORMATS.md §9: the segment id is the key, fragments sit just before the manifest); null: "&lt;id&gt;" and "&lt;id&gt;.index" per segment.</summary>
+    /// <summary>Segments written into shard files (mesh/info "sharding", neuroglancer meshes.md, sharded storage: the segment id is the key, fragments sit just before the manifest); null: "&lt;id&gt;" and "&lt;id&gt;.index" per segment.</summary>
     public Precomputed.ShardingSpec? Sharding { get; set; }
 
     /// <summary>A lod-0 node in voxels (the meshing chunk).</summary>
@@ -79,7 +80,7 @@ public sealed class MultiResolutionGrid
     /// <summary>Lower corner of a node on one axis.</summary>
     public double NodeMin(int axis, int position, int lod) => Origin[axis] + ((double)position * NodeShape[axis] * (1L << lod));
 
-    /// <summary>mesh/info of a multi-resolution mesh folder (FORMATS.md §9).</summary>
+    /// <summary>mesh/info of a multi-resolution mesh folder (neuroglancer meshes.md, 'Multi-resolution mesh info JSON file format').</summary>
     public byte[] InfoJson(string? segmentProperties = null)
     {
         using var stream = new MemoryStream();
@@ -144,7 +145,7 @@ public sealed class MultiResolutionSegment
 
 /// <summary>
 /// Builds a segment's levels of detail from its lod-0 pieces (one per meshing chunk, whose chunk
-/// borders the mesher kept fixed), as neuroglancer_multilod_draco asks (FORMATS.md §9):
+/// borders the mesher kept fixed), as neuroglancer_multilod_draco asks (neuroglancer meshes.md, 'Multi-resolution mesh fragment data file format'):
 /// </summary>
 /// <remarks>
 /// <para>
@@ -270,7 +271,7 @@ public static class MultiResolutionMeshBuilder
         return new MultiResolutionSegment(data.ToArray(), manifest, levels.Select(l => l.Length).ToArray(), triangles, vertices);
     }
 
-    /// <summary>Morton (Z-curve) key: x in bit 0 of each triple (FORMATS.md §9).</summary>
+    /// <summary>Morton (Z-curve) key: x in bit 0 of each triple (the x, y, z Z-curve order of neuroglancer meshes.md's manifest).</summary>
     public static ulong ZOrder(Int3 p)
     {
         ulong key = 0;
@@ -461,7 +462,7 @@ public static class MultiResolutionMeshBuilder
     }
 }
 
-/// <summary>Reads a multi-resolution manifest (FORMATS.md §9) back, for checks.</summary>
+/// <summary>Reads a multi-resolution manifest (neuroglancer meshes.md, 'Multi-resolution mesh manifest file format') back, for checks.</summary>
 public sealed class MultiResolutionManifest
 {
     private MultiResolutionManifest(float[] chunkShape, float[] gridOrigin, float[] lodScales, float[] vertexOffsets, Int3[][] positions, uint[][] sizes)

@@ -9,7 +9,8 @@ using PrecomputedTools.Engine.Volumes;
 
 namespace PrecomputedTools.Engine.Meshing;
 
-/// <summary>Where vertices go in physical space (FORMATS.md §8.4-8.5).</summary>
+/// <summary>Where vertices go in physical space: nanometres in the global frame (neuroglancer meshes.md), aligned by default with
+/// the voxels the viewer draws (+0.5 voxel against the marching-cubes grid; README, 'New-SegmentMesh').</summary>
 public sealed class MeshGeometry
 {
     /// <summary>Nanometres per voxel [x, y, z].</summary>

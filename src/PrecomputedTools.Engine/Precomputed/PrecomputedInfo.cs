@@ -15,7 +15,7 @@ public static class ChunkEncodings
     /// The one rule for the type segmentation labels are stored as; the info planner
     /// (New-PrecomputedInfo) and the converter both use it, so an info planned for a volume
     /// describes what converting that volume writes. The type asked for wins; otherwise
-    /// compressed_segmentation (uint32 or uint64 only, FORMATS.md) stores uint64, the width of the
+    /// compressed_segmentation (uint32 or uint64 only, neuroglancer precomputed volume.md) stores uint64, the width of the
     /// viewer's segment ids, and raw chunks keep the source's type. Float values are not labels.
     /// </summary>
     /// <param name="source">The voxels' type.</param>
@@ -81,10 +81,10 @@ public sealed class ScaleInfo
 
     public bool Hidden { get; set; }
 
-    /// <summary>"jpeg_quality" (FORMATS.md §2): the encoder's quality for jpeg scales; the viewer ignores it.</summary>
+    /// <summary>"jpeg_quality": an encoder hint beside the scale's members of neuroglancer precomputed volume.md, the quality for jpeg scales; the viewer ignores it.</summary>
     public int? JpegQuality { get; set; }
 
-    /// <summary>"png_level" (FORMATS.md §2): the zlib level for png scales; the viewer ignores it.</summary>
+    /// <summary>"png_level": an encoder hint beside the scale's members of neuroglancer precomputed volume.md, the zlib level for png scales; the viewer ignores it.</summary>
     public int? PngLevel { get; set; }
 
     /// <summary>Chunks per axis: ceil(size / chunk).</summary>
@@ -135,7 +135,8 @@ public sealed class ScaleInfo
 }
 
 /// <summary>
-/// The volume "info" file of a precomputed dataset (FORMATS.md §2), parsed and written with the
+/// The volume "info" file of a precomputed dataset (neuroglancer precomputed volume.md, 'info JSON file
+/// specification'), parsed and written with the
 /// module's rules: integers as integers, ids never through doubles, encoding per scale.
 /// </summary>
 public sealed class PrecomputedInfo
@@ -313,7 +314,7 @@ public sealed class PrecomputedInfo
     /// <summary>The most chunks a scale may declare (2^40, about a trillion objects).</summary>
     public const double MaxChunksPerScale = 1L << 40;
 
-    /// <summary>Checks the rules of FORMATS.md §2 and §11.1 that a writer depends on.</summary>
+    /// <summary>Checks the rules of neuroglancer precomputed volume.md ('info JSON file specification') that a writer depends on.</summary>
     public void Validate(string? source = null, bool requireChunkSizes = true)
     {
         if (Type != "segmentation" && Type != "image")

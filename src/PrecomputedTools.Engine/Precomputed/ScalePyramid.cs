@@ -5,8 +5,8 @@ using System.Globalization;
 namespace PrecomputedTools.Engine.Precomputed;
 
 /// <summary>
-/// Builds the scale list the way neuroglancer-scripts' generate-scales-info does (FORMATS.md §7.5),
-/// except that voxel offsets are carried down correctly (§2.4) instead of copied.
+/// Builds the scale list the way neuroglancer-scripts' generate-scales-info does (README, 'New-PrecomputedInfo'),
+/// except that voxel offsets are carried down correctly (offset / cumulative factor) instead of copied.
 /// </summary>
 public static class ScalePyramid
 {

@@ -8,7 +8,8 @@ using System.Text.Json;
 namespace PrecomputedTools.Engine.Precomputed;
 
 /// <summary>
-/// One property of neuroglancer's segment_properties beyond the label (docs/FORMATS.md §10): a
+/// One property of neuroglancer's segment_properties beyond the label (neuroglancer segment_properties.md,
+/// 'info JSON file format'): a
 /// description, a string or number column, or tags. Values are kept per segment id; ids without
 /// one get "" (strings), 0 (numbers) or no tags.
 /// </summary>

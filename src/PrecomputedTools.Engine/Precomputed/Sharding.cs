@@ -12,8 +12,8 @@ using PrecomputedTools.Engine.Storage;
 namespace PrecomputedTools.Engine.Precomputed;
 
 /// <summary>
-/// The <c>neuroglancer_uint64_sharded_v1</c> parameters of a scale (docs/FORMATS.md §6.1;
-/// neuroglancer's sharded.md): how a chunk id is hashed and routed to a shard file and a minishard.
+/// The <c>neuroglancer_uint64_sharded_v1</c> parameters of a scale (neuroglancer
+/// sharded.md, 'Sharding specification'): how a chunk id is hashed and routed to a shard file and a minishard.
 /// </summary>
 public sealed class ShardingSpec
 {
@@ -152,7 +152,7 @@ public sealed class ShardingSpec
     }
 
     /// <summary>
-    /// Parameters for multi-resolution meshes keyed by segment id (FORMATS.md §9): ids say nothing
+    /// Parameters for multi-resolution meshes keyed by segment id (neuroglancer meshes.md, sharded storage): ids say nothing
     /// about place, so they are spread by murmurhash3_x86_128; one shard per 8 lod-0 meshing chunks
     /// (a stand-in for the segment count, unknown before meshing), 64 minishards per shard, gzip
     /// manifests and minishard indices.
@@ -167,7 +167,7 @@ public sealed class ShardingSpec
         DataEncoding = "gzip",
     };
 
-    /// <summary>The compressed Morton code of a chunk grid position (docs/FORMATS.md §6.3).</summary>
+    /// <summary>The compressed Morton code of a chunk grid position (neuroglancer precomputed volume.md, 'Compressed morton code').</summary>
     public static ulong ChunkId(Int3 grid, Int3 cell)
     {
         int maxBits = Math.Max(BitsFor(grid.X), Math.Max(BitsFor(grid.Y), BitsFor(grid.Z)));
@@ -364,7 +364,7 @@ public sealed class ShardAssembly : IDisposable
     }
 }
 
-/// <summary>Builds one shard file from its chunks' encoded bytes (docs/FORMATS.md §6.2).</summary>
+/// <summary>Builds one shard file from its chunks' encoded bytes (neuroglancer sharded.md, 'Shard index format' and 'Minishard index format').</summary>
 public static class ShardBuilder
 {
     /// <summary>
@@ -377,7 +377,7 @@ public static class ShardBuilder
     /// <summary>
     /// As <see cref="Build(ShardingSpec, IEnumerable{KeyValuePair{ulong, byte[]}})"/>, where an entry
     /// may carry bytes stored immediately before its value and outside the index (a multi-resolution
-    /// mesh's fragments before its manifest, FORMATS.md §9); data_encoding applies to values only.
+    /// mesh's fragments before its manifest, neuroglancer meshes.md); data_encoding applies to values only.
     /// </summary>
     public static byte[] Build(ShardingSpec spec, IEnumerable<ShardEntry> entries)
     {

@@ -43,8 +43,8 @@ public sealed class NeuroglancerLayer
 }
 
 /// <summary>
-/// Builds the modern neuroglancer JSON state of HOSTING.md §4.1 (layers list, dimensions in metres,
-/// position at the volume centre, segments as strings, layout) and the "#!" URL of §4.2.
+/// Builds the modern neuroglancer JSON state (layers list, dimensions in metres, position at the volume
+/// centre, segments as strings, layout) and its percent-encoded "#!" URL (README, 'New-NeuroglancerUrl').
 /// </summary>
 public sealed class NeuroglancerState
 {
@@ -207,7 +207,7 @@ public sealed class NeuroglancerState
 
     /// <summary>
     /// Warnings for sources an https viewer cannot fetch: http URLs other than localhost/127.0.0.1
-    /// (mixed content, HOSTING §2.6 and §4.4).
+    /// (mixed content; README, 'New-NeuroglancerUrl').
     /// </summary>
     public static IReadOnlyList<string> CheckMixedContent(string viewerUrl, IEnumerable<string> sources)
     {

@@ -23,7 +23,8 @@ public sealed class NginxConfigOptions
 }
 
 /// <summary>
-/// The nginx server block of HOSTING.md §2.2 with the colon-free manifest mapping of §2.5:
+/// The nginx server block of README, 'New-PrecomputedNginxConfig, Start-PrecomputedServer, Stop-PrecomputedServer'
+/// (nginx docs: ngx_http_gzip_static_module, ngx_http_gunzip_module, add_header), with the colon-free manifest mapping:
 /// gzip_static always + gunzip, CORS on every response (404 included), exposed headers, no
 /// listing, no on-the-fly compression, JSON type for info files and manifests, no try_files on chunks.
 /// </summary>
@@ -127,7 +128,7 @@ public static class NginxConfig
     }
 
     /// <summary>
-    /// A complete nginx.conf for a private instance run as an ordinary user (HOSTING §2.4):
+    /// A complete nginx.conf for a private instance run as an ordinary user (nginx -p &lt;prefix&gt; -c ...):
     /// every path under <paramref name="prefix"/>, the server block included.
     /// </summary>
     public static string GeneratePrivateInstance(string prefix, string serverBlockPath, string mimeTypesPath = "/etc/nginx/mime.types")

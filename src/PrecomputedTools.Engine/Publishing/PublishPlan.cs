@@ -39,7 +39,7 @@ public sealed class PublishItem
     public override string ToString() => RelativeKey;
 }
 
-/// <summary>The naming and metadata rules of HOSTING.md §3.2–3.3, shared by every publishing path.</summary>
+/// <summary>The naming and metadata rules of README, 'Publish-PrecomputedS3', shared by every publishing path.</summary>
 public static class PublishRules
 {
     public const string JsonType = "application/json";
@@ -74,7 +74,7 @@ public static class PublishRules
         head.Length >= 4 && head[0] == 0x1f && head[1] == 0x8b && head[2] == 8 && (head[3] & 0xE0) == 0;
 
     /// <summary>
-    /// Shard files are read by byte ranges and never gzip-encoded as a whole (FORMATS.md §6.2), even
+    /// Shard files are read by byte ranges and never gzip-encoded as a whole (neuroglancer sharded.md: HTTP Range requests), even
     /// when their first offsets happen to read as a gzip header.
     /// </summary>
     public static bool IsReadByRanges(string name) => name.EndsWith(".shard", StringComparison.Ordinal);

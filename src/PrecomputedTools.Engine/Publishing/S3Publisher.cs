@@ -121,7 +121,7 @@ public sealed class S3PublishResult
 }
 
 /// <summary>
-/// Uploads a dataset to S3 or an S3-compatible store with the rules of HOSTING.md §3: keys without
+/// Uploads a dataset to S3 or an S3-compatible store with the rules of README, 'Publish-PrecomputedS3': keys without
 /// ".gz", Content-Encoding from the bytes, explicit Content-Type, manifests as "&lt;id&gt;:0", plain
 /// (non aws-chunked) bodies, many uploads in flight, unchanged objects skipped, retries with backoff.
 /// </summary>
@@ -242,7 +242,7 @@ public sealed class S3Publisher : IDisposable
         }
     }
 
-    /// <summary>Writes the CORS rule neuroglancer needs (HOSTING §3.4), replacing the bucket's CORS configuration.</summary>
+    /// <summary>Writes the CORS rule neuroglancer needs (Amazon S3 API, PutBucketCors), replacing the bucket's CORS configuration.</summary>
     public async Task SetCorsAsync(CancellationToken cancellationToken)
     {
         var rule = new CORSRule
@@ -272,7 +272,7 @@ public sealed class S3Publisher : IDisposable
 
     /// <summary>
     /// Relaxes the bucket's BlockPublicPolicy/RestrictPublicBuckets (ACL blocks stay on) and writes a
-    /// read-only public policy scoped to the prefix (HOSTING §3.5).
+    /// read-only public policy scoped to the prefix (Amazon S3 API, PutPublicAccessBlock and PutBucketPolicy).
     /// </summary>
     public async Task SetPublicReadPolicyAsync(OperationMonitor monitor, CancellationToken cancellationToken)
     {
@@ -468,7 +468,7 @@ public sealed class S3Publisher : IDisposable
                         Key = key,
                         FilePath = item.LocalPath,
                         ContentType = item.ContentType,
-                        // A plain body: aws-chunked framing is stored verbatim by some servers (HOSTING §3.6).
+                        // A plain body: aws-chunked framing (S3 SigV4 streaming uploads) is stored verbatim by some servers.
                         UseChunkEncoding = false,
                         MD5Digest = Convert.ToBase64String(md5),
                     };

@@ -12,7 +12,7 @@ using PrecomputedTools.Engine.Storage;
 namespace PrecomputedTools.Engine.Publishing;
 
 /// <summary>
-/// A small static HTTP server with the semantics of the generated nginx block (HOSTING.md §2): CORS on
+/// A small static HTTP server with the semantics of the generated nginx block (<see cref="NginxConfig"/>): CORS on
 /// every response (404 included), "X.gz" served for "X" with Content-Encoding: gzip (inflated for
 /// clients that do not accept gzip), JSON type for info files and manifests, "&lt;id&gt;:0" mapped to a
 /// colon-free "&lt;id&gt;.json", Range on plain files, GET/HEAD/OPTIONS only, no listing, and no path

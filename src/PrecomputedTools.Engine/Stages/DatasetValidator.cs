@@ -164,7 +164,7 @@ public static class DatasetValidator
 
     /// <summary>
     /// The mesh folder the info names: its info, when present, must parse; a multi-resolution folder
-    /// (FORMATS.md §9) is checked segment by segment: every data file has its manifest, each
+    /// (neuroglancer meshes.md, 'Multi-resolution mesh format') is checked segment by segment: every data file has its manifest, each
     /// manifest's length matches its contents and its nodes are in Z-curve order, the fragment sizes
     /// sum to the data file, every fragment is a Draco mesh, and fragments in the form this module
     /// writes are decoded: coordinates within vertex_quantization_bits, and no triangle of a lod
@@ -249,7 +249,7 @@ public static class DatasetValidator
         });
     }
 
-    // Sharded (FORMATS.md §9): every segment id in every shard's minishard indices; its manifest is
+    // Sharded (neuroglancer meshes.md, sharded storage): every segment id in every shard's minishard indices; its manifest is
     // the value, its fragments the bytes just before it.
     private static void CheckShardedMultiResolution(DatasetStore store, string directory, ShardingSpec spec, int bits, ConcurrentQueue<string> problems, ParallelOptions parallel)
     {
@@ -403,7 +403,8 @@ public static class DatasetValidator
     }
 
     /// <summary>
-    /// The structure of every shard file of a sharded scale (docs/FORMATS.md §6.2): a valid name
+    /// The structure of every shard file of a sharded scale (neuroglancer sharded.md, 'Shard index format',
+    /// 'Minishard index format'): a valid name
     /// within shard_bits, minishard index ranges inside the file, ascending ids, each id a chunk of
     /// the grid routed to this shard and minishard, its data inside the file. The chunks themselves
     /// are then decoded like unsharded ones. False when the sharding member itself is unusable.

@@ -104,7 +104,7 @@ public enum StoreKind
     Http,
 }
 
-/// <summary>Names and metadata shared by every backend (HOSTING.md §3.2–3.3 of the repository's docs).</summary>
+/// <summary>Names and metadata shared by every backend (README, 'Publish-PrecomputedS3' and 'Where datasets live').</summary>
 public static class ObjectNames
 {
     public const string InfoName = "info";

@@ -8,7 +8,7 @@ using PrecomputedTools.Engine.Boss;
 namespace PrecomputedTools.Infrastructure;
 
 /// <summary>
-/// The connection parameters every BOSS cmdlet shares (BOSS.md §3): -BaseUri, -Token or
+/// The connection parameters every BOSS cmdlet shares (README, 'Get-BossCutout and the BOSS resources'): -BaseUri, -Token or
 /// -Credential, -ConfigFile; the rest comes from ~/.intern/intern.cfg, INTERN_* or BOSS_TOKEN,
 /// then the public default. The token stays inside the engine and never reaches a stream.
 /// </summary>

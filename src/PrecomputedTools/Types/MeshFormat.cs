@@ -1,7 +1,8 @@
 namespace PrecomputedTools;
 
 /// <summary>
-/// The mesh folder formats New-SegmentMesh writes (FORMATS.md §8, §9). Declared here, not taken from
+/// The mesh folder formats New-SegmentMesh writes (neuroglancer meshes.md: legacy single-resolution and
+/// multi-resolution). Declared here, not taken from
 /// the engine: PowerShell reads parameter types while it imports the module, before the engine's
 /// private load context is installed.
 /// </summary>

@@ -9,7 +9,7 @@ using Xunit;
 namespace PrecomputedTools.Engine.Tests.Boss;
 
 /// <summary>
-/// BOSS.md §11.3's adaptive sizing and circuit breaker against the stand-in: a 413, or two 504s in a
+/// The adaptive sizing and circuit breaker of README, 'Get-BossCutout and the BOSS resources', against the stand-in: a 413, or two 504s in a
 /// row for one block, splits the block in aligned halves down to the minimum block; ten failed
 /// requests in a row stop the download with one error.
 /// </summary>

@@ -8,7 +8,7 @@ using Xunit;
 
 namespace PrecomputedTools.Engine.Tests.Precomputed;
 
-/// <summary>segment_properties/info as docs/FORMATS.md §10 describes it.</summary>
+/// <summary>segment_properties/info as neuroglancer segment_properties.md ('info JSON file format') describes it.</summary>
 public sealed class SegmentPropertiesTests
 {
     private static JsonNode Info(IReadOnlyDictionary<ulong, string>? labels, IReadOnlyList<SegmentProperty> extra) =>

@@ -9,7 +9,7 @@ using Xunit;
 
 namespace PrecomputedTools.Engine.Tests.Precomputed;
 
-/// <summary>neuroglancer_uint64_sharded_v1, checked against the vectors of docs/FORMATS.md §6.</summary>
+/// <summary>neuroglancer_uint64_sharded_v1 (neuroglancer sharded.md; volume.md, 'Compressed morton code'), checked against known vectors.</summary>
 public sealed class ShardingTests
 {
     [Theory]

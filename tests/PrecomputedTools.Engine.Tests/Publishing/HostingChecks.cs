@@ -9,7 +9,8 @@ using Xunit;
 
 namespace PrecomputedTools.Engine.Tests.Publishing;
 
-/// <summary>The header and body checks of HOSTING.md §2.3/§2.7, shared by the nginx and local-server tests.</summary>
+/// <summary>The header and body checks of the served dataset (README, 'New-PrecomputedNginxConfig, Start-PrecomputedServer,
+/// Stop-PrecomputedServer'), shared by the nginx and local-server tests.</summary>
 internal static class HostingChecks
 {
     public static HttpClient NewClient() => new(new HttpClientHandler { AutomaticDecompression = DecompressionMethods.None }) { Timeout = TimeSpan.FromSeconds(30) };

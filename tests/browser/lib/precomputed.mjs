@@ -1,4 +1,5 @@
-// Reading a precomputed dataset folder the way a server exposes it (FORMATS.md 1-4, 8), and the
+// Reading a precomputed dataset folder the way a server exposes it (neuroglancer precomputed volume.md,
+// meshes.md legacy format; .gz files served as Content-Encoding: gzip), and the
 // source-volume side of the comparisons. Shared by decode-check.mjs and view-check.mjs.
 import fs from "node:fs";
 import path from "node:path";
@@ -35,7 +36,7 @@ export function loadInfo(datasetDir, { image = false } = {}) {
   return { info, dataType };
 }
 
-/** The grid cells of one scale (FORMATS 3.1), each with its clipped box and file name. */
+/** The grid cells of one scale (volume.md, 'Chunked representation of volume data'), each with its clipped box and file name. */
 export function* chunkGrid(scale) {
   const [cx, cy, cz] = scale.chunk_sizes[0];
   const [nx, ny, nz] = scale.size;
@@ -181,7 +182,7 @@ export function idString(lo, hi) {
   return hi === 0 ? String(lo) : ((BigInt(hi) << 32n) | BigInt(lo)).toString();
 }
 
-/** Legacy mesh manifests in a mesh directory: "<id>:0" or the colon-free "<id>.json" (FORMATS 8.8). */
+/** Legacy mesh manifests in a mesh directory: "<id>:0" or the colon-free "<id>.json" (README, 'New-SegmentMesh'). */
 export function listManifests(meshDir) {
   const result = [];
   for (const entry of fs.readdirSync(meshDir)) {

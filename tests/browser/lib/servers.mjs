@@ -1,6 +1,6 @@
 // Minimal HTTP servers for the driver: the built viewer (its own origin), and a reference data server
-// with nginx's gzip_static semantics (HOSTING.md 2.1) that can be told to make one hosting mistake,
-// so each failure signature of HOSTING.md 2.6 / 5.4 can be produced on purpose.
+// with nginx's gzip_static semantics (ngx_http_gzip_static_module, "gzip_static always") that can be told
+// to make one hosting mistake, so each failure cause of README.md here can be produced on purpose.
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
