@@ -35,65 +35,44 @@ internal static class MeshDistance
                 used[v] = true;
             }
 
-            double vmax = 0, vsum = 0;
-            long vcount = 0;
-            object vgate = new();
-            Parallel.For(
-                0,
-                (used.Length + 4095) / 4096,
-                () => (Max: 0.0, Sum: 0.0, Count: 0L),
-                (block, _, local) =>
+            return Reduce(used.Length, (v, samples) =>
+            {
+                if (used[v])
                 {
-                    for (int v = block * 4096; v < Math.Min(used.Length, (block + 1) * 4096); v++)
-                    {
-                        if (used[v])
-                        {
-                            double d2 = other.DistanceSquared(p[3 * v], p[(3 * v) + 1], p[(3 * v) + 2]);
-                            local.Max = Math.Max(local.Max, d2);
-                            local.Sum += d2;
-                            local.Count++;
-                        }
-                    }
-
-                    return local;
-                },
-                local =>
-                {
-                    lock (vgate)
-                    {
-                        vmax = Math.Max(vmax, local.Max);
-                        vsum += local.Sum;
-                        vcount += local.Count;
-                    }
-                });
-            return (Math.Sqrt(vmax), vsum, vcount);
+                    samples.Add(other.DistanceSquared(p[3 * v], p[(3 * v) + 1], p[(3 * v) + 2]));
+                }
+            });
         }
 
-        double max = 0, sum = 0;
-        long count = 0;
+        return Reduce(n, (i, samples) =>
+        {
+            int a = 3 * t[3 * i], b = 3 * t[(3 * i) + 1], c = 3 * t[(3 * i) + 2];
+            // The three vertices (each counted by every triangle using it), edge midpoints, centroid.
+            for (int s = 0; s < 7; s++)
+            {
+                double wa = Weights[s, 0], wb = Weights[s, 1], wc = Weights[s, 2];
+                double x = (wa * p[a]) + (wb * p[b]) + (wc * p[c]);
+                double y = (wa * p[a + 1]) + (wb * p[b + 1]) + (wc * p[c + 1]);
+                double z = (wa * p[a + 2]) + (wb * p[b + 2]) + (wc * p[c + 2]);
+                samples.Add(other.DistanceSquared(x, y, z));
+            }
+        });
+    }
+
+    /// <summary>Runs <paramref name="sample"/> for items 0..count-1 on all cores and combines the squared distances they add.</summary>
+    private static (double Max, double SumSquares, long Count) Reduce(int count, Action<int, Samples> sample)
+    {
+        var total = new Samples();
         object gate = new();
         Parallel.For(
             0,
-            (n + 4095) / 4096,
-            () => (Max: 0.0, Sum: 0.0, Count: 0L),
+            (count + 4095) / 4096,
+            () => new Samples(),
             (block, _, local) =>
             {
-                int end = Math.Min(n, (block + 1) * 4096);
-                for (int i = block * 4096; i < end; i++)
+                for (int i = block * 4096; i < Math.Min(count, (block + 1) * 4096); i++)
                 {
-                    int a = 3 * t[3 * i], b = 3 * t[(3 * i) + 1], c = 3 * t[(3 * i) + 2];
-                    // The three vertices (each counted by every triangle using it), edge midpoints, centroid.
-                    for (int s = 0; s < 7; s++)
-                    {
-                        double wa = Weights[s, 0], wb = Weights[s, 1], wc = Weights[s, 2];
-                        double x = (wa * p[a]) + (wb * p[b]) + (wc * p[c]);
-                        double y = (wa * p[a + 1]) + (wb * p[b + 1]) + (wc * p[c + 1]);
-                        double z = (wa * p[a + 2]) + (wb * p[b + 2]) + (wc * p[c + 2]);
-                        double d2 = other.DistanceSquared(x, y, z);
-                        local.Max = Math.Max(local.Max, d2);
-                        local.Sum += d2;
-                        local.Count++;
-                    }
+                    sample(i, local);
                 }
 
                 return local;
@@ -102,12 +81,27 @@ internal static class MeshDistance
             {
                 lock (gate)
                 {
-                    max = Math.Max(max, local.Max);
-                    sum += local.Sum;
-                    count += local.Count;
+                    total.Max = Math.Max(total.Max, local.Max);
+                    total.Sum += local.Sum;
+                    total.Count += local.Count;
                 }
             });
-        return (Math.Sqrt(max), sum, count);
+        return (Math.Sqrt(total.Max), total.Sum, total.Count);
+    }
+
+    /// <summary>One thread's running maximum and sum of squared distances.</summary>
+    private sealed class Samples
+    {
+        public double Max;
+        public double Sum;
+        public long Count;
+
+        public void Add(double distanceSquared)
+        {
+            Max = Math.Max(Max, distanceSquared);
+            Sum += distanceSquared;
+            Count++;
+        }
     }
 
     private static readonly double[,] Weights =
