@@ -80,8 +80,27 @@ Describe 'Loading and formatting' {
 
     It 'completes scale keys from a dataset on disk' {
         $target = Join-Path $TestDrive 'zbrain'
-        New-PrecomputedInfo -Size 1406, 621, 138 -Resolution 798, 798, 2000 -TargetChunkSize 256 -OutputPath $target | Out-Null
+        New-PrecomputedInfo -Size 1406, 621, 138 -Resolution 798, 798, 2000 -TargetChunkSize 256 -Destination $target | Out-Null
         $line = "Invoke-MajorityDownscale -Path '$target' -Scale "
         (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @('1um', '2um', '3um')
+    }
+}
+
+Describe 'Old parameter names' {
+    It 'binds <Old> on <Name> to -<New>' -ForEach @(
+        @{ Name = 'Get-BossCutout'; Old = 'Resolution'; New = 'ResolutionLevel' }
+        @{ Name = 'Get-BossSegmentId'; Old = 'Resolution'; New = 'ResolutionLevel' }
+        @{ Name = 'Export-TiffStack'; Old = 'OutputPath'; New = 'Destination' }
+        @{ Name = 'Export-TiffStack'; Old = 'OutDir'; New = 'Destination' }
+        @{ Name = 'New-PrecomputedInfo'; Old = 'OutputPath'; New = 'Destination' }
+        @{ Name = 'New-SegmentMesh'; Old = 'OutputPath'; New = 'Destination' }
+    ) {
+        (Get-Command -Name $Name -Module PrecomputedTools).ResolveParameter($Old).Name | Should -Be $New
+    }
+
+    It 'writes an info with New-PrecomputedInfo -OutputPath' {
+        $target = Join-Path $TestDrive 'old-name'
+        New-PrecomputedInfo -Size 64, 64, 64 -Resolution 8, 8, 8 -OutputPath $target | Out-Null
+        Join-Path $target 'info' | Should -Exist
     }
 }

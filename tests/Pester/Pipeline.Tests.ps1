@@ -122,7 +122,7 @@ Describe 'Pipelines: each cmdlet takes what the one before it emits' {
 
     It 'Import-PrecomputedVolume | Export-TiffStack | Import-TiffStack round-trips the volume' {
         $folder = New-Scratch 'export'
-        $files = Import-PrecomputedVolume -Path $datasetPath -Scale 2um | Export-TiffStack -OutputPath $folder
+        $files = Import-PrecomputedVolume -Path $datasetPath -Scale 2um | Export-TiffStack -Destination $folder
         @($files).Count | Should -Be 48
         $files[0] | Should -BeOfType ([IO.FileInfo])
         $files[0].Name | Should -Not -Match '[/\\]'
@@ -132,7 +132,7 @@ Describe 'Pipelines: each cmdlet takes what the one before it emits' {
 
     It 'Export-TiffStack FileInfo objects pipe into Import-TiffStack by property name (PSPath)' {
         $folder = New-Scratch 'export2'
-        $file = Import-PrecomputedVolume -Path $datasetPath -Scale 3um | Export-TiffStack -OutputPath $folder -StackFileName 'stack.tif'
+        $file = Import-PrecomputedVolume -Path $datasetPath -Scale 3um | Export-TiffStack -Destination $folder -StackFileName 'stack.tif'
         $volume = $file | Import-TiffStack
         $volume.Size | Should -Be @(80, 48, 24)
     }
@@ -190,9 +190,9 @@ Describe 'Pipelines: each cmdlet takes what the one before it emits' {
         }
     }
 
-    It 'New-PrecomputedInfo -OutputPath | ConvertTo-CompressedSegmentation fills the planned info' {
+    It 'New-PrecomputedInfo -Destination | ConvertTo-CompressedSegmentation fills the planned info' {
         $target = Join-Path (New-Scratch 'info') 'ds'
-        $planned = New-PrecomputedInfo -Size 320, 192, 48 -Resolution 800, 800, 2000 -TargetChunkSize 32 -OutputPath $target
+        $planned = New-PrecomputedInfo -Size 320, 192, 48 -Resolution 800, 800, 2000 -TargetChunkSize 32 -Destination $target
         $planned.Scales[0].ChunkSize | Should -Be @(32, 32, 16)
         $written = Import-TiffStack -Path $samplePath | ConvertTo-CompressedSegmentation -Path $target
         $written.Scales[0].ChunkSize | Should -Be @(32, 32, 16)
@@ -222,8 +222,8 @@ Describe '-WhatIf on <Name> prints what it would do and writes nothing' -ForEach
     @{ Name = 'Invoke-MajorityDownscale'; Action = 'Write downscaled scales'; Script = { param($w) Invoke-MajorityDownscale -Path $datasetPath -Force -WhatIf } }
     @{ Name = 'New-SegmentMesh'; Action = 'Write segment meshes'; Script = { param($w) New-SegmentMesh -Path $datasetPath -Force -WhatIf } }
     @{ Name = 'Copy-PrecomputedDataset'; Action = 'Copy precomputed dataset'; Script = { param($w) Copy-PrecomputedDataset -Path $datasetPath -Destination (Join-Path $w 'copy') -WhatIf } }
-    @{ Name = 'Export-TiffStack'; Action = 'Export TIFF stack'; Script = { param($w) Import-PrecomputedVolume -Path $datasetPath -Scale 3um | Export-TiffStack -OutputPath (Join-Path $w 'tiff') -WhatIf } }
-    @{ Name = 'New-PrecomputedInfo'; Action = 'info'; Script = { param($w) New-PrecomputedInfo -Size 64, 64, 64 -Resolution 8, 8, 8 -OutputPath (Join-Path $w 'info') -WhatIf } }
+    @{ Name = 'Export-TiffStack'; Action = 'Export TIFF stack'; Script = { param($w) Import-PrecomputedVolume -Path $datasetPath -Scale 3um | Export-TiffStack -Destination (Join-Path $w 'tiff') -WhatIf } }
+    @{ Name = 'New-PrecomputedInfo'; Action = 'info'; Script = { param($w) New-PrecomputedInfo -Size 64, 64, 64 -Resolution 8, 8, 8 -Destination (Join-Path $w 'info') -WhatIf } }
     @{ Name = 'New-PrecomputedNginxConfig'; Action = ''; Script = { param($w) New-PrecomputedNginxConfig -Path $datasetPath -ServerName x.example.org -OutFile (Join-Path $w 'site.conf') -WhatIf } }
     @{ Name = 'Publish-PrecomputedS3'; Action = 'Upload precomputed dataset'; Script = { param($w) Publish-PrecomputedS3 -Path $datasetPath -BucketName 'no-such-bucket' -EndpointUrl 'http://127.0.0.1:9' -SetCors -WhatIf } }
     @{ Name = 'Start-PrecomputedServer'; Action = 'Serve folder over HTTP'; Script = { param($w) Start-PrecomputedServer -Path $datasetPath -Port 0 -WhatIf } }
@@ -320,7 +320,7 @@ Describe 'Errors: <Case> gives <Id> (<Category>)' -ForEach @(
     @{ Case = 'serving a folder that does not exist'; Id = 'PathNotFound'; Category = 'ObjectNotFound'; Script = { Start-PrecomputedServer -Path (Join-Path $work 'nothing-here') -Port 0 } }
     @{ Case = 'a profile and a credential together'; Id = 'ConflictingCredentials'; Category = 'InvalidArgument'; Script = { Publish-PrecomputedS3 -Path $datasetPath -BucketName b -ProfileName p -Credential ([pscredential]::new('a', (ConvertTo-SecureString 'b' -AsPlainText -Force))) } }
     @{ Case = 'an info of size zero'; Id = 'InvalidVolumeGeometry'; Category = 'InvalidArgument'; Script = { New-PrecomputedInfo -Size 0, 1, 1 -Resolution 1, 1, 1 } }
-    @{ Case = 'an info over an existing one'; Id = 'OutputExists'; Category = 'ResourceExists'; Script = { New-PrecomputedInfo -Size 10, 10, 10 -Resolution 1, 1, 1 -OutputPath $datasetPath } }
+    @{ Case = 'an info over an existing one'; Id = 'OutputExists'; Category = 'ResourceExists'; Script = { New-PrecomputedInfo -Size 10, 10, 10 -Resolution 1, 1, 1 -Destination $datasetPath } }
     @{ Case = 'jpeg chunks of uint16 voxels'; Id = 'InvalidEncoding'; Category = 'InvalidArgument'; Script = { Import-TiffStack -Path $samplePath -Resolution 800, 800, 2000 | ConvertTo-CompressedSegmentation -Path (Join-Path $work 'jpeg16') -Encoding jpeg } }
     @{ Case = 'averaging segment labels'; Id = 'InvalidDownscaleMethod'; Category = 'InvalidArgument'; Script = { Invoke-MajorityDownscale -Path $datasetPath -Method Average -Force } }
     @{ Case = 'a layer table without a source'; Id = 'InvalidLayer'; Category = 'InvalidArgument'; Script = { New-NeuroglancerUrl -Layer @{ Type = 'image' } } }

@@ -49,7 +49,7 @@ Describe 'A partial info (the guide''s base info) says how to complete it' {
     }
 
     It 'the command the message gives completes the info, and the conversion then works' {
-        New-PrecomputedInfo -Path $folder -OutputPath $folder -Force | Out-Null
+        New-PrecomputedInfo -Path $folder -Destination $folder -Force | Out-Null
         $dataset = Import-TiffStack -Path $samplePath | ConvertTo-CompressedSegmentation -Path $folder | Invoke-MajorityDownscale
         ($dataset | Test-PrecomputedDataset).IsValid | Should -BeTrue
         $dataset.Resolution | Should -Be @(800, 800, 2000)
@@ -59,7 +59,7 @@ Describe 'A partial info (the guide''s base info) says how to complete it' {
 Describe 'A volume whose x and y are swapped against the info' {
     It 'mentions -SwapXY' {
         $folder = New-Scratch 'swapped'
-        New-PrecomputedInfo -Size 192, 320, 48 -Resolution 800, 800, 2000 -OutputPath $folder | Out-Null
+        New-PrecomputedInfo -Size 192, 320, 48 -Resolution 800, 800, 2000 -Destination $folder | Out-Null
         $failure = Get-Failure { Import-TiffStack -Path $samplePath | ConvertTo-CompressedSegmentation -Path $folder }
         $failure.FullyQualifiedErrorId | Should -BeLike 'InvalidVolumeGeometry,*'
         "$failure" | Should -Match '-SwapXY'
@@ -67,13 +67,13 @@ Describe 'A volume whose x and y are swapped against the info' {
 
     It 'does not mention -SwapXY when the sizes differ otherwise' {
         $folder = New-Scratch 'other'
-        New-PrecomputedInfo -Size 100, 320, 48 -Resolution 800, 800, 2000 -OutputPath $folder | Out-Null
+        New-PrecomputedInfo -Size 100, 320, 48 -Resolution 800, 800, 2000 -Destination $folder | Out-Null
         "$(Get-Failure { Import-TiffStack -Path $samplePath | ConvertTo-CompressedSegmentation -Path $folder })" | Should -Not -Match 'SwapXY'
     }
 
     It 'Import-TiffStack -SwapXY then fits the info' {
         $folder = New-Scratch 'fits'
-        New-PrecomputedInfo -Size 192, 320, 48 -Resolution 800, 800, 2000 -OutputPath $folder | Out-Null
+        New-PrecomputedInfo -Size 192, 320, 48 -Resolution 800, 800, 2000 -Destination $folder | Out-Null
         (Import-TiffStack -Path $samplePath -SwapXY | ConvertTo-CompressedSegmentation -Path $folder).Size | Should -Be @(192, 320, 48)
     }
 }
@@ -102,7 +102,7 @@ Describe 'Settings that an existing info overrides are refused, not dropped' {
 
     It 'an info from New-PrecomputedInfo is not silently re-chunked either' {
         $planned = New-Scratch 'planned'
-        New-PrecomputedInfo -Size 320, 192, 48 -Resolution 800, 800, 2000 -TargetChunkSize 32 -OutputPath $planned | Out-Null
+        New-PrecomputedInfo -Size 320, 192, 48 -Resolution 800, 800, 2000 -TargetChunkSize 32 -Destination $planned | Out-Null
         (Get-Failure { Import-TiffStack -Path $samplePath | ConvertTo-CompressedSegmentation -Path $planned -TargetChunkSize 128 }).FullyQualifiedErrorId |
             Should -BeLike 'SettingsConflictWithInfo,*'
     }

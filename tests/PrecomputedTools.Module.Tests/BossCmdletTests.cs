@@ -37,7 +37,7 @@ public sealed class BossCmdletTests : IDisposable
     [Fact]
     public void ChannelPipesIntoCutout()
     {
-        var output = _session.RunOk($"Get-BossChannel -Collection lab -Experiment small -Channel seg {Conn} | Get-BossCutout -Resolution 1 -X 10,300 -Y 0,200 -Z 4,36 {Conn}");
+        var output = _session.RunOk($"Get-BossChannel -Collection lab -Experiment small -Channel seg {Conn} | Get-BossCutout -ResolutionLevel 1 -X 10,300 -Y 0,200 -Z 4,36 {Conn}");
         var volume = Assert.Single(output);
         Assert.Equal("PrecomputedTools.VolumeSource", volume.BaseObject.GetType().FullName);
         Assert.Equal(new[] { 290, 200, 32 }, (int[])volume.Properties["Size"].Value);
@@ -82,13 +82,13 @@ public sealed class BossCmdletTests : IDisposable
     public void ExportTiffStackUsesNdpullNamesAndHonoursWhatIfAndForce()
     {
         string dir = Paths.NewScratch("boss-tiff");
-        string cut = $"Get-BossCutout lab small em -Resolution 1 -X 0,100 -Y 0,50 -Z 30,40 {Conn}";
-        var whatIf = _session.Run($"{cut} | Export-TiffStack -OutputPath '{dir}' -WhatIf");
+        string cut = $"Get-BossCutout lab small em -ResolutionLevel 1 -X 0,100 -Y 0,50 -Z 30,40 {Conn}";
+        var whatIf = _session.Run($"{cut} | Export-TiffStack -Destination '{dir}' -WhatIf");
         Assert.Empty(whatIf.Output);
         Assert.Contains("What if:", _session.TakeHostText());
         Assert.Empty(Directory.GetFiles(dir));
 
-        var files = _session.RunOk($"{cut} | Export-TiffStack -OutputPath '{dir}'");
+        var files = _session.RunOk($"{cut} | Export-TiffStack -Destination '{dir}'");
         Assert.Equal(10, files.Count);
         string[] names = Directory.GetFiles(dir).Select(Path.GetFileName).OrderBy(n => n, StringComparer.Ordinal).ToArray()!;
         Assert.Equal("lab_small_em_x0-100_y0-50_z30.tif", names[0]);
@@ -96,12 +96,12 @@ public sealed class BossCmdletTests : IDisposable
         byte[] head = File.ReadAllBytes(Path.Combine(dir, names[0])).Take(4).ToArray();
         Assert.Equal(new byte[] { 0x49, 0x49, 42, 0 }, head);
 
-        var again = _session.Run($"{cut} | Export-TiffStack -OutputPath '{dir}'");
+        var again = _session.Run($"{cut} | Export-TiffStack -Destination '{dir}'");
         AssertError(again, "OutputExists", ErrorCategory.ResourceExists);
-        _session.RunOk($"{cut} | Export-TiffStack -OutputPath '{dir}' -Force -WarningAction SilentlyContinue");
+        _session.RunOk($"{cut} | Export-TiffStack -Destination '{dir}' -Force -WarningAction SilentlyContinue");
 
         string stackDir = Paths.NewScratch("boss-stack");
-        var stack = Assert.Single(_session.RunOk($"{cut} | Export-TiffStack -OutputPath '{stackDir}' -StackFileName all.tif"));
+        var stack = Assert.Single(_session.RunOk($"{cut} | Export-TiffStack -Destination '{stackDir}' -StackFileName all.tif"));
         Assert.Equal("all.tif", Path.GetFileName(((FileInfo)stack.BaseObject).FullName));
         Assert.Single(Directory.GetFiles(stackDir));
     }
@@ -129,17 +129,17 @@ public sealed class BossCmdletTests : IDisposable
     public void TooLargeThrottledAndCorruptSurfaceFromTheReader()
     {
         string dir = Paths.NewScratch("boss-errors");
-        string cut = $"Get-BossCutout lab small seg -Resolution 2 {Conn} -RequestTimeout 00:00:05";
+        string cut = $"Get-BossCutout lab small seg -ResolutionLevel 2 {Conn} -RequestTimeout 00:00:05";
         _server.CutoutLimitBytes = 1000;
-        AssertError(_session.Run($"{cut} | Export-TiffStack -OutputPath '{dir}/a'"), "BossRequestTooLarge", ErrorCategory.LimitsExceeded);
+        AssertError(_session.Run($"{cut} | Export-TiffStack -Destination '{dir}/a'"), "BossRequestTooLarge", ErrorCategory.LimitsExceeded);
         _server.CutoutLimitBytes = 520L << 20;
 
         _server.AddFault(new BossFaultRule { FailFirstAttempts = 1000, Kinds = new[] { BossFault.ThrottledForGood429 } });
-        AssertError(_session.Run($"{cut} | Export-TiffStack -OutputPath '{dir}/b'"), "BossThrottled", ErrorCategory.QuotaExceeded);
+        AssertError(_session.Run($"{cut} | Export-TiffStack -Destination '{dir}/b'"), "BossThrottled", ErrorCategory.QuotaExceeded);
         _server.ClearFaults();
 
         _server.AddFault(new BossFaultRule { FailFirstAttempts = 1000, Seed = 2, Kinds = new[] { BossFault.WrongNbytes } });
-        var corrupt = _session.Run($"{cut} | Export-TiffStack -OutputPath '{dir}/c'");
+        var corrupt = _session.Run($"{cut} | Export-TiffStack -Destination '{dir}/c'");
         AssertError(corrupt, "BossPayloadCorrupt", ErrorCategory.InvalidData);
         // The first slab failed: no slice file and no temporary file is left behind.
         Assert.Empty(Directory.GetFiles(Path.Combine(dir, "c")));
@@ -179,7 +179,7 @@ public sealed class BossCmdletTests : IDisposable
     {
         _server.AddFault(new BossFaultRule { Probability = 0.3, Seed = 5, Kinds = new[] { BossFault.Html504, BossFault.Error500Text } });
         string dir = Paths.NewScratch("boss-streams");
-        var result = _session.Run($"$DebugPreference = 'Continue'; $VerbosePreference = 'Continue'; Get-BossCutout lab small seg -Resolution 2 {Conn} -Verbose | Export-TiffStack -OutputPath '{dir}' -Verbose; Get-BossCutout lab small nope {Conn}");
+        var result = _session.Run($"$DebugPreference = 'Continue'; $VerbosePreference = 'Continue'; Get-BossCutout lab small seg -ResolutionLevel 2 {Conn} -Verbose | Export-TiffStack -Destination '{dir}' -Verbose; Get-BossCutout lab small nope {Conn}");
         var streams = result.PowerShell.Streams;
         var texts = new List<string>();
         texts.AddRange(streams.Verbose.Select(v => v.Message));
@@ -239,7 +239,7 @@ public sealed class BossSettingsCmdletTests : IDisposable
         string cfg = Path.Combine(dir, "neurodata.cfg");
         File.WriteAllText(cfg, $"[Default]\nprotocol = http\nhost = 127.0.0.1:{_server.BaseUri.Port}\ntoken = {BossTestServer.ValidToken}\n");
         // "hidden" needs a real token: it only works if the file's token was sent.
-        var result = _session.Run($"Get-BossCutout lab small hidden -Resolution 2 -ConfigFile '{cfg}' -Verbose");
+        var result = _session.Run($"Get-BossCutout lab small hidden -ResolutionLevel 2 -ConfigFile '{cfg}' -Verbose");
         Assert.Null(result.FirstError);
         Assert.Single(result.Output);
         var verbose = result.PowerShell.Streams.Verbose.Select(v => v.Message).ToList();
@@ -267,7 +267,7 @@ public sealed class BossSettingsCmdletTests : IDisposable
     [Fact]
     public void AnonymousBaseUriReadsPublicChannelsOnly()
     {
-        var ok = _session.Run($"Get-BossCutout lab small em -Resolution 2 -BaseUri {_server.BaseUri}");
+        var ok = _session.Run($"Get-BossCutout lab small em -ResolutionLevel 2 -BaseUri {_server.BaseUri}");
         Assert.Null(ok.FirstError);
         var denied = _session.Run($"Get-BossCutout lab small hidden -BaseUri {_server.BaseUri}");
         Assert.StartsWith("BossPermissionDenied,", denied.FirstError!.FullyQualifiedErrorId);
@@ -294,7 +294,7 @@ public sealed class BossStopTests : IDisposable
         _server.AddFault(new BossFaultRule { FailFirstAttempts = 1000, Kinds = new[] { BossFault.SlowHeaders } });
         using var ps = PowerShell.Create();
         ps.Runspace = _session.Runspace;
-        ps.AddScript($"Get-BossCutout lab small em -Resolution 1 -BaseUri {_server.BaseUri} | Export-TiffStack -OutputPath '{dir}'");
+        ps.AddScript($"Get-BossCutout lab small em -ResolutionLevel 1 -BaseUri {_server.BaseUri} | Export-TiffStack -Destination '{dir}'");
         IAsyncResult pending = ps.BeginInvoke();
         var clock = System.Diagnostics.Stopwatch.StartNew();
         while (_server.CountCutouts() == 0 && clock.Elapsed < TimeSpan.FromSeconds(20))

@@ -81,7 +81,7 @@ public sealed class ClusterFixture : IDisposable
     /// meshes; with <paramref name="plans"/>, each stage saves its plan there instead of running.
     /// </summary>
     public static string Guide(string prefix, string? plans) =>
-        "Get-BossCutout lab small seg -Resolution 0 -X 0,256 -Y 0,192 -Z 0,40 -BaseUri $boss -Token $tok" +
+        "Get-BossCutout lab small seg -ResolutionLevel 0 -X 0,256 -Y 0,192 -Z 0,40 -BaseUri $boss -Token $tok" +
         $" | ConvertTo-CompressedSegmentation -Path \"s3://$bucket/{prefix}\" -EndpointUrl $endpoint -Credential $cred -TargetChunkSize 32" + Saved(plans, "convert") +
         " | Invoke-MajorityDownscale -EndpointUrl $endpoint -Credential $cred" + Saved(plans, "downscale") +
         " | New-SegmentMesh -Format MultiResolution -EndpointUrl $endpoint -Credential $cred -ChunkSize 64,64,40" + Saved(plans, "mesh");

@@ -21,7 +21,7 @@ public class CompletionTests : IClassFixture<CompletionTests.Session>
             Dataset = Path.Combine(Work, "zbrain data");
             Value = new ModuleSession();
             Value.Runspace.SessionStateProxy.SetVariable("target", Dataset);
-            Value.RunOk("$global:ds = New-PrecomputedInfo -Size 1406,621,138 -Resolution 798,798,2000 -TargetChunkSize 256 -OutputPath $target");
+            Value.RunOk("$global:ds = New-PrecomputedInfo -Size 1406,621,138 -Resolution 798,798,2000 -TargetChunkSize 256 -Destination $target");
         }
 
         public ModuleSession Value { get; }

@@ -22,7 +22,7 @@ public class FormattingTests : IClassFixture<FormattingTests.Session>
         ["PrecomputedTools.PrecomputedScale"] = "(New-PrecomputedInfo -Size 1406,621,138 -Resolution 798,798,2000 -TargetChunkSize 256).Scales[0]",
         ["PrecomputedTools.VolumeSource"] = "Import-TiffStack -Path ([IO.Path]::Combine($Work, 'tiff')) -Resolution 798,798,2000",
         ["PrecomputedTools.DatasetValidationReport"] =
-            "New-PrecomputedInfo -Size 64,64,64 -Resolution 8,8,8 -OutputPath ([IO.Path]::Combine($Work, 'report-' + [guid]::NewGuid())) | Test-PrecomputedDataset",
+            "New-PrecomputedInfo -Size 64,64,64 -Resolution 8,8,8 -Destination ([IO.Path]::Combine($Work, 'report-' + [guid]::NewGuid())) | Test-PrecomputedDataset",
         ["PrecomputedTools.SegmentMesh"] =
             "Import-TiffStack -Path ([IO.Path]::Combine($Work, 'tiff')) -Resolution 798,798,2000 | " +
             "ConvertTo-CompressedSegmentation -Path ([IO.Path]::Combine($Work, 'mesh-' + [guid]::NewGuid())) | New-SegmentMesh -Confirm:$false",

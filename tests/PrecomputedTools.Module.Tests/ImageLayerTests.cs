@@ -36,9 +36,9 @@ public sealed class ImageLayerTests : IDisposable
         string work = Paths.NewScratch("image-layers");
         var vars = new Dictionary<string, object?> { ["work"] = work };
         _session.RunOk(
-            "$global:img = Get-BossCutout -Collection lab -Experiment small -Channel em -Resolution 0 -X 0,200 -Y 0,160 -Z 0,24 " + Conn +
+            "$global:img = Get-BossCutout -Collection lab -Experiment small -Channel em -ResolutionLevel 0 -X 0,200 -Y 0,160 -Z 0,24 " + Conn +
             " | ConvertTo-CompressedSegmentation -Path ([IO.Path]::Combine($work, 'em')) -Type image -Encoding jpeg -Quality 90 -TargetChunkSize 32 | Invoke-MajorityDownscale -Method Average;" +
-            " $global:seg = Get-BossCutout -Collection lab -Experiment small -Channel seg -Resolution 0 -X 0,200 -Y 0,160 -Z 0,24 " + Conn +
+            " $global:seg = Get-BossCutout -Collection lab -Experiment small -Channel seg -ResolutionLevel 0 -X 0,200 -Y 0,160 -Z 0,24 " + Conn +
             " | ConvertTo-CompressedSegmentation -Path ([IO.Path]::Combine($work, 'seg')) -TargetChunkSize 32 | Invoke-MajorityDownscale",
             vars);
 
@@ -97,7 +97,7 @@ public sealed class ImageLayerTests : IDisposable
         string work = Paths.NewScratch("image-png16");
         var vars = new Dictionary<string, object?> { ["work"] = work };
         var result = _session.RunOk(
-            "Get-BossCutout -Collection lab -Experiment small -Channel img16 -Resolution 0 -X 0,100 -Y 0,90 -Z 0,12 " + Conn +
+            "Get-BossCutout -Collection lab -Experiment small -Channel img16 -ResolutionLevel 0 -X 0,100 -Y 0,90 -Z 0,12 " + Conn +
             " | ConvertTo-CompressedSegmentation -Path ([IO.Path]::Combine($work, 'img16')) -Encoding png -TargetChunkSize 32 | Invoke-MajorityDownscale -Method Max | Test-PrecomputedDataset",
             vars);
         Assert.True((bool)Assert.Single(result).Properties["IsValid"].Value);
@@ -108,7 +108,7 @@ public sealed class ImageLayerTests : IDisposable
         // Read back, the png dataset is the BOSS's voxels exactly (png is lossless): both written raw, chunk for chunk.
         _session.RunOk(
             "Import-PrecomputedVolume -Path ([IO.Path]::Combine($work, 'img16')) | ConvertTo-CompressedSegmentation -Path ([IO.Path]::Combine($work, 'fromPng')) -Type image -Encoding raw -NoGzip -TargetChunkSize 32 | Out-Null;" +
-            " Get-BossCutout -Collection lab -Experiment small -Channel img16 -Resolution 0 -X 0,100 -Y 0,90 -Z 0,12 " + Conn + " | ConvertTo-CompressedSegmentation -Path ([IO.Path]::Combine($work, 'fromBoss')) -Type image -Encoding raw -NoGzip -TargetChunkSize 32 | Out-Null",
+            " Get-BossCutout -Collection lab -Experiment small -Channel img16 -ResolutionLevel 0 -X 0,100 -Y 0,90 -Z 0,12 " + Conn + " | ConvertTo-CompressedSegmentation -Path ([IO.Path]::Combine($work, 'fromBoss')) -Type image -Encoding raw -NoGzip -TargetChunkSize 32 | Out-Null",
             vars);
         string[] fromBoss = Directory.GetFiles(Path.Combine(work, "fromBoss"), "*-*_*-*_*-*", SearchOption.AllDirectories);
         Assert.NotEmpty(fromBoss);
@@ -128,11 +128,11 @@ public sealed class ImageLayerTests : IDisposable
     }
 
     [Theory]
-    [InlineData("Get-BossCutout -Collection lab -Experiment small -Channel img16 -Resolution 0 -X 0,64 -Y 0,64 -Z 0,8 " + Conn + " | ConvertTo-CompressedSegmentation -Path ([IO.Path]::Combine($work, 'a')) -Encoding jpeg", "InvalidEncoding", ErrorCategory.InvalidArgument)]
-    [InlineData("Get-BossCutout -Collection lab -Experiment small -Channel em -Resolution 0 -X 0,64 -Y 0,64 -Z 0,8 " + Conn + " | ConvertTo-CompressedSegmentation -Path ([IO.Path]::Combine($work, 'b')) -Encoding png -Quality 80", "InvalidParameterCombination", ErrorCategory.InvalidArgument)]
-    [InlineData("Get-BossCutout -Collection lab -Experiment small -Channel em -Resolution 0 -X 0,64 -Y 0,64 -Z 0,8 " + Conn + " | ConvertTo-CompressedSegmentation -Path ([IO.Path]::Combine($work, 'c')) -Type segmentation -Encoding jpeg", "InvalidEncoding", ErrorCategory.InvalidArgument)]
-    [InlineData("Get-BossCutout -Collection lab -Experiment small -Channel seg -Resolution 0 -X 0,64 -Y 0,64 -Z 0,8 " + Conn + " | ConvertTo-CompressedSegmentation -Path ([IO.Path]::Combine($work, 'd')) -TargetChunkSize 16 | Invoke-MajorityDownscale -Method Average", "InvalidDownscaleMethod", ErrorCategory.InvalidArgument)]
-    [InlineData("$v = Get-BossCutout -Collection lab -Experiment small -Channel em -Resolution 0 -X 0,64 -Y 0,64 -Z 0,8 " + Conn + "; $v | ConvertTo-CompressedSegmentation -Path ([IO.Path]::Combine($work, 'e')) -Encoding jpeg -Quality 90 | Out-Null; $v | ConvertTo-CompressedSegmentation -Path ([IO.Path]::Combine($work, 'e')) -Resume -Quality 80", "SettingsConflictWithInfo", ErrorCategory.InvalidArgument)]
+    [InlineData("Get-BossCutout -Collection lab -Experiment small -Channel img16 -ResolutionLevel 0 -X 0,64 -Y 0,64 -Z 0,8 " + Conn + " | ConvertTo-CompressedSegmentation -Path ([IO.Path]::Combine($work, 'a')) -Encoding jpeg", "InvalidEncoding", ErrorCategory.InvalidArgument)]
+    [InlineData("Get-BossCutout -Collection lab -Experiment small -Channel em -ResolutionLevel 0 -X 0,64 -Y 0,64 -Z 0,8 " + Conn + " | ConvertTo-CompressedSegmentation -Path ([IO.Path]::Combine($work, 'b')) -Encoding png -Quality 80", "InvalidParameterCombination", ErrorCategory.InvalidArgument)]
+    [InlineData("Get-BossCutout -Collection lab -Experiment small -Channel em -ResolutionLevel 0 -X 0,64 -Y 0,64 -Z 0,8 " + Conn + " | ConvertTo-CompressedSegmentation -Path ([IO.Path]::Combine($work, 'c')) -Type segmentation -Encoding jpeg", "InvalidEncoding", ErrorCategory.InvalidArgument)]
+    [InlineData("Get-BossCutout -Collection lab -Experiment small -Channel seg -ResolutionLevel 0 -X 0,64 -Y 0,64 -Z 0,8 " + Conn + " | ConvertTo-CompressedSegmentation -Path ([IO.Path]::Combine($work, 'd')) -TargetChunkSize 16 | Invoke-MajorityDownscale -Method Average", "InvalidDownscaleMethod", ErrorCategory.InvalidArgument)]
+    [InlineData("$v = Get-BossCutout -Collection lab -Experiment small -Channel em -ResolutionLevel 0 -X 0,64 -Y 0,64 -Z 0,8 " + Conn + "; $v | ConvertTo-CompressedSegmentation -Path ([IO.Path]::Combine($work, 'e')) -Encoding jpeg -Quality 90 | Out-Null; $v | ConvertTo-CompressedSegmentation -Path ([IO.Path]::Combine($work, 'e')) -Resume -Quality 80", "SettingsConflictWithInfo", ErrorCategory.InvalidArgument)]
     [InlineData("New-NeuroglancerUrl -Layer @{ Source = 'precomputed://https://example.org/x'; Colour = 'red' }", "InvalidLayer", ErrorCategory.InvalidArgument)]
     [InlineData("New-NeuroglancerUrl -Layer @{ Type = 'image' }", "InvalidLayer", ErrorCategory.InvalidArgument)]
     public void ImpossibleImageSettingsAreClearErrors(string script, string errorId, ErrorCategory category)

@@ -9,16 +9,19 @@ namespace PrecomputedTools.Module.Tests;
 
 /// <summary>
 /// The README's "Parameter vocabulary" table, checked on every cmdlet of the module so a new
-/// cmdlet or parameter cannot drift from it. The deviations that exist today are named below,
-/// each with its reason, rather than hidden in a looser rule.
+/// cmdlet or parameter cannot drift from it. Old names stay accepted as aliases, and the rules
+/// look at parameter names, so an alias such as the BOSS cmdlets' Resolution never counts as one.
 /// </summary>
 public class ParameterVocabularyTests : IClassFixture<ParameterVocabularyTests.CmdletTypes>
 {
     private const string CmdletBaseName = "PrecomputedTools.Infrastructure.PrecomputedCmdlet";
     private const string BossCmdletBaseName = "PrecomputedTools.Infrastructure.BossCmdlet";
 
-    // They write things other than a dataset (a TIFF folder, an info file, a mesh folder) and predate the table.
-    private static readonly string[] CmdletsWithOutputPathParameter = { "Export-TiffStack", "New-PrecomputedInfo", "New-SegmentMesh" };
+    // README: "-Destination on Copy-PrecomputedDataset, Export-TiffStack, New-PrecomputedInfo, New-SegmentMesh".
+    private static readonly string[] CmdletsWithDestination = { "Copy-PrecomputedDataset", "Export-TiffStack", "New-PrecomputedInfo", "New-SegmentMesh" };
+
+    // README: "-ResolutionLevel on Get-BossCutout, Get-BossSegmentId", alias Resolution.
+    private static readonly string[] CmdletsWithResolutionLevel = { "Get-BossCutout", "Get-BossSegmentId" };
 
     private readonly CmdletTypes _cmdlets;
 
@@ -54,8 +57,14 @@ public class ParameterVocabularyTests : IClassFixture<ParameterVocabularyTests.C
     private IEnumerable<(string Cmdlet, Type Type, ParameterMetadata Parameter)> Parameters(string name) =>
         from type in _cmdlets.Types
         let parameters = new CommandMetadata(type).Parameters
-        where parameters.ContainsKey(name)
+        where parameters.TryGetValue(name, out ParameterMetadata? parameter) && parameter.Name == name
         select (CmdletName(type), type, parameters[name]);
+
+    private IEnumerable<(string Cmdlet, ParameterMetadata Parameter)> ParametersWithAlias(string alias) =>
+        from type in _cmdlets.Types
+        from parameter in new CommandMetadata(type).Parameters.Values
+        where parameter.Aliases.Contains(alias)
+        select (CmdletName(type), parameter);
 
     private static ValidateRangeAttribute? Range(ParameterMetadata parameter) => parameter.Attributes.OfType<ValidateRangeAttribute>().SingleOrDefault();
 
@@ -86,13 +95,24 @@ public class ParameterVocabularyTests : IClassFixture<ParameterVocabularyTests.C
     [Fact]
     public void OutputPath_is_an_alias_of_the_output_location()
     {
-        foreach ((string cmdlet, _, _) in Parameters("OutputPath"))
+        Assert.Empty(Parameters("OutputPath").Select(p => p.Cmdlet));
+        Assert.Empty(Parameters("OutDir").Select(p => p.Cmdlet));
+
+        foreach (string cmdlet in CmdletsWithDestination)
         {
-            Assert.True(CmdletsWithOutputPathParameter.Contains(cmdlet), cmdlet + " has a parameter named OutputPath; name it as the README's table says and keep OutputPath as an alias");
+            ParameterMetadata destination = Assert.Single(Parameters("Destination"), p => p.Cmdlet == cmdlet).Parameter;
+            Assert.True(destination.ParameterType == typeof(string), cmdlet + " -Destination is not a string");
+            Assert.True(destination.Aliases.Contains("OutputPath"), cmdlet + " -Destination lacks the alias OutputPath");
         }
 
+        Assert.Contains("OutDir", Parameters("Destination").Single(p => p.Cmdlet == "Export-TiffStack").Parameter.Aliases);
         Assert.Contains("OutputPath", Parameters("Path").Single(p => p.Cmdlet == "ConvertTo-CompressedSegmentation").Parameter.Aliases);
-        Assert.Contains("OutputPath", Parameters("Destination").Single(p => p.Cmdlet == "Copy-PrecomputedDataset").Parameter.Aliases);
+
+        // Every OutputPath alias belongs to an output location named as the table says.
+        Assert.Equal(
+            CmdletsWithDestination.Append("ConvertTo-CompressedSegmentation").OrderBy(n => n, StringComparer.Ordinal),
+            ParametersWithAlias("OutputPath").Select(p => p.Cmdlet).OrderBy(n => n, StringComparer.Ordinal));
+        Assert.All(ParametersWithAlias("OutputPath"), p => Assert.True(p.Parameter.Name is "Destination" or "Path", p.Cmdlet + " -" + p.Parameter.Name + " has the alias OutputPath"));
     }
 
     [Fact]
@@ -100,20 +120,32 @@ public class ParameterVocabularyTests : IClassFixture<ParameterVocabularyTests.C
     {
         var resolutions = Parameters("Resolution").ToList();
         Assert.NotEmpty(resolutions);
-        foreach ((string cmdlet, Type type, ParameterMetadata parameter) in resolutions)
+        foreach ((string cmdlet, _, ParameterMetadata parameter) in resolutions)
         {
-            if (_cmdlets.BossCmdletBase.IsAssignableFrom(type))
-            {
-                // BOSS calls its level index "resolution" (README: Get-BossCutout -Resolution 0).
-                Assert.True(parameter.ParameterType == typeof(int), cmdlet + " -Resolution is a BOSS level, an int");
-                continue;
-            }
-
             Assert.True(parameter.ParameterType == typeof(double[]), cmdlet + " -Resolution is " + parameter.ParameterType.Name + ", not a voxel size (double[])");
             Assert.True(parameter.Aliases.Contains("VoxelSize"), cmdlet + " -Resolution lacks the alias VoxelSize");
             ValidateCountAttribute? count = parameter.Attributes.OfType<ValidateCountAttribute>().SingleOrDefault();
             Assert.True(count is { MinLength: 3, MaxLength: 3 }, cmdlet + " -Resolution does not take exactly x,y,z");
         }
+    }
+
+    [Fact]
+    public void A_BOSS_level_is_ResolutionLevel_with_the_alias_Resolution()
+    {
+        var levels = Parameters("ResolutionLevel").ToList();
+        Assert.Equal(CmdletsWithResolutionLevel, levels.Select(p => p.Cmdlet).OrderBy(n => n, StringComparer.Ordinal));
+        foreach ((string cmdlet, Type type, ParameterMetadata parameter) in levels)
+        {
+            Assert.True(_cmdlets.BossCmdletBase.IsAssignableFrom(type), cmdlet + " has -ResolutionLevel but is not a BOSS cmdlet");
+            Assert.True(parameter.ParameterType == typeof(int), cmdlet + " -ResolutionLevel is " + parameter.ParameterType.Name + ", not an int");
+            Assert.True(parameter.Aliases.Contains("Resolution"), cmdlet + " -ResolutionLevel lacks the alias Resolution");
+            ValidateRangeAttribute? range = Range(parameter);
+            Assert.True(range is not null && Equals(range.MinRange, 0) && Equals(range.MaxRange, 9), cmdlet + " -ResolutionLevel is not 0..9");
+            Assert.DoesNotContain(cmdlet, Parameters("Resolution").Select(p => p.Cmdlet));
+        }
+
+        // The alias Resolution means a BOSS level only there; everywhere else -Resolution is the voxel size.
+        Assert.Equal(CmdletsWithResolutionLevel, ParametersWithAlias("Resolution").Select(p => p.Cmdlet).OrderBy(n => n, StringComparer.Ordinal));
     }
 
     [Fact]

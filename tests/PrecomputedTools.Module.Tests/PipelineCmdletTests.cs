@@ -56,7 +56,7 @@ public class PipelineCmdletTests
             """);
         string output = Path.Combine(work, "output");
         var result = session.Run(
-            "New-PrecomputedInfo -Path $info -OutputPath $out -TargetChunkSize 256 | Out-Null; " +
+            "New-PrecomputedInfo -Path $info -Destination $out -TargetChunkSize 256 | Out-Null; " +
             "Import-TiffStack -Path $tif -SwapXY | ConvertTo-CompressedSegmentation -Path $out | Invoke-MajorityDownscale",
             Vars(("info", infoFile), ("out", output), ("tif", ZBrainTiff)));
         Assert.Null(result.Terminating);
@@ -138,18 +138,18 @@ public class PipelineCmdletTests
         int n = 0;
         foreach ((string volume, string extra, string expected) in cases)
         {
-            string planned = (string)session.RunOk($"({volume} | New-PrecomputedInfo -OutputPath \"$work/info-{n}\"{extra}).DataType", vars).Single().BaseObject;
+            string planned = (string)session.RunOk($"({volume} | New-PrecomputedInfo -Destination \"$work/info-{n}\"{extra}).DataType", vars).Single().BaseObject;
             string written = (string)session.RunOk($"({volume} | ConvertTo-CompressedSegmentation -Path \"$work/ds-{n}\"{extra}).DataType", vars).Single().BaseObject;
             Assert.True(expected == planned && expected == written, $"{volume}{extra}: planned {planned}, written {written}, expected {expected}");
             n++;
         }
 
-        var error = session.Run("New-PrecomputedInfo -Size 8,8,8 -Resolution 1,1,1 -DataType float32 -OutputPath $p", Vars(("p", Path.Combine(work, "float")))).FirstError;
+        var error = session.Run("New-PrecomputedInfo -Size 8,8,8 -Resolution 1,1,1 -DataType float32 -Destination $p", Vars(("p", Path.Combine(work, "float")))).FirstError;
         Assert.NotNull(error);
         Assert.Equal("InvalidLabelType,PrecomputedTools.Commands.NewPrecomputedInfoCommand", error!.FullyQualifiedErrorId);
         Assert.Equal(ErrorCategory.InvalidData, error.CategoryInfo.Category);
         Assert.False(File.Exists(Path.Combine(work, "float", "info")));
-        Assert.Equal("uint32", session.RunOk("(New-PrecomputedInfo -Size 8,8,8 -Resolution 1,1,1 -DataType uint32 -OutputPath $p).DataType", Vars(("p", Path.Combine(work, "explicit")))).Single().BaseObject);
+        Assert.Equal("uint32", session.RunOk("(New-PrecomputedInfo -Size 8,8,8 -Resolution 1,1,1 -DataType uint32 -Destination $p).DataType", Vars(("p", Path.Combine(work, "explicit")))).Single().BaseObject);
     }
 
     [Fact]
@@ -157,7 +157,7 @@ public class PipelineCmdletTests
     {
         using var session = new ModuleSession();
         string work = Paths.NewScratch("zero-size");
-        var result = session.Run("New-PrecomputedInfo -Size 0,10,10 -Resolution 1,1,1 -OutputPath $out", Vars(("out", work)));
+        var result = session.Run("New-PrecomputedInfo -Size 0,10,10 -Resolution 1,1,1 -Destination $out", Vars(("out", work)));
         ErrorRecord error = Assert.IsType<ErrorRecord>(result.FirstError);
         Assert.Equal("InvalidVolumeGeometry,PrecomputedTools.Commands.NewPrecomputedInfoCommand", error.FullyQualifiedErrorId);
         Assert.Equal(ErrorCategory.InvalidArgument, error.CategoryInfo.Category);

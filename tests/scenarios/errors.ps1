@@ -19,7 +19,7 @@ $fake = [IO.Path]::Combine($Work, 'fake')
 Assert-ErrorId { Import-TiffStack -Path $fake -ErrorAction Stop } 'NotATiffFile'
 
 $out = [IO.Path]::Combine($Work, 'zero')
-Assert-ErrorId { New-PrecomputedInfo -Size 0, 5, 5 -Resolution 1, 1, 1 -OutputPath $out } 'InvalidVolumeGeometry'
+Assert-ErrorId { New-PrecomputedInfo -Size 0, 5, 5 -Resolution 1, 1, 1 -Destination $out } 'InvalidVolumeGeometry'
 if ([IO.Directory]::Exists($out)) { throw 'an invalid info must not create the output folder' }
 
 Assert-ErrorId { Import-TiffStack -Path ([IO.Path]::Combine($Work, 'does-not-exist')) -ErrorAction Stop } 'PathNotFound'

@@ -14,7 +14,7 @@ $infoFile = [IO.Path]::Combine($Work, 'base-info.json')
 }
 '@)
 $out = [IO.Path]::Combine($Work, 'output')
-$dataset = New-PrecomputedInfo -Path $infoFile -OutputPath $out -TargetChunkSize 256 -WarningVariable warnings -WarningAction SilentlyContinue
+$dataset = New-PrecomputedInfo -Path $infoFile -Destination $out -TargetChunkSize 256 -WarningVariable warnings -WarningAction SilentlyContinue
 if (-not ($warnings | Where-Object { "$_" -like '*top level*' })) { throw 'no warning about the top-level encoding' }
 $keys = ($dataset.Scales | ForEach-Object { $_.Key }) -join ','
 if ($keys -ne '1um,2um,3um') { throw "keys are $keys" }

@@ -267,7 +267,7 @@ public sealed class PrecomputedInfo
                 // The guide's hand-written base info has no chunk sizes: say which command completes it.
                 int cut = source?.LastIndexOfAny(new[] { '/', '\\' }) ?? -1;
                 string folder = source is null ? "<dataset folder>" : (cut > 0 ? source.Substring(0, cut) : source);
-                string complete = $"New-PrecomputedInfo -Path '{folder}' -OutputPath '{folder}' -Force";
+                string complete = $"New-PrecomputedInfo -Path '{folder}' -Destination '{folder}' -Force";
                 throw new EngineException(
                     "InvalidPrecomputedInfo",
                     EngineErrorKind.InvalidData,

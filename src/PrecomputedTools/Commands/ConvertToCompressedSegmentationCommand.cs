@@ -24,7 +24,7 @@ public sealed class ConvertToCompressedSegmentationCommand : StoreCmdlet
     [Parameter(Mandatory = true, ValueFromPipeline = true)]
     public VolumeSource InputObject { get; set; } = null!;
 
-    /// <summary>Where to write the dataset: a folder (created if needed), s3://bucket/prefix or gs://bucket/prefix. An info already there (from New-PrecomputedInfo -OutputPath) is used.</summary>
+    /// <summary>Where to write the dataset: a folder (created if needed), s3://bucket/prefix or gs://bucket/prefix. An info already there (from New-PrecomputedInfo -Destination) is used.</summary>
     [Parameter(Mandatory = true, Position = 0)]
     [Alias("OutputPath")]
     public string Path { get; set; } = "";

@@ -21,8 +21,8 @@ public sealed class ExportTiffStackCommand : PrecomputedCmdlet
 
     /// <summary>Output folder (created if missing); ndpull's --outdir.</summary>
     [Parameter(Mandatory = true, Position = 0)]
-    [Alias("OutDir")]
-    public string OutputPath { get; set; } = "";
+    [Alias("OutputPath", "OutDir")]
+    public string Destination { get; set; } = "";
 
     /// <summary>Merge the slices into one multi-page TIFF of this name in the output folder (ndpull's --stack_filename).</summary>
     [Parameter]
@@ -34,7 +34,7 @@ public sealed class ExportTiffStackCommand : PrecomputedCmdlet
 
     protected override void ProcessRecord()
     {
-        string directory = ResolveOutputPath(OutputPath);
+        string directory = ResolveOutputPath(Destination);
         VolumeSource volume = InputObject;
         IReadOnlyList<string> names = TiffStackExporter.SliceNames(volume.Descriptor);
         var existing = new List<string>();

@@ -33,10 +33,11 @@ public sealed class GetBossCutoutCommand : BossCmdlet
     [ArgumentCompleter(typeof(BossChannelCompleter))]
     public string Channel { get; set; } = "";
 
-    /// <summary>Resolution level (0 = full resolution).</summary>
+    /// <summary>BOSS resolution level, 0..9 (0 = full resolution); BOSS's own name for it is "resolution".</summary>
     [Parameter]
     [ValidateRange(0, 9)]
-    public int Resolution { get; set; }
+    [Alias("Resolution")]
+    public int ResolutionLevel { get; set; }
 
     /// <summary>Half-open x range start,stop in the level's voxels (default: the full extent).</summary>
     [Parameter(ParameterSetName = RegionSet)]
@@ -129,7 +130,7 @@ public sealed class GetBossCutoutCommand : BossCmdlet
                         Collection = Collection,
                         Experiment = Experiment,
                         Channel = Channel,
-                        Resolution = Resolution,
+                        Resolution = ResolutionLevel,
                         XRange = X,
                         YRange = Y,
                         ZRange = Z,

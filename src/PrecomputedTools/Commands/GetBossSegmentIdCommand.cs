@@ -28,10 +28,11 @@ public sealed class GetBossSegmentIdCommand : BossCmdlet
     [ArgumentCompleter(typeof(BossChannelCompleter))]
     public string Channel { get; set; } = "";
 
-    /// <summary>Resolution level.</summary>
+    /// <summary>BOSS resolution level, 0..9 (0 = full resolution); BOSS's own name for it is "resolution".</summary>
     [Parameter]
     [ValidateRange(0, 9)]
-    public int Resolution { get; set; }
+    [Alias("Resolution")]
+    public int ResolutionLevel { get; set; }
 
     /// <summary>Half-open x range start,stop.</summary>
     [Parameter(Mandatory = true)]
@@ -73,7 +74,7 @@ public sealed class GetBossSegmentIdCommand : BossCmdlet
                 Engine.Boss.BossClient.ValidateName("collection", Collection);
                 Engine.Boss.BossClient.ValidateName("experiment", Experiment);
                 Engine.Boss.BossClient.ValidateName("channel", Channel);
-                return client.GetIdsAsync(Collection, Experiment, Channel, Resolution, box, Time, ct);
+                return client.GetIdsAsync(Collection, Experiment, Channel, ResolutionLevel, box, Time, ct);
             },
             "Get-BossSegmentId");
         foreach (ulong id in ids)

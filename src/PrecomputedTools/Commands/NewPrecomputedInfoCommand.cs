@@ -97,9 +97,10 @@ public sealed class NewPrecomputedInfoCommand : PrecomputedCmdlet
 
     /// <summary>Dataset folder to write the info file into. Without it, the info is only returned.</summary>
     [Parameter]
-    public string? OutputPath { get; set; }
+    [Alias("OutputPath")]
+    public string? Destination { get; set; }
 
-    /// <summary>Overwrite a different info file already in -OutputPath.</summary>
+    /// <summary>Overwrite a different info file already in -Destination.</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
 
@@ -109,9 +110,9 @@ public sealed class NewPrecomputedInfoCommand : PrecomputedCmdlet
         {
             PrecomputedInfo info = BuildInfo();
             string path = "";
-            if (OutputPath is not null)
+            if (Destination is not null)
             {
-                path = ResolveOutputPath(OutputPath);
+                path = ResolveOutputPath(Destination);
                 if (!WriteInfo(path, info))
                 {
                     return;

@@ -43,13 +43,14 @@ public sealed class NewSegmentMeshCommand : StoreCmdlet
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = PathSet)]
     public string Path { get; set; } = "";
 
-    /// <summary>A label volume (from Import-TiffStack) to mesh directly; the meshes go into -OutputPath.</summary>
+    /// <summary>A label volume (from Import-TiffStack) to mesh directly; the meshes go into -Destination.</summary>
     [Parameter(Mandatory = true, ParameterSetName = VolumeSet)]
     public VolumeSource Volume { get; set; } = null!;
 
     /// <summary>Dataset folder that receives the mesh folder when meshing a -Volume.</summary>
     [Parameter(Mandatory = true, ParameterSetName = VolumeSet)]
-    public string OutputPath { get; set; } = "";
+    [Alias("OutputPath")]
+    public string Destination { get; set; } = "";
 
     /// <summary>Voxel size in nanometres x,y,z for a -Volume that does not know it.</summary>
     [Parameter(ParameterSetName = VolumeSet)]
@@ -174,7 +175,7 @@ public sealed class NewSegmentMeshCommand : StoreCmdlet
         VoxelType dataType;
         if (ParameterSetName == VolumeSet)
         {
-            store = DatasetStore.Open(ResolveOutputLocation(OutputPath), options);
+            store = DatasetStore.Open(ResolveOutputLocation(Destination), options);
             info = store.HasInfo ? store.ReadInfo() : null;
             volume = Volume.Descriptor;
             resolution = Resolution ?? volume.Resolution ?? throw new EngineException(
