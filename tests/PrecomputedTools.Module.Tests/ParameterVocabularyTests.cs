@@ -162,6 +162,16 @@ public class ParameterVocabularyTests : IClassFixture<ParameterVocabularyTests.C
     }
 
     [Fact]
+    public void Force_means_overwrite_so_reading_a_level_the_BOSS_has_not_downsampled_has_its_own_switch()
+    {
+        // -Force is kept as an alias for scripts written before the rename.
+        var ignore = Parameters("IgnoreDownsampleStatus").ToList();
+        Assert.Equal(new[] { "Get-BossCutout" }, ignore.Select(p => p.Cmdlet).ToArray());
+        Assert.Equal(new[] { "Force" }, ignore[0].Parameter.Aliases.ToArray());
+        Assert.DoesNotContain(Parameters("Force"), p => p.Cmdlet == "Get-BossCutout");
+    }
+
+    [Fact]
     public void Switches_plans_and_S3_connection_have_one_shape()
     {
         var expected = new Dictionary<string, Type>

@@ -237,7 +237,7 @@ public sealed class BossVolumeDescriptor : VolumeDescriptor
 
         if (options.Resolution > channel.BaseResolution && channel.DownsampleStatus != "DOWNSAMPLED" && !options.Force)
         {
-            throw new EngineException("BossNotDownsampled", EngineErrorKind.InvalidOperation, $"Channel {target} is {channel.DownsampleStatus}, so level {options.Resolution} may hold no data. Use level {channel.BaseResolution}, or -Force to read it anyway.", target);
+            throw new EngineException("BossNotDownsampled", EngineErrorKind.InvalidOperation, $"Channel {target} is {channel.DownsampleStatus}, so level {options.Resolution} may hold no data. Use level {channel.BaseResolution}, or -IgnoreDownsampleStatus to read it anyway.", target);
         }
 
         if (options.Time is int t && (t < 0 || t >= experiment.TimeSamples))

@@ -92,9 +92,13 @@ public sealed class GetBossCutoutCommand : BossCmdlet
     [Alias("OutFile")]
     public string? CacheDirectory { get; set; }
 
-    /// <summary>Read levels above the base even when the channel is not DOWNSAMPLED.</summary>
+    /// <summary>
+    /// Read levels above the base even when the channel is not DOWNSAMPLED. Not called -Force,
+    /// which across the module means only "overwrite"; the alias keeps older scripts working.
+    /// </summary>
     [Parameter]
-    public SwitchParameter Force { get; set; }
+    [Alias("Force")]
+    public SwitchParameter IgnoreDownsampleStatus { get; set; }
 
     protected override void ProcessRecord()
     {
@@ -139,7 +143,7 @@ public sealed class GetBossCutoutCommand : BossCmdlet
                         Format = Format.Equals("npygz", System.StringComparison.OrdinalIgnoreCase) ? BossTransferFormat.Npygz : BossTransferFormat.Blosc,
                         BlockShape = BlockShape is null ? null : Int3.From(BlockShape),
                         CacheDirectory = cache,
-                        Force = Force.IsPresent,
+                        Force = IgnoreDownsampleStatus.IsPresent,
                     };
                     result.Add(await BossVolumeDescriptor.CreateAsync(client, options, ct).ConfigureAwait(false));
                 }
