@@ -187,10 +187,18 @@ public sealed class ScaleBench : IBenchSection
 
             string raw = Path.Combine(Path.GetTempPath(), "pt-bench", "em-sample-1406x621x138.raw");
             Directory.CreateDirectory(Path.GetDirectoryName(raw)!);
-            var sample = new ulong[1406 * 621 * 138];
-            SyntheticEmVolume.Gigavoxel(256).Fill(new Box3(Int3.Zero, new Int3(1406, 621, 138)), sample);
-            File.WriteAllBytes(raw, System.Runtime.InteropServices.MemoryMarshal.AsBytes(sample.AsSpan()).ToArray());
-            sample = Array.Empty<ulong>();
+            // Written plane by plane: the benchmark never holds the sample (964 MB) in memory.
+            SyntheticEmVolume volume = SyntheticEmVolume.Gigavoxel(256);
+            var plane = new ulong[1406 * 621];
+            using (FileStream file = File.Create(raw))
+            {
+                for (int z = 0; z < 138; z++)
+                {
+                    volume.Fill(new Box3(new Int3(0, 0, z), new Int3(1406, 621, z + 1)), plane);
+                    file.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(plane.AsSpan()));
+                }
+            }
+
             double seconds = context.Options.SecondsPerMeasurement;
             Dictionary<string, double> cseg = NativeAnchors.Run("cseg_bench", seconds, raw, out _);
             Dictionary<string, double> tiny = NativeAnchors.Run("tinybrain_bench", seconds, raw, out _);

@@ -46,7 +46,7 @@ public sealed class SimplifyBench : IBenchSection
         (double check, _, _) = MeshDistance.Between(largest.Positions, largest.Indices, largest.TriangleCount, moved, largest.Indices, largest.TriangleCount);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  Hausdorff check: the largest mesh against itself moved 500 nm along z: {check:F1} nm (at most 500; less where a moved surface passes near the original)"));
 
-        string? tool = MeshoptHarness();
+        string? tool = MeshoptHarness(context);
         string folder = Path.Combine(Path.GetTempPath(), "pt-tests", "simplify-bench");
         Directory.CreateDirectory(folder);
         if (tool is not null)
@@ -55,7 +55,7 @@ public sealed class SimplifyBench : IBenchSection
         }
         else
         {
-            Console.WriteLine($"  (no meshoptimizer harness: needs g++ and {AnchorSources ?? "../shared/anchors/src/meshoptimizer"}; see README, 'Native anchors')");
+            Console.WriteLine($"  (no meshoptimizer harness: needs g++ and {AnchorSources(context) ?? "../shared/anchors/src/meshoptimizer"}; see README, 'Native anchors')");
         }
 
         var oursSeconds = Errors.Select(_ => new List<double>()).ToArray();
@@ -131,18 +131,15 @@ public sealed class SimplifyBench : IBenchSection
 
     private static double Median(List<double> values) => values.OrderBy(v => v).ElementAt(values.Count / 2);
 
-    private static string? AnchorSources
+    /// <summary>meshoptimizer's sources in ../shared/anchors, found beside the shared data the context already located.</summary>
+    private static string? AnchorSources(BenchContext context)
     {
-        get
-        {
-            string shared = Environment.GetEnvironmentVariable("PRECOMPUTEDTOOLS_SHARED_DATA") is { Length: > 0 } data ? Path.GetDirectoryName(Path.GetFullPath(data))! : Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "..", "shared"));
-            string src = Path.Combine(shared, "anchors", "src", "meshoptimizer", "src");
-            return Directory.Exists(src) ? src : null;
-        }
+        string src = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(context.SharedData))!, "anchors", "src", "meshoptimizer", "src");
+        return Directory.Exists(src) ? src : null;
     }
 
     /// <summary>The harness binary (native/meshopt_meshes.cpp) in the anchors folder, built there on first use.</summary>
-    private static string? MeshoptHarness()
+    private static string? MeshoptHarness(BenchContext context)
     {
         string binary = Path.Combine(NativeAnchors.Folder, "meshopt_meshes");
         if (File.Exists(binary))
@@ -150,7 +147,7 @@ public sealed class SimplifyBench : IBenchSection
             return binary;
         }
 
-        string? src = AnchorSources;
+        string? src = AnchorSources(context);
         string harness = Path.Combine(AppContext.BaseDirectory, "native", "meshopt_meshes.cpp");
         if (src is null || !File.Exists(harness))
         {
