@@ -20,9 +20,11 @@ namespace PrecomputedTools.Engine.Meshing;
 /// </para>
 /// <para>
 /// The work goes in passes: all edge costs are computed, sorted, and the cheapest collapses are
-/// taken greedily, each one freezing the one-rings of its two vertices for the rest of the pass so
-/// that every accepted collapse was checked against the mesh it applies to. Passes repeat until the
-/// target is reached or nothing more can be collapsed within the error bound.
+/// taken greedily, each one freezing its two vertices for the rest of the pass (their quadrics
+/// changed, so their costs are stale). Checks see the mesh as it stands: a triangle's corners are
+/// read through the pass's collapses so far, so every accepted collapse was checked against the
+/// mesh it applies to. Passes repeat until the target is reached or nothing more can be collapsed
+/// within the error bound.
 /// </para>
 /// </remarks>
 public static class MeshSimplifier
@@ -59,7 +61,9 @@ public static class MeshSimplifier
         internal int[] Remap = Array.Empty<int>();
         internal long[] Keys = Array.Empty<long>();
         internal float[] Costs = Array.Empty<float>();
-        internal int[] Order = Array.Empty<int>();
+        internal long[] SortedKeys = Array.Empty<long>();
+        internal float[] SortedCosts = Array.Empty<float>();
+        internal double[] SelfCosts = Array.Empty<double>();
         internal int[] BucketStart = new int[(1 << 12) + 1]; // Worker.Buckets + 1
         internal int[] AdjacencyStart = Array.Empty<int>();
         internal int[] Adjacency = Array.Empty<int>();
@@ -122,11 +126,18 @@ public static class MeshSimplifier
             _remap = Buffers.Grow(ref buffers.Remap, _n);
             _adjStart = buffers.AdjacencyStart;
             _adj = buffers.Adjacency;
-            _order = buffers.Order;
+            _sortedKeys = buffers.SortedKeys;
+            _sortedCosts = buffers.SortedCosts;
             _bucketStart = buffers.BucketStart;
             for (int t = 0; t < _triCount; t++)
             {
                 AddPlaneQuadric(_tris[3 * t], _tris[(3 * t) + 1], _tris[(3 * t) + 2]);
+            }
+
+            _self = Buffers.Grow(ref buffers.SelfCosts, _n);
+            for (int v = 0; v < _n; v++)
+            {
+                _self[v] = Evaluate(v, v);
             }
         }
 
@@ -146,7 +157,9 @@ public static class MeshSimplifier
                     break;
                 }
 
-                int[] order = SortByCost(costs, candidates, ref _order, ref _bucketStart);
+                SortByCost(keys, costs, candidates, ref _sortedKeys, ref _sortedCosts, _bucketStart);
+                long[] sortedKeys = _sortedKeys;
+                float[] sortedCosts = _sortedCosts;
                 Array.Clear(_touched, 0, _n);
                 for (int i = 0; i < _n; i++)
                 {
@@ -157,12 +170,12 @@ public static class MeshSimplifier
                 int accepted = 0;
                 for (int i = 0; i < candidates; i++)
                 {
-                    if (remaining <= target && costs[order[i]] > freeCost)
+                    if (remaining <= target && sortedCosts[i] > freeCost)
                     {
                         break;
                     }
 
-                    long key = keys[order[i]];
+                    long key = sortedKeys[i];
                     int u = (int)(key >> 32);
                     int v = (int)(key & 0xffffffff);
                     if (_touched[u] || _touched[v] || !CanCollapse(u, v))
@@ -170,12 +183,15 @@ public static class MeshSimplifier
                         continue;
                     }
 
-                    Touch(u);
+                    _touched[u] = true;
+                    _touched[v] = true;
                     _remap[u] = v;
                     for (int k = 0; k < 10; k++)
                     {
                         _q[(10 * v) + k] += _q[(10 * u) + k];
                     }
+
+                    _self[v] = Evaluate(v, v);
 
                     remaining -= 2;
                     accepted++;
@@ -193,7 +209,7 @@ public static class MeshSimplifier
             }
 
             // Keep what grew for the next mesh.
-            (_b.Keys, _b.Costs, _b.Order, _b.AdjacencyStart, _b.Adjacency) = (keys, costs, _order, _adjStart, _adj);
+            (_b.Keys, _b.Costs, _b.SortedKeys, _b.SortedCosts, _b.AdjacencyStart, _b.Adjacency) = (keys, costs, _sortedKeys, _sortedCosts, _adjStart, _adj);
             return Compact();
         }
 
@@ -233,32 +249,32 @@ public static class MeshSimplifier
             _q[o + 9] += d * d;
         }
 
-        /// <summary>(Q_a + Q_b) evaluated at the position of vertex p.</summary>
-        private double Cost(int a, int b, int p)
+        /// <summary>Q_q evaluated at the position of vertex p: the squared distances of p to the planes merged into q.</summary>
+        private double Evaluate(int q, int p)
         {
-            int oa = 10 * a, ob = 10 * b;
+            int o = 10 * q;
             double x = _p[3 * p], y = _p[(3 * p) + 1], z = _p[(3 * p) + 2];
-            double q0 = _q[oa] + _q[ob], q1 = _q[oa + 1] + _q[ob + 1], q2 = _q[oa + 2] + _q[ob + 2], q3 = _q[oa + 3] + _q[ob + 3];
-            double q4 = _q[oa + 4] + _q[ob + 4], q5 = _q[oa + 5] + _q[ob + 5], q6 = _q[oa + 6] + _q[ob + 6];
-            double q7 = _q[oa + 7] + _q[ob + 7], q8 = _q[oa + 8] + _q[ob + 8], q9 = _q[oa + 9] + _q[ob + 9];
-            double cost = (q0 * x * x) + (2 * q1 * x * y) + (2 * q2 * x * z) + (2 * q3 * x)
-                + (q4 * y * y) + (2 * q5 * y * z) + (2 * q6 * y)
-                + (q7 * z * z) + (2 * q8 * z) + q9;
-            return cost < 0 ? 0 : cost;
+            return (_q[o] * x * x) + (2 * _q[o + 1] * x * y) + (2 * _q[o + 2] * x * z) + (2 * _q[o + 3] * x)
+                + (_q[o + 4] * y * y) + (2 * _q[o + 5] * y * z) + (2 * _q[o + 6] * y)
+                + (_q[o + 7] * z * z) + (2 * _q[o + 8] * z) + _q[o + 9];
         }
 
-        private int[] _order;
-        private int[] _bucketStart;
+        private long[] _sortedKeys;
+        private float[] _sortedCosts;
+        private readonly int[] _bucketStart;
+        private readonly double[] _self;
 
         /// <summary>
         /// Orders candidates by cost with a counting sort on the float's top bits (exponent and three
         /// mantissa bits): linear time, and order within a factor of 1.125 is all greedy collapse needs.
+        /// The candidates are moved into cost order, so the greedy walk reads them in sequence.
         /// </summary>
-        private static int[] SortByCost(float[] costs, int count, ref int[] order, ref int[] bucketStart)
+        private static void SortByCost(long[] keys, float[] costs, int count, ref long[] sortedKeys, ref float[] sortedCosts, int[] bucketStart)
         {
-            if (order.Length < count)
+            if (sortedKeys.Length < count)
             {
-                order = new int[count];
+                sortedKeys = new long[keys.Length];
+                sortedCosts = new float[keys.Length];
             }
 
             Array.Clear(bucketStart, 0, bucketStart.Length);
@@ -274,10 +290,10 @@ public static class MeshSimplifier
 
             for (int i = 0; i < count; i++)
             {
-                order[bucketStart[Bucket(costs[i])]++] = i;
+                int slot = bucketStart[Bucket(costs[i])]++;
+                sortedKeys[slot] = keys[i];
+                sortedCosts[slot] = costs[i];
             }
-
-            return order;
         }
 
         private const int Buckets = 1 << 12;
@@ -345,8 +361,10 @@ public static class MeshSimplifier
                         continue;
                     }
 
-                    double cab = la ? double.MaxValue : Cost(a, b, b);
-                    double cba = lb ? double.MaxValue : Cost(a, b, a);
+                    // Q_a + Q_b at b (a moves onto b), and at a: each vertex's own quadric at its own
+                    // position is kept per vertex, so one evaluation of the other quadric remains.
+                    double cab = la ? double.MaxValue : Evaluate(a, b) + _self[b];
+                    double cba = lb ? double.MaxValue : Evaluate(b, a) + _self[a];
                     int u, v;
                     double c;
                     if (cab <= cba)
@@ -363,6 +381,8 @@ public static class MeshSimplifier
                         continue;
                     }
 
+                    c = Math.Max(c, 0); // rounding: a sum of squares
+
                     if (count == keys.Length)
                     {
                         Array.Resize(ref keys, count * 2);
@@ -378,18 +398,6 @@ public static class MeshSimplifier
             return count;
         }
 
-        private void Touch(int v)
-        {
-            _touched[v] = true;
-            for (int i = _adjStart[v]; i < _adjStart[v + 1]; i++)
-            {
-                int t = _adj[i];
-                _touched[_tris[3 * t]] = true;
-                _touched[_tris[(3 * t) + 1]] = true;
-                _touched[_tris[(3 * t) + 2]] = true;
-            }
-        }
-
         private bool CanCollapse(int u, int v)
         {
             // One-ring of v, marked.
@@ -397,16 +405,14 @@ public static class MeshSimplifier
             int ringV = 0;
             for (int i = _adjStart[v]; i < _adjStart[v + 1]; i++)
             {
-                int t = 3 * _adj[i];
-                for (int k = 0; k < 3; k++)
+                if (!Corners(_adj[i], out int a, out int b, out int c))
                 {
-                    int w = _tris[t + k];
-                    if (w != v && _mark[w] != stamp)
-                    {
-                        _mark[w] = stamp;
-                        ringV++;
-                    }
+                    continue;
                 }
+
+                Mark(a, v, stamp, ref ringV);
+                Mark(b, v, stamp, ref ringV);
+                Mark(c, v, stamp, ref ringV);
             }
 
             // Shared triangles and ring intersection.
@@ -417,8 +423,11 @@ public static class MeshSimplifier
             int second = ++_stamp;
             for (int i = _adjStart[u]; i < _adjStart[u + 1]; i++)
             {
-                int t = 3 * _adj[i];
-                int a = _tris[t], b = _tris[t + 1], c = _tris[t + 2];
+                if (!Corners(_adj[i], out int a, out int b, out int c))
+                {
+                    continue;
+                }
+
                 if (a == v || b == v || c == v)
                 {
                     shared++;
@@ -433,26 +442,9 @@ public static class MeshSimplifier
                     }
                 }
 
-                for (int k = 0; k < 3; k++)
-                {
-                    int w = _tris[t + k];
-                    if (w == u || _mark[w] == second)
-                    {
-                        continue;
-                    }
-
-                    // Vertices in v's ring get the "second" stamp only through this branch.
-                    if (_mark[w] == stamp)
-                    {
-                        if (w != v)
-                        {
-                            common++;
-                        }
-                    }
-
-                    _mark[w] = second;
-                    ringU++;
-                }
+                MarkSecond(a, u, v, stamp, second, ref common, ref ringU);
+                MarkSecond(b, u, v, stamp, second, ref common, ref ringU);
+                MarkSecond(c, u, v, stamp, second, ref common, ref ringU);
             }
 
             if (shared != 2 || opposite0 == opposite1 || common != 2)
@@ -469,9 +461,7 @@ public static class MeshSimplifier
             double vx = _p[3 * v], vy = _p[(3 * v) + 1], vz = _p[(3 * v) + 2];
             for (int i = _adjStart[u]; i < _adjStart[u + 1]; i++)
             {
-                int t = 3 * _adj[i];
-                int a = _tris[t], b = _tris[t + 1], c = _tris[t + 2];
-                if (a == v || b == v || c == v)
+                if (!Corners(_adj[i], out int a, out int b, out int c) || a == v || b == v || c == v)
                 {
                     continue;
                 }
@@ -495,6 +485,45 @@ public static class MeshSimplifier
             }
 
             return true;
+        }
+
+        /// <summary>
+        /// Triangle <paramref name="t"/> as it stands after this pass's collapses so far (false if one
+        /// of them made it degenerate). A collapse target is frozen for the rest of the pass, so one
+        /// remap step is the whole chain.
+        /// </summary>
+        private bool Corners(int t, out int a, out int b, out int c)
+        {
+            a = _remap[_tris[3 * t]];
+            b = _remap[_tris[(3 * t) + 1]];
+            c = _remap[_tris[(3 * t) + 2]];
+            return a != b && b != c && a != c;
+        }
+
+        private void Mark(int w, int v, int stamp, ref int ring)
+        {
+            if (w != v && _mark[w] != stamp)
+            {
+                _mark[w] = stamp;
+                ring++;
+            }
+        }
+
+        private void MarkSecond(int w, int u, int v, int stamp, int second, ref int common, ref int ring)
+        {
+            if (w == u || _mark[w] == second)
+            {
+                return;
+            }
+
+            // Vertices in v's ring get the "second" stamp only through this branch.
+            if (_mark[w] == stamp && w != v)
+            {
+                common++;
+            }
+
+            _mark[w] = second;
+            ring++;
         }
 
         /// <summary>Normal of triangle (a, b, c), with vertex <paramref name="replace"/> moved to (rx, ry, rz).</summary>
