@@ -400,27 +400,15 @@ public static class MeshSimplifier
 
         private bool CanCollapse(int u, int v)
         {
-            // One-ring of v, marked.
+            // One walk over u's triangles: the two shared with v and their opposite corners, u's
+            // one-ring marked, and no other triangle may flip or degenerate when u moves onto v.
+            double ux = _p[3 * u], uy = _p[(3 * u) + 1], uz = _p[(3 * u) + 2];
+            double vx = _p[3 * v], vy = _p[(3 * v) + 1], vz = _p[(3 * v) + 2];
+            bool vLocked = _locked is not null && _locked[v];
             int stamp = ++_stamp;
-            int ringV = 0;
-            for (int i = _adjStart[v]; i < _adjStart[v + 1]; i++)
-            {
-                if (!Corners(_adj[i], out int a, out int b, out int c))
-                {
-                    continue;
-                }
-
-                Mark(a, v, stamp, ref ringV);
-                Mark(b, v, stamp, ref ringV);
-                Mark(c, v, stamp, ref ringV);
-            }
-
-            // Shared triangles and ring intersection.
+            int ringU = 0;
             int shared = 0;
             int opposite0 = -1, opposite1 = -1;
-            int common = 0;
-            int ringU = 0;
-            int second = ++_stamp;
             for (int i = _adjStart[u]; i < _adjStart[u + 1]; i++)
             {
                 if (!Corners(_adj[i], out int a, out int b, out int c))
@@ -428,10 +416,16 @@ public static class MeshSimplifier
                     continue;
                 }
 
-                if (a == v || b == v || c == v)
+                Mark(a, u, stamp, ref ringU);
+                Mark(b, u, stamp, ref ringU);
+                Mark(c, u, stamp, ref ringU);
+
+                // The corners after u in the triangle's order.
+                (int p, int q) = a == u ? (b, c) : b == u ? (c, a) : (a, b);
+                if (p == v || q == v)
                 {
                     shared++;
-                    int o = a != u && a != v ? a : b != u && b != v ? b : c;
+                    int o = p == v ? q : p;
                     if (opposite0 < 0)
                     {
                         opposite0 = o;
@@ -440,41 +434,24 @@ public static class MeshSimplifier
                     {
                         opposite1 = o;
                     }
-                }
 
-                MarkSecond(a, u, v, stamp, second, ref common, ref ringU);
-                MarkSecond(b, u, v, stamp, second, ref common, ref ringU);
-                MarkSecond(c, u, v, stamp, second, ref common, ref ringU);
-            }
-
-            if (shared != 2 || opposite0 == opposite1 || common != 2)
-            {
-                return false;
-            }
-
-            if (ringU == 3 && ringV == 3)
-            {
-                return false; // a tetrahedron would fold into a double-sided triangle
-            }
-
-            // No triangle around u may flip or degenerate when u moves onto v.
-            double vx = _p[3 * v], vy = _p[(3 * v) + 1], vz = _p[(3 * v) + 2];
-            for (int i = _adjStart[u]; i < _adjStart[u + 1]; i++)
-            {
-                if (!Corners(_adj[i], out int a, out int b, out int c) || a == v || b == v || c == v)
-                {
                     continue;
                 }
 
                 // A triangle made only of locked (chunk-border) vertices would be invisible to the
                 // neighbouring chunk, which could cover the same border patch differently.
-                if (_locked is not null && _locked[v] && _locked[a == u ? b : a] && _locked[c == u ? b : c])
+                if (vLocked && _locked![p] && _locked[q])
                 {
                     return false;
                 }
 
-                Normal(a, b, c, -1, 0, 0, 0, out double n0x, out double n0y, out double n0z);
-                Normal(a, b, c, u, vx, vy, vz, out double n1x, out double n1y, out double n1z);
+                // Normals before and after: (p - u) x (q - p) and (p - v) x (q - p).
+                double px = _p[3 * p], py = _p[(3 * p) + 1], pz = _p[(3 * p) + 2];
+                double ex = _p[3 * q] - px, ey = _p[(3 * q) + 1] - py, ez = _p[(3 * q) + 2] - pz;
+                double ax = px - ux, ay = py - uy, az = pz - uz;
+                double bx = px - vx, by = py - vy, bz = pz - vz;
+                double n0x = (ay * ez) - (az * ey), n0y = (az * ex) - (ax * ez), n0z = (ax * ey) - (ay * ex);
+                double n1x = (by * ez) - (bz * ey), n1y = (bz * ex) - (bx * ez), n1z = (bx * ey) - (by * ex);
                 double dot = (n0x * n1x) + (n0y * n1y) + (n0z * n1z);
                 double l0 = (n0x * n0x) + (n0y * n0y) + (n0z * n0z);
                 double l1 = (n1x * n1x) + (n1y * n1y) + (n1z * n1z);
@@ -484,7 +461,29 @@ public static class MeshSimplifier
                 }
             }
 
-            return true;
+            if (shared != 2 || opposite0 == opposite1)
+            {
+                return false;
+            }
+
+            // v's one-ring, and how much of it u's ring shares: exactly the two opposite corners.
+            int common = 0;
+            int ringV = 0;
+            int second = ++_stamp;
+            for (int i = _adjStart[v]; i < _adjStart[v + 1]; i++)
+            {
+                if (!Corners(_adj[i], out int a, out int b, out int c))
+                {
+                    continue;
+                }
+
+                MarkSecond(a, v, stamp, second, ref common, ref ringV);
+                MarkSecond(b, v, stamp, second, ref common, ref ringV);
+                MarkSecond(c, v, stamp, second, ref common, ref ringV);
+            }
+
+            // Otherwise a tetrahedron would fold into a double-sided triangle.
+            return common == 2 && !(ringU == 3 && ringV == 3);
         }
 
         /// <summary>
@@ -509,47 +508,21 @@ public static class MeshSimplifier
             }
         }
 
-        private void MarkSecond(int w, int u, int v, int stamp, int second, ref int common, ref int ring)
+        private void MarkSecond(int w, int v, int first, int second, ref int common, ref int ring)
         {
-            if (w == u || _mark[w] == second)
+            if (w == v || _mark[w] == second)
             {
                 return;
             }
 
-            // Vertices in v's ring get the "second" stamp only through this branch.
-            if (_mark[w] == stamp && w != v)
+            // Vertices in u's ring get the "second" stamp only through this branch (u itself is not in it).
+            if (_mark[w] == first)
             {
                 common++;
             }
 
             _mark[w] = second;
             ring++;
-        }
-
-        /// <summary>Normal of triangle (a, b, c), with vertex <paramref name="replace"/> moved to (rx, ry, rz).</summary>
-        private void Normal(int a, int b, int c, int replace, double rx, double ry, double rz, out double nx, out double ny, out double nz)
-        {
-            double ax = _p[3 * a], ay = _p[(3 * a) + 1], az = _p[(3 * a) + 2];
-            double bx = _p[3 * b], by = _p[(3 * b) + 1], bz = _p[(3 * b) + 2];
-            double cx = _p[3 * c], cy = _p[(3 * c) + 1], cz = _p[(3 * c) + 2];
-            if (a == replace)
-            {
-                (ax, ay, az) = (rx, ry, rz);
-            }
-            else if (b == replace)
-            {
-                (bx, by, bz) = (rx, ry, rz);
-            }
-            else if (c == replace)
-            {
-                (cx, cy, cz) = (rx, ry, rz);
-            }
-
-            double ux = bx - ax, uy = by - ay, uz = bz - az;
-            double wx = cx - ax, wy = cy - ay, wz = cz - az;
-            nx = (uy * wz) - (uz * wy);
-            ny = (uz * wx) - (ux * wz);
-            nz = (ux * wy) - (uy * wx);
         }
 
         private void ApplyRemap()
