@@ -226,6 +226,7 @@ Describe '-WhatIf on <Name> prints what it would do and writes nothing' -ForEach
     @{ Name = 'New-PrecomputedInfo'; Action = 'info'; Script = { param($w) New-PrecomputedInfo -Size 64, 64, 64 -Resolution 8, 8, 8 -Destination (Join-Path $w 'info') -WhatIf } }
     @{ Name = 'New-PrecomputedNginxConfig'; Action = ''; Script = { param($w) New-PrecomputedNginxConfig -Path $datasetPath -ServerName x.example.org -OutFile (Join-Path $w 'site.conf') -WhatIf } }
     @{ Name = 'Publish-PrecomputedS3'; Action = 'Upload precomputed dataset'; Script = { param($w) Publish-PrecomputedS3 -Path $datasetPath -BucketName 'no-such-bucket' -EndpointUrl 'http://127.0.0.1:9' -SetCors -WhatIf } }
+    @{ Name = 'Publish-PrecomputedS3 from Get-Item'; Action = 'Upload precomputed dataset'; Script = { param($w) Get-Item -LiteralPath $datasetPath | Publish-PrecomputedS3 -BucketName 'no-such-bucket' -EndpointUrl 'http://127.0.0.1:9' -WhatIf } }
     @{ Name = 'Start-PrecomputedServer'; Action = 'Serve folder over HTTP'; Script = { param($w) Start-PrecomputedServer -Path $datasetPath -Port 0 -WhatIf } }
 ) {
     BeforeAll {

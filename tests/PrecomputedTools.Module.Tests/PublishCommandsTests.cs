@@ -115,6 +115,19 @@ public class PublishCommandsTests : IClassFixture<ModuleS3rverFixture>
         Assert.Empty(session.RunOk("Publish-PrecomputedS3 -Path $ds -Bucket $bucket -Region us-west-2 -WhatIf", vars));
         Assert.Contains("s3://" + bucket + "/seg/", session.TakeHostText());
 
+        // A folder named with wildcard characters: -LiteralPath takes it as it is, and so does a
+        // folder piped by its PSPath (as Get-Item writes it); -Path would read '[1]' as a pattern.
+        string bracketed = System.IO.Path.Combine(scratch, "seg[1]");
+        Directory.Move(ds.Path, bracketed);
+        vars["ds"] = bracketed;
+        Assert.Empty(session.RunOk("Publish-PrecomputedS3 -LiteralPath $ds -Bucket $bucket -Region us-west-2 -WhatIf", vars));
+        Assert.Contains("s3://" + bucket + "/seg[1]/", session.TakeHostText());
+        Assert.Empty(session.RunOk("[pscustomobject]@{ PSPath = $ds } | Publish-PrecomputedS3 -Bucket $bucket -Region us-west-2 -WhatIf", vars));
+        Assert.Contains("s3://" + bucket + "/seg[1]/", session.TakeHostText());
+        Assert.NotNull(session.Run("Publish-PrecomputedS3 -Path $ds -Bucket $bucket -Region us-west-2 -WhatIf", vars).FirstError);
+        Directory.Move(bracketed, ds.Path);
+        vars["ds"] = ds.Path;
+
         // -SetCors is high impact: without -Confirm:$false or -Force it asks, and a host that cannot
         // ask stops the command before anything is uploaded.
         RunResult asked = session.Run("Publish-PrecomputedS3 -Path $ds -Bucket $bucket -EndpointUrl $endpoint -Credential $cred -SetCors", vars);

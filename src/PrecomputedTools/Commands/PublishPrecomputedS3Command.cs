@@ -17,15 +17,21 @@ public sealed class PublishPrecomputedS3Command : PrecomputedCmdlet
 {
     private const string DefaultSet = "Dataset";
     private const string PathSet = "Path";
+    private const string LiteralPathSet = "LiteralPath";
 
     /// <summary>The dataset to publish (from New-PrecomputedInfo, ConvertTo-CompressedSegmentation, ...).</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = DefaultSet)]
     public PrecomputedDataset InputObject { get; set; } = null!;
 
-    /// <summary>The dataset folder (the folder holding "info"), instead of a dataset object.</summary>
+    /// <summary>The dataset folder (the folder holding "info"), instead of a dataset object; wildcards must match one folder.</summary>
     [Parameter(Mandatory = true, ParameterSetName = PathSet)]
-    [Alias("PSPath")]
+    [SupportsWildcards]
     public string Path { get; set; } = "";
+
+    /// <summary>The dataset folder, taken literally (no wildcard expansion).</summary>
+    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = LiteralPathSet)]
+    [Alias("PSPath", "LP")]
+    public string LiteralPath { get; set; } = "";
 
     /// <summary>The bucket. It is created when it does not exist.</summary>
     [Parameter(Mandatory = true, Position = 1)]
@@ -84,9 +90,9 @@ public sealed class PublishPrecomputedS3Command : PrecomputedCmdlet
     protected override void ProcessRecord()
     {
         PrecomputedDataset dataset;
-        if (ParameterSetName == PathSet)
+        if (ParameterSetName is PathSet or LiteralPathSet)
         {
-            string folder = ResolveExistingPath(Path, literal: false);
+            string folder = ParameterSetName == PathSet ? ResolveExistingPath(Path, literal: false) : ResolveExistingPath(LiteralPath, literal: true);
             try
             {
                 dataset = PrecomputedDataset.Load(folder);
