@@ -153,23 +153,7 @@ public sealed class S3Publisher : IDisposable
     public string KeyPrefix => _prefix;
 
     /// <summary>The http(s) URL of the prefix (no trailing slash).</summary>
-    public string DatasetUrl
-    {
-        get
-        {
-            string path = string.Join("/", _prefix.TrimEnd('/').Split(new[] { '/' }, StringSplitOptions.RemoveEmptyEntries).Select(Uri.EscapeDataString));
-            string suffix = path.Length == 0 ? "" : "/" + path;
-            if (_options.EndpointUrl is not null)
-            {
-                return _options.EndpointUrl.ToString().TrimEnd('/') + "/" + Uri.EscapeDataString(_options.BucketName) + suffix;
-            }
-
-            // Bucket names with dots break TLS in the virtual-hosted form; use path style for them.
-            return _options.BucketName.IndexOf('.') >= 0
-                ? $"https://s3.{_region}.amazonaws.com/{_options.BucketName}{suffix}"
-                : $"https://{_options.BucketName}.s3.{_region}.amazonaws.com{suffix}";
-        }
-    }
+    public string DatasetUrl => S3Store.HttpUrlOf(_options.EndpointUrl, _options.BucketName, _prefix, _region);
 
     public string S3Uri => FormatS3Uri(_options.BucketName, _prefix);
 

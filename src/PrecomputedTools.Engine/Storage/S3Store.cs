@@ -182,21 +182,25 @@ public sealed class S3Store : IObjectStore
     public bool CanList => true;
 
     /// <summary>The http(s) URL of the dataset: path style on endpoints, regional virtual-hosted on AWS.</summary>
-    public string HttpUrl
-    {
-        get
-        {
-            string path = string.Join("/", _prefix.Split(new[] { '/' }, StringSplitOptions.RemoveEmptyEntries).Select(Uri.EscapeDataString));
-            string suffix = path.Length == 0 ? "" : "/" + path;
-            if (_options.EndpointUrl is not null)
-            {
-                return _options.EndpointUrl.ToString().TrimEnd('/') + "/" + Uri.EscapeDataString(Bucket) + suffix;
-            }
+    public string HttpUrl => HttpUrlOf(_options.EndpointUrl, Bucket, _prefix, SigningRegion);
 
-            return Bucket.IndexOf('.') >= 0
-                ? $"https://s3.{SigningRegion}.amazonaws.com/{Bucket}{suffix}"
-                : $"https://{Bucket}.s3.{SigningRegion}.amazonaws.com{suffix}";
+    /// <summary>
+    /// The http(s) URL of <paramref name="prefix"/> in <paramref name="bucket"/> (no trailing slash):
+    /// path style on an endpoint and for bucket names with dots (they break TLS in the
+    /// virtual-hosted form), regional virtual-hosted on AWS otherwise.
+    /// </summary>
+    public static string HttpUrlOf(Uri? endpointUrl, string bucket, string prefix, string region)
+    {
+        string path = string.Join("/", prefix.Split(new[] { '/' }, StringSplitOptions.RemoveEmptyEntries).Select(Uri.EscapeDataString));
+        string suffix = path.Length == 0 ? "" : "/" + path;
+        if (endpointUrl is not null)
+        {
+            return endpointUrl.ToString().TrimEnd('/') + "/" + Uri.EscapeDataString(bucket) + suffix;
         }
+
+        return bucket.IndexOf('.') >= 0
+            ? $"https://s3.{region}.amazonaws.com/{bucket}{suffix}"
+            : $"https://{bucket}.s3.{region}.amazonaws.com{suffix}";
     }
 
     private string FullKey(string key) => ObjectNames.Join(_prefix, key);
