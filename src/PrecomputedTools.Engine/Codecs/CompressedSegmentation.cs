@@ -122,6 +122,44 @@ public static class CompressedSegmentation
         }
     }
 
+    /// <summary>
+    /// Decodes planes [<paramref name="planeBegin"/>, <paramref name="planeEnd"/>) of a uint64 chunk into a larger
+    /// buffer: the chunk's voxel (x, y, z) lands at <c>destination[offset + x + y·strideY + (z - planeBegin)·strideZ]</c>;
+    /// nothing else is written. Plane rules as <see cref="DecodePlanes(ReadOnlySpan{byte}, Int3, Int3, int, int, Span{ulong})"/>.
+    /// </summary>
+    internal static unsafe void DecodePlanes(ReadOnlySpan<byte> encoded, Int3 shape, Int3 blockSize, int planeBegin, int planeEnd, Span<ulong> destination, long offset, long strideY, long strideZ)
+    {
+        CheckStridedPlanes(shape, blockSize, planeBegin, planeEnd, destination.Length, offset, strideY, strideZ);
+        fixed (ulong* dst = destination)
+        {
+            DecodeCore<U64>(encoded, shape, blockSize, dst + offset, strideY, strideZ, planeBegin, planeEnd);
+        }
+    }
+
+    /// <summary>uint32 form of <see cref="DecodePlanes(ReadOnlySpan{byte}, Int3, Int3, int, int, Span{ulong}, long, long, long)"/>.</summary>
+    internal static unsafe void DecodePlanes(ReadOnlySpan<byte> encoded, Int3 shape, Int3 blockSize, int planeBegin, int planeEnd, Span<uint> destination, long offset, long strideY, long strideZ)
+    {
+        CheckStridedPlanes(shape, blockSize, planeBegin, planeEnd, destination.Length, offset, strideY, strideZ);
+        fixed (uint* dst = destination)
+        {
+            DecodeCore<U32>(encoded, shape, blockSize, dst + offset, strideY, strideZ, planeBegin, planeEnd);
+        }
+    }
+
+    private static void CheckStridedPlanes(Int3 shape, Int3 blockSize, int planeBegin, int planeEnd, int length, long offset, long strideY, long strideZ)
+    {
+        CheckPlanes(shape, blockSize, planeBegin, planeEnd, int.MaxValue);
+        if (offset < 0 || strideY < shape.X || strideZ < strideY * shape.Y)
+        {
+            throw new ArgumentException($"Invalid destination: offset {offset}, strides {strideY}/{strideZ} for a {shape} chunk.");
+        }
+
+        if (shape.Volume != 0 && offset + (shape.X - 1) + ((shape.Y - 1) * strideY) + ((planeEnd - planeBegin - 1) * strideZ) >= length)
+        {
+            throw new ArgumentException($"The destination holds {length} voxels; planes [{planeBegin}, {planeEnd}) of a {shape} chunk from {offset} with strides {strideY}/{strideZ} do not fit.");
+        }
+    }
+
     private static void CheckPlanes(Int3 shape, Int3 blockSize, int planeBegin, int planeEnd, int length)
     {
         if (!blockSize.AllPositive || planeBegin < 0 || planeBegin % blockSize.Z != 0 || planeEnd <= planeBegin || planeEnd > shape.Z || (planeEnd % blockSize.Z != 0 && planeEnd != shape.Z))

@@ -96,6 +96,67 @@ public sealed class CompressedSegmentationEncoder
         }
     }
 
+    /// <summary>
+    /// Encodes the next <paramref name="layerCount"/> block layers straight from a larger volume
+    /// (no copy into a chunk-shaped buffer first): the stream's voxel (x, y, z) is
+    /// <c>volume[offset + x + y·strideY + (z - NextPlane)·strideZ]</c>. Output as <see cref="AppendLayers(ReadOnlySpan{ulong}, int)"/>.
+    /// </summary>
+    internal unsafe void AppendLayers(ReadOnlySpan<ulong> volume, long offset, long strideY, long strideZ, int layerCount)
+    {
+        CheckStrided(volume.Length, offset, strideY, strideZ, layerCount);
+        fixed (ulong* p = volume)
+        {
+            EncodeStrided<U64>(p + offset, strideY, strideZ, layerCount);
+        }
+    }
+
+    /// <summary>uint32 form of <see cref="AppendLayers(ReadOnlySpan{ulong}, long, long, long, int)"/>.</summary>
+    internal unsafe void AppendLayers(ReadOnlySpan<uint> volume, long offset, long strideY, long strideZ, int layerCount)
+    {
+        CheckStrided(volume.Length, offset, strideY, strideZ, layerCount);
+        fixed (uint* p = volume)
+        {
+            EncodeStrided<U32>(p + offset, strideY, strideZ, layerCount);
+        }
+    }
+
+    private unsafe void EncodeStrided<T>(void* first, long strideY, long strideZ, int layerCount)
+        where T : struct, IValueTraits
+    {
+        long chunkY = _streamStrideY, chunkZ = _streamStrideZ;
+        _streamStrideY = strideY;
+        _streamStrideZ = strideZ;
+        try
+        {
+            EncodeLayersCore<T>(first, layerCount);
+        }
+        finally
+        {
+            _streamStrideY = chunkY;
+            _streamStrideZ = chunkZ;
+        }
+    }
+
+    private void CheckStrided(int length, long offset, long strideY, long strideZ, int layerCount)
+    {
+        if (_streamLayer < 0)
+        {
+            throw new InvalidOperationException("Call BeginStream first.");
+        }
+
+        int planes = PlanesFor(layerCount);
+        Int3 s = _streamShape;
+        if (layerCount < 1 || offset < 0 || strideY < s.X || strideZ < strideY * s.Y)
+        {
+            throw new ArgumentException($"Invalid strided layers: offset {offset}, strides {strideY}/{strideZ} for {s.X}x{s.Y} planes, {layerCount} layer(s).");
+        }
+
+        if (s.Volume != 0 && planes > 0 && offset + (s.X - 1) + ((s.Y - 1) * strideY) + ((planes - 1) * strideZ) >= length)
+        {
+            throw new ArgumentException($"The volume holds {length} voxels; {planes} planes of {s.X}x{s.Y} from {offset} with strides {strideY}/{strideZ} do not fit.");
+        }
+    }
+
     /// <summary>Ends the stream and returns the complete chunk file (valid until the next call on this instance).</summary>
     public ReadOnlySpan<byte> FinishStream()
     {

@@ -89,6 +89,42 @@ internal sealed class ChunkSink : IDisposable
         _planesWritten += planes;
     }
 
+    /// <summary>
+    /// True when <see cref="AppendStrided"/> can take planes straight from a larger buffer of the
+    /// info's data type (compressed_segmentation encodes from there without a chunk-shaped copy).
+    /// </summary>
+    public bool CanAppendStrided => _encoder is not null;
+
+    /// <summary>
+    /// Appends the next <paramref name="planes"/> z planes from a larger buffer of the info's data
+    /// type: the chunk's voxel (x, y, z) is element <c>offset + x + y·strideY + z·strideZ</c> of
+    /// <paramref name="voxels"/>. Same output as copying them out and calling <see cref="Append"/>.
+    /// </summary>
+    public void AppendStrided(ReadOnlySpan<byte> voxels, long offset, long strideY, long strideZ, int planes)
+    {
+        if (_encoder is null)
+        {
+            throw new InvalidOperationException("Only compressed_segmentation chunks take strided planes.");
+        }
+
+        int layers = Int3.CeilDiv(planes, PlaneStep(_scale));
+        if (_encoder.PlanesFor(layers) != planes)
+        {
+            throw new ArgumentException($"{planes} planes are not whole block layers of chunk {Box}.", nameof(planes));
+        }
+
+        if (_info.DataType == VoxelType.UInt64)
+        {
+            _encoder.AppendLayers(MemoryMarshal.Cast<byte, ulong>(voxels), offset, strideY, strideZ, layers);
+        }
+        else
+        {
+            _encoder.AppendLayers(MemoryMarshal.Cast<byte, uint>(voxels), offset, strideY, strideZ, layers);
+        }
+
+        _planesWritten += planes;
+    }
+
     /// <summary>Writes the finished chunk under its real name.</summary>
     public void Complete()
     {
@@ -192,6 +228,16 @@ internal sealed class SourcePlanes : IDisposable
             int step = _scale.Encoding == ChunkEncodings.CompressedSegmentation ? (_scale.BlockSize ?? new Int3(8, 8, 8)).Z : 1;
             int localBegin = (overlap.Begin.Z - box.Begin.Z) / step * step;
             int localEnd = Math.Min(box.Size.Z, Int3.CeilDiv(overlap.End.Z - box.Begin.Z, step) * step);
+            if (encoded is not null && _scale.Encoding == ChunkEncodings.CompressedSegmentation
+                && overlap.Begin.X == box.Begin.X && overlap.End.X == box.End.X && overlap.Begin.Y == box.Begin.Y && overlap.End.Y == box.End.Y
+                && overlap.Begin.Z - box.Begin.Z == localBegin && overlap.End.Z - box.Begin.Z == localEnd)
+            {
+                // The planes decoded are exactly the overlap, in whole chunk rows: decode them in place.
+                long to = ((((long)(overlap.Begin.Z - zBegin) * size.Y) + (box.Begin.Y - _region.Begin.Y)) * size.X) + (box.Begin.X - _region.Begin.X);
+                DecodePlanesInto(encoded, box, localBegin, localEnd, destination, to, size.X, (long)size.X * size.Y);
+                continue;
+            }
+
             int planeBytes = box.Size.X * box.Size.Y * _element;
             int decodedBytes = checked(planeBytes * (localEnd - localBegin));
             byte[] buffer = EngineBuffers.Bytes.Rent(decodedBytes);
@@ -208,6 +254,7 @@ internal sealed class SourcePlanes : IDisposable
                 {
                     DecodePlanes(encoded, box, localBegin, localEnd, decoded);
                 }
+
                 int rowBytes = overlap.Size.X * _element;
                 for (int z = overlap.Begin.Z; z < overlap.End.Z; z++)
                 {
@@ -288,6 +335,23 @@ internal sealed class SourcePlanes : IDisposable
         else
         {
             throw new EngineException("UnsupportedEncoding", EngineErrorKind.NotSupported, $"compressed_segmentation with {VoxelTypes.ToInfoName(_info.DataType)} is not supported.", name);
+        }
+    }
+
+    private void DecodePlanesInto(PooledBytes pooled, Box3 box, int planeBegin, int planeEnd, Span<byte> destination, long offset, long strideY, long strideZ)
+    {
+        Int3 block = _scale.BlockSize ?? new Int3(8, 8, 8);
+        if (_info.DataType == VoxelType.UInt64)
+        {
+            CompressedSegmentation.DecodePlanes(pooled.Span, box.Size, block, planeBegin, planeEnd, MemoryMarshal.Cast<byte, ulong>(destination), offset, strideY, strideZ);
+        }
+        else if (_info.DataType == VoxelType.UInt32)
+        {
+            CompressedSegmentation.DecodePlanes(pooled.Span, box.Size, block, planeBegin, planeEnd, MemoryMarshal.Cast<byte, uint>(destination), offset, strideY, strideZ);
+        }
+        else
+        {
+            throw new EngineException("UnsupportedEncoding", EngineErrorKind.NotSupported, $"compressed_segmentation with {VoxelTypes.ToInfoName(_info.DataType)} is not supported.", _scale.ChunkName(box));
         }
     }
 

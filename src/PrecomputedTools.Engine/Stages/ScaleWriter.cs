@@ -223,6 +223,14 @@ public static class ScaleWriter
                     ChunkSink sink = sinks[i];
                     Box3 box = sink.Box;
                     int width = box.Size.X, height = box.Size.Y;
+                    if (source.DataType == info.DataType && sink.CanAppendStrided)
+                    {
+                        // The encoder reads the chunk's rows where they lie in the slab: no copy.
+                        long origin = ((long)(box.Begin.Y - yBegin) * slabWidth) + (box.Begin.X - xBegin);
+                        sink.AppendStrided(slab.AsSpan(0, regionBytes), origin, slabWidth, (long)slabWidth * slabHeight, planes);
+                        return;
+                    }
+
                     int layerBytes = checked(width * height * planes * targetElement);
                     byte[] layer = EngineBuffers.Bytes.Rent(layerBytes);
                     try
