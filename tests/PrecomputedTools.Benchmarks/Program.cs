@@ -26,6 +26,7 @@ public static class Program
         new MultiResolutionBench(),
         new StorageBench(),
         new ScaleBench(),
+        new ScaleCostBench(),
         new ShardBench(),
         new ImageBench(),
     };

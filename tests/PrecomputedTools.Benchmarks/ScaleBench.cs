@@ -67,12 +67,19 @@ public sealed class ScaleBench : IBenchSection
             double peak = 0;
             var steps = new Dictionary<string, (double Cpu, string Note)>();
             var scales = new List<Int3>();
+            var gzip = new List<string[]>();
             foreach (string line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             {
                 string[] p = line.Split(' ');
                 if (p[0] == "peak")
                 {
                     peak = double.Parse(p[1], CultureInfo.InvariantCulture);
+                    continue;
+                }
+
+                if (p[0] == "gzip")
+                {
+                    gzip.Add(p);
                     continue;
                 }
 
@@ -95,7 +102,7 @@ public sealed class ScaleBench : IBenchSection
             firstPeak ??= peak;
             Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "    peak RSS {0,6:F0} MB ({1:F2}x target {2} MB); peak / first depth's = {3:F2}", peak, PeakTargetMb / peak, PeakTargetMb, peak / firstPeak.Value));
             anchors ??= AnchorCosts.Measure(context);
-            anchors?.Compare(steps, scales);
+            anchors?.Compare(steps, scales, gzip);
         }
     }
 
@@ -146,6 +153,17 @@ public sealed class ScaleBench : IBenchSection
             return string.Format(CultureInfo.InvariantCulture, "{0} segments, {1:N0} -> {2:N0} triangles", segments, summary.TrianglesBeforeSimplification, summary.TrianglesWritten);
         });
 
+        double peak = BenchContext.PeakResidentMegabytes();
+
+        // After the timed steps (and the peak taken): the encoded chunks of every scale as the pipeline
+        // gzipped them, read back and inflated one at a time, gzipped again by us (one thread) and by
+        // the system zlib (python3, a child process) at levels 6 and 9, and inflated by it: what the
+        // anchors' pipelines (CloudVolume/CloudFiles gzip every chunk they write) spend on the same bytes.
+        for (int i = 0; i < info.Scales.Count; i++)
+        {
+            lines.Add(GzipLine(store, info, i, Path.Combine(output, ".gzip-records-" + i.ToString(CultureInfo.InvariantCulture))));
+        }
+
         foreach (string line in lines)
         {
             Console.WriteLine(line);
@@ -153,8 +171,45 @@ public sealed class ScaleBench : IBenchSection
 
         Console.WriteLine("scales " + string.Join(";", info.Scales.Select(sc => FormattableString.Invariant($"{sc.Size.X},{sc.Size.Y},{sc.Size.Z}"))));
 
-        Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "peak {0:F1}", BenchContext.PeakResidentMegabytes()));
+        Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "peak {0:F1}", peak));
         return 0;
+    }
+
+    // "gzip <scale> <chunks> <encoded bytes> <ours Optimal CPU> <ours gzip bytes> <zlib-6 CPU> <zlib-6 bytes> <zlib-6 inflate CPU> <zlib-9 CPU> <zlib-9 bytes> <zlib version>"
+    private static string GzipLine(DatasetStore store, PrecomputedInfo info, int index, string records)
+    {
+        ScaleInfo scale = info.Scales[index];
+        long encoded = 0, ours = 0;
+        int count = 0;
+        double oursCpu = 0;
+        var buffer = new MemoryStream(1 << 20);
+        using (FileStream file = File.Create(records))
+        {
+            foreach (Box3 box in StagePlanner.ChunksIn(scale, new Box3(Int3.Zero, scale.Size)))
+            {
+                using PooledBytes? chunk = store.ReadChunkPooled(info, scale, box);
+                if (chunk is null)
+                {
+                    continue;
+                }
+
+                double t0 = ThreadCpu.Seconds();
+                ours += GzipCost.Compress(buffer, chunk.Span, System.IO.Compression.CompressionLevel.Optimal);
+                oursCpu += ThreadCpu.Seconds() - t0;
+                GzipCost.WriteRecords(file, chunk.Span);
+                encoded += chunk.Length;
+                count++;
+            }
+        }
+
+        Dictionary<int, (double Cpu, long Bytes, double InflateCpu)>? native = GzipCost.Native(records, "6,9", out string version);
+        File.Delete(records);
+        if (native is null)
+        {
+            return FormattableString.Invariant($"gzip {index} {count} {encoded} {oursCpu:F4} {ours} - - - - - none");
+        }
+
+        return FormattableString.Invariant($"gzip {index} {count} {encoded} {oursCpu:F4} {ours} {native[6].Cpu:F4} {native[6].Bytes} {native[6].InflateCpu:F4} {native[9].Cpu:F4} {native[9].Bytes} {version}");
     }
 
     private static void Step(List<string> lines, string name, Func<string> run)
@@ -236,7 +291,7 @@ public sealed class ScaleBench : IBenchSection
         /// the triangles the run produced) against the pipeline's CPU seconds for the same steps
         /// (the generator's own time taken out of scale 0). Ratio above 1: the module spent less.
         /// </summary>
-        public void Compare(Dictionary<string, (double Cpu, string Note)> steps, List<Int3> scales)
+        public void Compare(Dictionary<string, (double Cpu, string Note)> steps, List<Int3> scales, List<string[]> gzip)
         {
             double v0 = scales[0].Volume;
             double scale0 = v0 * _encode;
@@ -258,6 +313,45 @@ public sealed class ScaleBench : IBenchSection
             Line("every lower scale", pyramid, oursPyramid);
             Line("meshes of scale 0", meshes, oursMeshes);
             Line("whole pipeline", scale0 + pyramid + meshes, ours0 + oursPyramid + oursMeshes);
+            if (gzip.Count != scales.Count || gzip.Any(g => g[6] == "-"))
+            {
+                Console.WriteLine("    (no python3 or no chunks read back: no native gzip line)");
+                return;
+            }
+
+            // Native gzip of the same encoded chunks: scale 0 compresses its chunks; each lower scale
+            // inflates its source scale's chunks and compresses its own.
+            static double At(string[] g, int i) => double.Parse(g[i], CultureInfo.InvariantCulture);
+            double zip0 = At(gzip[0], 6), zip0Level9 = At(gzip[0], 9), oursZip0 = At(gzip[0], 4);
+            double zipLower = 0, zipLowerLevel9 = 0, oursZipLower = 0;
+            for (int i = 1; i < gzip.Count; i++)
+            {
+                zipLower += At(gzip[i], 6) + At(gzip[i - 1], 8);
+                zipLowerLevel9 += At(gzip[i], 9) + At(gzip[i - 1], 8);
+                oursZipLower += At(gzip[i], 4);
+            }
+
+            long encoded = gzip.Sum(g => long.Parse(g[3], CultureInfo.InvariantCulture));
+            long native6 = gzip.Sum(g => long.Parse(g[7], CultureInfo.InvariantCulture)), ours6 = gzip.Sum(g => long.Parse(g[5], CultureInfo.InvariantCulture));
+            Console.WriteLine(string.Format(
+                CultureInfo.InvariantCulture,
+                "    native gzip of the same encoded chunks ({0:N0} bytes in {1:N0} chunks; zlib {2} through python3, one thread): level 6 compress {3:F2} s scale 0, {4:F2} s lower scales incl. inflating their sources, {5:N0} bytes; ours (zlib-ng, Optimal) {6:F2} s + {7:F2} s (compress only), {8:N0} bytes",
+                encoded,
+                gzip.Sum(g => int.Parse(g[2], CultureInfo.InvariantCulture)),
+                gzip[0][11],
+                zip0,
+                zipLower,
+                native6,
+                oursZip0,
+                oursZipLower,
+                ours6));
+            Console.WriteLine("    anchors + native gzip (zlib level 6) against ours (which gzips too):");
+            Line("scale 0 + gzip", scale0 + zip0, ours0);
+            Line("every lower scale + gzip", pyramid + zipLower, oursPyramid);
+            Line("whole pipeline + gzip", scale0 + zip0 + pyramid + zipLower + meshes, ours0 + oursPyramid + oursMeshes);
+            Console.WriteLine("    anchors + native gzip at level 9 (CloudFiles' default level when none is given):");
+            Line("scale 0 + gzip -9", scale0 + zip0Level9, ours0);
+            Line("every lower scale + gzip -9", pyramid + zipLowerLevel9, oursPyramid);
         }
 
         private static void Line(string what, double anchor, double ours) =>
