@@ -42,6 +42,37 @@ public sealed class ScaleCostBench : IBenchSection
             return;
         }
 
+        if (Environment.GetEnvironmentVariable("PT_COST_GEN") == "1")
+        {
+            // The generator as scale's "generate(1-thread)" calls it (whole planes) and as scale 0 reads it
+            // (rows of chunks: 2048 x 64 x 8 regions), alternating, one thread.
+            SyntheticEmVolume v = SyntheticEmVolume.Gigavoxel(int.Parse(Environment.GetEnvironmentVariable("PT_COST_DEPTH") ?? "64", CultureInfo.InvariantCulture));
+            var buffer = new ulong[v.Size.X * v.Size.Y];
+            for (int pass = 0; pass < 3; pass++)
+            {
+                double planes = ThreadCpuOf(() =>
+                {
+                    for (int z = 0; z < v.Size.Z; z++)
+                    {
+                        v.Fill(new Box3(new Int3(0, 0, z), new Int3(v.Size.X, v.Size.Y, z + 1)), buffer);
+                    }
+                });
+                double slabs = ThreadCpuOf(() =>
+                {
+                    for (int z = 0; z < v.Size.Z; z += 8)
+                    {
+                        for (int y = 0; y < v.Size.Y; y += 64)
+                        {
+                            v.Fill(new Box3(new Int3(0, y, z), new Int3(v.Size.X, y + 64, z + 8)), buffer.AsSpan(0, v.Size.X * 64 * 8));
+                        }
+                    }
+                });
+                Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "  generator {0}: whole planes {1:F2} s, 2048x64x8 slabs {2:F2} s CPU ({3:F2}x)", v.Size, planes, slabs, slabs / planes));
+            }
+
+            return;
+        }
+
         if (Environment.GetEnvironmentVariable("PT_COST_ZBRAIN") == "1")
         {
             GzipLevelsOnZBrain(context);
