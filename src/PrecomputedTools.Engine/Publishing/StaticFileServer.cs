@@ -621,9 +621,19 @@ public sealed class StaticFileServer : IDisposable
             return new ResolvedFile(403);
         }
 
-        if (!followLinksOutsideRoot && !real.StartsWith(realRoot + System.IO.Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        bool inside = real.StartsWith(realRoot + System.IO.Path.DirectorySeparatorChar, StringComparison.Ordinal);
+        if (!followLinksOutsideRoot && !inside)
         {
             return new ResolvedFile(403);
+        }
+
+        // A link does not make a dotfile or a write in progress servable: the same rule holds for where it leads.
+        string[] realSegments = inside
+            ? real.Substring(realRoot.Length + 1).Split(System.IO.Path.DirectorySeparatorChar)
+            : new[] { System.IO.Path.GetFileName(real) };
+        if (realSegments.Any(s => s.StartsWith(".", StringComparison.Ordinal)) || AtomicFile.IsTempFile(real))
+        {
+            return new ResolvedFile(404);
         }
 
         return new ResolvedFile(200, real, found.ContentType, found.Gzip);
@@ -660,7 +670,12 @@ public sealed class StaticFileServer : IDisposable
     }
 
     /// <summary>The path with every link along it resolved; null when a link is broken (or, without link support, when there is one).</summary>
-    internal static string? RealPath(string path)
+    internal static string? RealPath(string path) => RealPath(path, 0);
+
+    // Like POSIX realpath(3): a link's target is itself resolved component by component (a target
+    // inside the root may pass through another link that leaves it); at most 40 links, as Linux's
+    // MAXSYMLINKS, so a loop ends as a broken link.
+    private static string? RealPath(string path, int links)
     {
         string full = System.IO.Path.GetFullPath(path);
         string current = System.IO.Path.GetPathRoot(full) ?? "";
@@ -669,15 +684,20 @@ public sealed class StaticFileServer : IDisposable
             current = System.IO.Path.Combine(current, part);
             FileSystemInfo info = Directory.Exists(current) ? new DirectoryInfo(current) : new FileInfo(current);
 #if NET
-            if (info.LinkTarget is not null)
+            if (info.LinkTarget is { } target)
             {
-                FileSystemInfo? target = info.ResolveLinkTarget(returnFinalTarget: true);
-                if (target is null || !target.Exists)
+                if (++links > 40)
                 {
                     return null;
                 }
 
-                current = System.IO.Path.GetFullPath(target.FullName);
+                string? resolved = RealPath(System.IO.Path.Combine(System.IO.Path.GetDirectoryName(current)!, target), links);
+                if (resolved is null || !(File.Exists(resolved) || Directory.Exists(resolved)))
+                {
+                    return null;
+                }
+
+                current = resolved;
             }
 #else
             if (info.Exists && (info.Attributes & FileAttributes.ReparsePoint) != 0)

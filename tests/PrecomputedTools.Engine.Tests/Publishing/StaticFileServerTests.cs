@@ -169,6 +169,182 @@ public class StaticFileServerTests
     }
 
     [Fact]
+    public void ALinkToALinkThatLeavesTheRootIsRefused()
+    {
+        if (System.OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        // root/etc -> outside (refused when asked for directly); root/seg/p -> root/etc/passwd reads
+        // as a path inside the root, but its directory is the link out of it.
+        string parent = RepoPaths.NewScratch("local-link-chain");
+        string root = Path.Combine(parent, "root");
+        HandMadeDataset.Write(root, "seg");
+        string outside = Path.Combine(parent, "outside");
+        Directory.CreateDirectory(outside);
+        File.WriteAllText(Path.Combine(outside, "passwd"), "root:x:0:0:root:/root:/bin/bash\n");
+        File.WriteAllText(Path.Combine(root, "seg", ".secret"), "hidden");
+        Directory.CreateSymbolicLink(Path.Combine(root, "etc"), outside);
+        File.CreateSymbolicLink(Path.Combine(root, "seg", "p"), Path.Combine(root, "etc", "passwd"));
+        File.CreateSymbolicLink(Path.Combine(root, "seg", "relative"), Path.Combine("..", "etc", "passwd"));
+        File.CreateSymbolicLink(Path.Combine(root, "seg", "visible"), Path.Combine(root, "seg", ".secret"));
+        File.CreateSymbolicLink(Path.Combine(root, "seg", "loop"), Path.Combine(root, "seg", "loop2"));
+        File.CreateSymbolicLink(Path.Combine(root, "seg", "loop2"), Path.Combine(root, "seg", "loop"));
+        using var server = new StaticFileServer(root);
+        server.Start();
+        Assert.Equal(403, RawHttp.Send(server.Port, "GET", "/etc/passwd").Status);
+        Assert.Equal(403, RawHttp.Send(server.Port, "GET", "/seg/p").Status);
+        Assert.True(RawHttp.Send(server.Port, "GET", "/seg/loop").Status is 403 or 404);
+        Assert.Equal(403, RawHttp.Send(server.Port, "GET", "/seg/relative").Status);
+        Assert.Equal(404, RawHttp.Send(server.Port, "GET", "/seg/visible").Status);
+    }
+
+    [Fact]
+    public async Task NotGzipBytesAndCorruptGzipLeakNoDescriptorsOver50Requests()
+    {
+        if (!Directory.Exists("/proc/self/fd"))
+        {
+            return;
+        }
+
+        string root = RepoPaths.NewScratch("local-badgz-fd");
+        Directory.CreateDirectory(Path.Combine(root, "s"));
+        File.WriteAllBytes(Path.Combine(root, "s", "plain.gz"), new byte[] { 1, 2, 3, 4, 5 });
+        byte[] corrupt = Gzip(new byte[4096]);
+        System.Array.Fill(corrupt, (byte)0xFF, 12, corrupt.Length - 12); // a gzip head, then garbage
+        File.WriteAllBytes(Path.Combine(root, "s", "corrupt.gz"), corrupt);
+        using var server = new StaticFileServer(root);
+        server.Start();
+        using (var warm = new HttpClient())
+        {
+            await warm.GetAsync(server.Url + "/s/plain");
+        }
+
+        int before = Directory.GetFiles("/proc/self/fd").Length;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (int i = 0; i < 50; i++)
+        {
+            using var client = new HttpClient(new HttpClientHandler { AutomaticDecompression = System.Net.DecompressionMethods.None }) { Timeout = System.TimeSpan.FromSeconds(10) };
+            HttpResponseMessage plain = await client.GetAsync(server.Url + "/s/plain");
+            Assert.Equal(new byte[] { 1, 2, 3, 4, 5 }, await plain.Content.ReadAsByteArrayAsync());
+            await Assert.ThrowsAnyAsync<System.Exception>(async () => await (await client.GetAsync(server.Url + "/s/corrupt")).Content.ReadAsByteArrayAsync());
+        }
+
+        Assert.True(clock.Elapsed < System.TimeSpan.FromSeconds(20), $"100 requests took {clock.Elapsed}");
+        await WaitUntilAsync(() => server.OpenConnections == 0);
+        int after = Directory.GetFiles("/proc/self/fd").Length;
+        System.Console.WriteLine($"descriptors before {before}, after 100 requests {after}, {clock.ElapsedMilliseconds} ms");
+        Assert.True(after <= before + 5, $"descriptors before {before}, after {after}");
+    }
+
+    [Fact]
+    public async Task SixHundredUnfinishedHeadsAtTheDefaultLimitAreCutOffAndTheServerStillServes()
+    {
+        string root = RepoPaths.NewScratch("local-600");
+        HandMadeDataset.Write(root, "seg");
+        using var server = new StaticFileServer(root) { HeaderTimeout = System.TimeSpan.FromSeconds(2) };
+        Assert.Equal(512, server.MaxConnections);
+        server.Start();
+        int before = Directory.Exists("/proc/self/fd") ? Directory.GetFiles("/proc/self/fd").Length : 0;
+        var clients = new System.Collections.Generic.List<System.Net.Sockets.TcpClient>();
+        try
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            for (int i = 0; i < 600; i++)
+            {
+                clients.Add(await OpenAsync(server.Port, "GET /seg/info HTTP/1.1\r\nHost: x\r\n"));
+            }
+
+            await WaitUntilAsync(() => server.OpenConnections == 512);
+            int closed = 0;
+            foreach (var client in clients)
+            {
+                string answer = ReadToEnd(client, System.TimeSpan.FromSeconds(10));
+                Assert.True(answer.Length == 0 || answer.StartsWith("HTTP/1.1 503 ", System.StringComparison.Ordinal), answer);
+                closed++;
+            }
+
+            Assert.Equal(600, closed);
+            Assert.True(clock.Elapsed < System.TimeSpan.FromSeconds(15), $"cutting off took {clock.Elapsed}");
+            await WaitUntilAsync(() => server.OpenConnections == 0);
+            System.Console.WriteLine($"600 unfinished heads closed in {clock.ElapsedMilliseconds} ms");
+        }
+        finally
+        {
+            clients.ForEach(c => c.Dispose());
+        }
+
+        using HttpClient http = HostingChecks.NewClient();
+        Assert.True((await http.GetAsync(server.Url + "/seg/info")).IsSuccessStatusCode);
+        if (before > 0)
+        {
+            int after = Directory.GetFiles("/proc/self/fd").Length;
+            System.Console.WriteLine($"descriptors before {before}, after {after}");
+            Assert.True(after <= before + 10, $"descriptors before {before}, after {after}");
+        }
+    }
+
+    [Fact]
+    public async Task ARangeOnAGzChunkIsNeverWrongBytes()
+    {
+        string root = RepoPaths.NewScratch("local-gz-range");
+        Directory.CreateDirectory(Path.Combine(root, "s"));
+        byte[] content = new byte[3000];
+        new System.Random(5).NextBytes(content);
+        byte[] stored = Gzip(content);
+        File.WriteAllBytes(Path.Combine(root, "s", "0-8_0-8_0-8.gz"), stored);
+        File.WriteAllBytes(Path.Combine(root, "s", "8-16_0-8_0-8.gz"), content); // not gzip: served as stored
+        using var server = new StaticFileServer(root);
+        server.Start();
+        using var client = new HttpClient(new HttpClientHandler { AutomaticDecompression = System.Net.DecompressionMethods.None });
+
+        // Accepting gzip: the stored bytes whole with Content-Encoding gzip (Range ignored), or exactly the range of the stored bytes.
+        var gzipRequest = new HttpRequestMessage(HttpMethod.Get, server.Url + "/s/0-8_0-8_0-8");
+        gzipRequest.Headers.AcceptEncoding.ParseAdd("gzip");
+        gzipRequest.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(10, 19);
+        HttpResponseMessage gz = await client.SendAsync(gzipRequest);
+        Assert.Equal(new[] { "gzip" }, gz.Content.Headers.ContentEncoding);
+        byte[] body = await gz.Content.ReadAsByteArrayAsync();
+        if (gz.StatusCode == System.Net.HttpStatusCode.PartialContent)
+        {
+            Assert.Equal(stored[10..20], body);
+        }
+        else
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, gz.StatusCode);
+            Assert.Equal(stored, body);
+        }
+
+        // Not accepting gzip: the inflated content, whole (a range of inflated bytes is not offered).
+        var plainRequest = new HttpRequestMessage(HttpMethod.Get, server.Url + "/s/0-8_0-8_0-8");
+        plainRequest.Headers.AcceptEncoding.ParseAdd("identity");
+        plainRequest.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(10, 19);
+        HttpResponseMessage plain = await client.SendAsync(plainRequest);
+        Assert.Equal(System.Net.HttpStatusCode.OK, plain.StatusCode);
+        Assert.Empty(plain.Content.Headers.ContentEncoding);
+        Assert.Equal(content, await plain.Content.ReadAsByteArrayAsync());
+
+        // A .gz whose bytes are not gzip is a stored file: the range is served from it.
+        var storedRequest = new HttpRequestMessage(HttpMethod.Get, server.Url + "/s/8-16_0-8_0-8");
+        storedRequest.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(10, 19);
+        HttpResponseMessage asStored = await client.SendAsync(storedRequest);
+        Assert.Equal(System.Net.HttpStatusCode.PartialContent, asStored.StatusCode);
+        Assert.Equal(content[10..20], await asStored.Content.ReadAsByteArrayAsync());
+    }
+
+    private static byte[] Gzip(byte[] content)
+    {
+        using var output = new MemoryStream();
+        using (var zip = new System.IO.Compression.GZipStream(output, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+        {
+            zip.Write(content);
+        }
+
+        return output.ToArray();
+    }
+
+    [Fact]
     public async Task AGzNameWithPlainBytesIsAnsweredPromptlyToAClientWithoutGzip()
     {
         string root = RepoPaths.NewScratch("local-badgz");
