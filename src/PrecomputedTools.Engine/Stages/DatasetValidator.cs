@@ -529,6 +529,32 @@ public static class DatasetValidator
         return false;
     }
 
+    /// <summary>
+    /// The most bytes an object under an unsharded scale's folder can legally hold once inflated
+    /// (its chunk's bound from the info and encoding: the whole-chunk bound for names off the grid),
+    /// or null for objects the info does not bound (meshes, shard files, anything else).
+    /// </summary>
+    internal static int? LegalChunkLength(PrecomputedInfo info, string key)
+    {
+        foreach (ScaleInfo scale in info.Scales)
+        {
+            if (scale.Sharding is not null || !key.StartsWith(scale.Key + "/", StringComparison.Ordinal) || !scale.ChunkSize.AllPositive)
+            {
+                continue;
+            }
+
+            Int3 shape = scale.ChunkSize;
+            if (TryParseChunkName(key.Substring(scale.Key.Length + 1), out Box3 global) && IsGridChunk(scale, global))
+            {
+                shape = global.Size;
+            }
+
+            return ChunkCodec.MaxEncodedLength(info.DataType, info.NumChannels, scale, shape);
+        }
+
+        return null;
+    }
+
     private static bool IsGridChunk(ScaleInfo scale, Box3 global)
     {
         if (!scale.ChunkSize.AllPositive)

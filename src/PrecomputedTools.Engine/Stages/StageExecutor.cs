@@ -349,7 +349,9 @@ public static class StageExecutor
                         return;
                     }
 
-                    using PooledBytes content = from.Objects.Read(item.Input.Key, int.MaxValue - 64, cancellationToken)
+                    // A chunk inflates to at most what its info allows (a gzip bomb stops there with ObjectTooLarge).
+                    int limit = DatasetValidator.LegalChunkLength(plan.Info, item.Input.Key) ?? int.MaxValue - 64;
+                    using PooledBytes content = from.Objects.Read(item.Input.Key, limit, cancellationToken)
                         ?? throw new EngineException("SourceObjectMissing", EngineErrorKind.ObjectNotFound, $"{ObjectNames.Join(from.Location, item.Input.Key)} disappeared during the copy.", item.Input.Key);
                     destination.Objects.Write(item.Output, content.Span, item.Input.Gzip, cancellationToken);
                     context.Statistics.Copied(length);
