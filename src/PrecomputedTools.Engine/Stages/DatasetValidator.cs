@@ -54,6 +54,13 @@ public sealed class DatasetValidation
 /// </summary>
 public static class DatasetValidator
 {
+    /// <summary>
+    /// Chunk problems listed per scale; the rest are counted only. An info may declare a grid of up
+    /// to 2^40 chunks (see <see cref="PrecomputedInfo.Validate"/>): one line per missing chunk of
+    /// an empty grid that size would grow the report without end.
+    /// </summary>
+    public const int MaxChunkProblemsPerScale = 1000;
+
     public static Task<DatasetValidation> ValidateAsync(string location, int throttleLimit, OperationMonitor monitor, CancellationToken cancellationToken, StoreOptions? options = null) => Task.Run(
         () =>
         {
@@ -104,7 +111,7 @@ public static class DatasetValidator
                 continue;
             }
 
-            long present = 0, missing = 0, invalid = 0;
+            long present = 0, missing = 0, invalid = 0, listed = 0;
             Parallel.ForEach(scale.EnumerateChunks(), parallel, box =>
             {
                 string? problem;
@@ -122,12 +129,18 @@ public static class DatasetValidator
                 if (!found)
                 {
                     Interlocked.Increment(ref missing);
-                    problems.Enqueue($"{name}: missing");
+                    if (Interlocked.Increment(ref listed) <= MaxChunkProblemsPerScale)
+                    {
+                        problems.Enqueue($"{name}: missing");
+                    }
                 }
                 else if (problem is not null)
                 {
                     Interlocked.Increment(ref invalid);
-                    problems.Enqueue($"{name}: {problem}");
+                    if (Interlocked.Increment(ref listed) <= MaxChunkProblemsPerScale)
+                    {
+                        problems.Enqueue($"{name}: {problem}");
+                    }
                 }
                 else
                 {
@@ -139,6 +152,10 @@ public static class DatasetValidator
             result.PresentChunks = present;
             result.MissingChunks = missing;
             result.InvalidChunks = invalid;
+            if (listed > MaxChunkProblemsPerScale)
+            {
+                problems.Enqueue($"{scale.Key}: {(listed - MaxChunkProblemsPerScale).ToString(CultureInfo.InvariantCulture)} more missing or invalid chunks not listed ({missing.ToString(CultureInfo.InvariantCulture)} missing, {invalid.ToString(CultureInfo.InvariantCulture)} invalid in all)");
+            }
         }
 
         if (info.Mesh is { } meshDirectory && store.Objects.CanList)
