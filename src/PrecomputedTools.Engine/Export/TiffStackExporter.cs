@@ -71,7 +71,16 @@ public static class TiffStackExporter
     /// </summary>
     public static async Task<IReadOnlyList<string>> ExportAsync(VolumeDescriptor volume, string directory, string? stackFileName, OperationMonitor monitor, CancellationToken ct)
     {
-        Directory.CreateDirectory(directory);
+        FileErrors.RequireFolderPath(directory);
+        try
+        {
+            Directory.CreateDirectory(directory);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw FileErrors.MapWrite(ex, directory, directory);
+        }
+
         IReadOnlyList<string> names = SliceNames(volume);
         var paths = new List<string>(names.Count);
         foreach (string name in names)
@@ -105,6 +114,7 @@ public static class TiffStackExporter
                 for (int k = 0; k < nz; k++)
                 {
                     temps[k] = AtomicFile.TempPathFor(paths[z0 + k]);
+                    CreateEmpty(temps[k], directory);
                     writers[k] = OpenWriter(temps[k], names[z0 + k], size.X, size.Y, band, volume.DataType);
                 }
 
@@ -159,6 +169,7 @@ public static class TiffStackExporter
         string stackTemp = AtomicFile.TempPathFor(stack);
         try
         {
+            CreateEmpty(stackTemp, directory);
             MergePages(paths, stackTemp);
             AtomicFile.CommitTemp(stackTemp, stack);
         }
@@ -173,6 +184,20 @@ public static class TiffStackExporter
         }
 
         return new[] { stack };
+    }
+
+    // LibTiff only reports that it could not open a file: the file is created here first, so a
+    // folder that cannot be written fails as OutputNotWritable (or OutputDiskFull, ...) by its cause.
+    private static void CreateEmpty(string path, string directory)
+    {
+        try
+        {
+            new FileStream(path, FileMode.CreateNew, FileAccess.Write).Dispose();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw FileErrors.MapWrite(ex, path, directory);
+        }
     }
 
     private static LibTiffFile OpenWriter(string path, string documentName, int width, int height, int rowsPerStrip, VoxelType type)

@@ -463,6 +463,13 @@ public static class FileErrors
             return new EngineException("OutputNotWritable", EngineErrorKind.PermissionDenied, $"Cannot write '{path}': {why}.", root, ex, "Choose an output folder you can write to.");
         }
 
+        // The folders above were created first: a name still not found is one the file system does
+        // not take (mkdir under /proc answers ENOENT), not a missing parent.
+        if (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return new EngineException("OutputNotWritable", EngineErrorKind.PermissionDenied, $"Cannot write '{path}': the file system does not take new files there ({ex.Message}).", root, ex, "Choose an output folder you can write to.");
+        }
+
         if (code is ENOSPC or EDQUOT or EDQUOT_MAC || code == WinDiskFull || code == WinHandleDiskFull)
         {
             return new EngineException("OutputDiskFull", EngineErrorKind.WriteError, $"Cannot write '{path}': no space left on the device (or the quota is used up). Nothing incomplete was left under the file's name; free space and rerun with -Resume.", root, ex);
