@@ -120,4 +120,26 @@ public sealed class HostileOutputTests
 
         Assert.False(Directory.Exists(Path.Combine(scratch, "copy")) && File.Exists(Path.Combine(scratch, "copy", "info")));
     }
+
+    [Fact]
+    public void ATiffWhosePixelDataIsCutOffFailsAndTheFirstRunLeavesNoInfo()
+    {
+        string scratch = Paths.NewScratch("hostile-tiff-cut");
+        string stack = TinyTiff.WriteStack(Path.Combine(scratch, "stack"), 96, 96, 40);
+        string last = Path.Combine(stack, "z039.tif");
+        byte[] bytes = File.ReadAllBytes(last);
+        File.WriteAllBytes(last, bytes[..(bytes.Length / 2)]); // the directory stays, half the strip is gone
+        string output = Path.Combine(scratch, "out");
+        using var session = new ModuleSession();
+        RunResult result = session.Run("Import-TiffStack -Path $stack -Resolution 8,8,8 | ConvertTo-CompressedSegmentation -Path $out -TargetChunkSize 16 -MaxScales 1", new Dictionary<string, object?> { ["stack"] = stack, ["out"] = output });
+        ErrorRecord error = result.FirstError ?? throw new InvalidOperationException("no error");
+        Assert.Matches("^(TiffReadFailed|CorruptTiffFile),PrecomputedTools.Commands.", error.FullyQualifiedErrorId);
+        Assert.Equal(ErrorCategory.InvalidData, error.CategoryInfo.Category);
+        Assert.Contains("z039.tif", error.Exception.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(output, "info")), "a failed first run left an info");
+        if (Directory.Exists(output))
+        {
+            Assert.Empty(Directory.EnumerateFiles(output, "*.pt-tmp", SearchOption.AllDirectories));
+        }
+    }
 }
