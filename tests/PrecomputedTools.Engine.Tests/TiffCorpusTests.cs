@@ -116,4 +116,79 @@ public sealed class TiffCorpusTests
         Assert.True(greedy.Count == 0, "mutants allocating over 256 MB: " + string.Join(", ", greedy));
         Assert.True(refused > Mutants / 10, $"only {refused} of {Mutants} mutants were refused: the corpus damages too little ({opened} opened)");
     }
+
+    /// <summary>An uncompressed 8x8 uint8 slice (one strip), optionally with an extra tag of <paramref name="extraCount"/> LONGs at offset 8.</summary>
+    private static byte[] EightByEight(ushort extraTag, uint extraCount, uint samplesPerPixelCount = 1)
+    {
+        var entries = new List<(ushort Tag, ushort Type, uint Count, uint Value)>
+        {
+            (256, 3, 1, 8), (257, 3, 1, 8), (258, 3, 1, 8), (259, 3, 1, 1), (262, 3, 1, 1),
+            (273, 4, 1, 0), (277, 3, samplesPerPixelCount, 1), (278, 3, 1, 8), (279, 4, 1, 64),
+        };
+        if (extraTag != 0)
+        {
+            entries.Add((extraTag, 4, extraCount, 8));
+        }
+
+        int dataOffset = 8 + 2 + (12 * entries.Count) + 4;
+        using var stream = new MemoryStream();
+        using var writer = new BinaryWriter(stream);
+        writer.Write(new byte[] { (byte)'I', (byte)'I', 42, 0 });
+        writer.Write(8u);
+        writer.Write((ushort)entries.Count);
+        foreach (var (tag, type, count, value) in entries)
+        {
+            writer.Write(tag);
+            writer.Write(type);
+            writer.Write(count);
+            writer.Write(tag == 273 ? (uint)dataOffset : value);
+        }
+
+        writer.Write(0u);
+        for (int i = 0; i < 64; i++)
+        {
+            writer.Write((byte)i);
+        }
+
+        return stream.ToArray();
+    }
+
+    [Theory]
+    [InlineData(65000, 0x7FFFFFF0u, 1u)] // a private tag no reader uses, 8 GB of LONGs claimed
+    [InlineData(33432, 0x7FFFFFF0u, 1u)] // Copyright, as LONGs
+    [InlineData(0, 0u, 0x7FFFFFF0u)]     // SamplesPerPixel itself with count 0x7FFFFFF0
+    public async System.Threading.Tasks.Task AnEightByEightSliceWithAHugeTagCountIsQuickAndSmall(ushort tag, uint count, uint samplesPerPixelCount)
+    {
+        // The slice without the huge count is a valid TIFF, so a refusal below is about the count alone.
+        string folder = TestData.NewScratch("tiff-8x8");
+        string clean = Path.Combine(folder, "clean.tif");
+        File.WriteAllBytes(clean, EightByEight(0, 0));
+        TiffStackDescriptor valid = TiffStackDescriptor.Open(clean);
+        using (Volumes.IVolumeReader cleanReader = valid.OpenReader())
+        {
+            byte[] cleanVoxels = new byte[64];
+            await cleanReader.ReadAsync(Box3.FromSize(valid.Size), cleanVoxels, CancellationToken.None);
+            Assert.Equal(63, cleanVoxels[63]);
+        }
+
+        string file = Path.Combine(folder, "huge.tif");
+        File.WriteAllBytes(file, EightByEight(tag, count, samplesPerPixelCount));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        try
+        {
+            TiffStackDescriptor volume = TiffStackDescriptor.Open(file);
+            using Volumes.IVolumeReader reader = volume.OpenReader();
+            byte[] voxels = new byte[64];
+            await reader.ReadAsync(Box3.FromSize(volume.Size), voxels, CancellationToken.None);
+            Assert.Equal(63, voxels[63]);
+        }
+        catch (EngineException error)
+        {
+            Assert.Contains(error.ErrorId, new[] { "CorruptTiffFile", "TiffReadFailed", "NotATiffFile" });
+        }
+
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 16 << 20, $"{(GC.GetAllocatedBytesForCurrentThread() - before) >> 20} MB");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), clock.Elapsed.ToString());
+    }
 }
