@@ -209,6 +209,44 @@ public sealed class BossCmdletTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(BossFault.EchoToken500)]
+    [InlineData(BossFault.EchoTokenRedirect)]
+    public void ATokenTheServerEchoesReachesNoStreamAndNoFile(BossFault echo)
+    {
+        // Issue 17: the server repeats the token in its reason phrase, a long HTML body and a Location.
+        _server.AddFault(new BossFaultRule { FailFirstAttempts = 100, Kinds = new[] { echo } });
+        string dir = Paths.NewScratch("boss-echo");
+        var result = _session.Run($"$DebugPreference = 'Continue'; $VerbosePreference = 'Continue'; Get-BossCutout lab small seg -ResolutionLevel 2 {Conn} -Verbose | Export-TiffStack -Destination '{dir}' -Verbose");
+        var streams = result.PowerShell.Streams;
+        Assert.NotEmpty(streams.Error.Concat(result.Terminating is null ? Array.Empty<ErrorRecord>() : new[] { ((System.Management.Automation.IContainsErrorRecord)result.Terminating).ErrorRecord }));
+        var texts = new List<string>();
+        texts.AddRange(streams.Verbose.Select(v => v.Message));
+        texts.AddRange(streams.Debug.Select(v => v.Message));
+        texts.AddRange(streams.Warning.Select(v => v.Message));
+        texts.AddRange(streams.Progress.Select(p => p.Activity + " " + p.StatusDescription + " " + p.CurrentOperation));
+        texts.AddRange(streams.Error.Select(e => e.ToString() + " " + e.TargetObject + " " + e.Exception + " " + e.ErrorDetails?.Message));
+        texts.AddRange(streams.Error.Select(e => System.Management.Automation.PSSerializer.Serialize(e, 4)));
+        texts.AddRange(streams.Information.Select(i => i.ToString() ?? ""));
+        if (result.Terminating is not null)
+        {
+            texts.Add(result.Terminating.ToString());
+            texts.Add(System.Management.Automation.PSSerializer.Serialize(result.Terminating, 4));
+        }
+
+        texts.Add(_session.TakeHostText());
+        texts.AddRange(result.Output.Select(o => o.ToString()));
+        string all = string.Join("\n", texts);
+        Assert.Contains(echo == BossFault.EchoTokenRedirect ? "BossRedirected" : "500", all, StringComparison.Ordinal);
+        string[] pieces = Enumerable.Range(0, BossTestServer.ValidToken.Length - 5).Select(i => BossTestServer.ValidToken.Substring(i, 6)).ToArray();
+        Assert.DoesNotContain(pieces, p => all.Contains(p, StringComparison.Ordinal));
+        foreach (string file in Directory.GetFiles(dir, "*", SearchOption.AllDirectories))
+        {
+            string content = File.ReadAllText(file, System.Text.Encoding.Latin1);
+            Assert.DoesNotContain(pieces, p => content.Contains(p, StringComparison.Ordinal));
+        }
+    }
+
     [Fact]
     public void CmdletsDeclareOutputTypes()
     {

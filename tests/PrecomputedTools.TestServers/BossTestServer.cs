@@ -35,6 +35,12 @@ public enum BossFault
     WrongNbytes,
     ExtraBytes,
     JsonBody200,
+
+    /// <summary>A hostile or careless server: a 500 whose reason phrase and long HTML body repeat the request's token.</summary>
+    EchoToken500,
+
+    /// <summary>A 302 whose Location carries the request's token.</summary>
+    EchoTokenRedirect,
 }
 
 /// <summary>A fault rule: which requests (path substring), how often (probability with a seed, or the first K attempts), which faults.</summary>
@@ -251,6 +257,8 @@ public sealed class BossTestServer : IDisposable
                 BossFault.Html502 => Html(502, "Bad Gateway"),
                 BossFault.Html503 => Html(503, "Service Temporarily Unavailable"),
                 BossFault.Html504 => Html(504, "Gateway Time-out"),
+                BossFault.EchoToken500 => EchoToken500(request),
+                BossFault.EchoTokenRedirect => EchoTokenRedirect(request),
                 _ => Route(request),
             };
 
@@ -358,7 +366,7 @@ public sealed class BossTestServer : IDisposable
     private async Task<long> WriteAsync(NetworkStream stream, Response response, BossFault fault)
     {
         var head = new StringBuilder();
-        head.Append("HTTP/1.1 ").Append(response.Status).Append(' ').Append(Reason(response.Status)).Append("\r\n");
+        head.Append("HTTP/1.1 ").Append(response.Status).Append(' ').Append(response.ReasonPhrase ?? Reason(response.Status)).Append("\r\n");
         head.Append("Content-Type: ").Append(response.ContentType).Append("\r\n");
         foreach (var pair in response.Headers)
         {
@@ -435,6 +443,24 @@ public sealed class BossTestServer : IDisposable
     private static Response Json(int status, object body) => new(status, "application/json", JsonSerializer.SerializeToUtf8Bytes(body));
 
     private static Response Error(int status, int code, string message) => Json(status, new { status, code, message });
+
+    private static string SentToken(Request request) =>
+        request.Headers.TryGetValue("authorization", out string? auth) && auth.StartsWith("Token ", StringComparison.Ordinal) ? auth.Substring(6) : "";
+
+    // The token straddles the first 200 characters of the body (where a client may cut its quote) and repeats after them.
+    private static Response EchoToken500(Request request)
+    {
+        string token = SentToken(request);
+        string body = "<html><body>" + new string('x', 180) + " Token " + token + " rejected; " + new string('y', 500) + " Authorization: Token " + token + "</body></html>";
+        return new Response(500, "text/html", Encoding.ASCII.GetBytes(body)) { ReasonPhrase = "Internal Server Error (Token " + token + ")" };
+    }
+
+    private static Response EchoTokenRedirect(Request request)
+    {
+        var response = new Response(302, "text/html", Encoding.ASCII.GetBytes("<a href=\"https://login.example/?token=" + SentToken(request) + "\">moved</a>"));
+        response.Headers["Location"] = "https://login.example/sso?next=/cutout&token=" + SentToken(request);
+        return response;
+    }
 
     private static Response Html(int status, string title) =>
         new(status, "text/html", Encoding.ASCII.GetBytes($"<html>\r\n<head><title>{status} {title}</title></head>\r\n<body>\r\n<center><h1>{status} {title}</h1></center>\r\n</body>\r\n</html>\r\n"));
@@ -903,6 +929,9 @@ public sealed class BossTestServer : IDisposable
         public string ContentType { get; }
 
         public byte[] Body { get; set; }
+
+        /// <summary>Sent instead of the status's usual reason phrase.</summary>
+        public string? ReasonPhrase { get; init; }
 
         public Dictionary<string, string> Headers { get; } = new();
     }
