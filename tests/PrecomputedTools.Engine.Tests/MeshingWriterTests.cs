@@ -94,6 +94,25 @@ public class MeshingWriterTests
     }
 
     [Fact]
+    public void DamagedJournalRecordsAreMeshedAgainNotFatal()
+    {
+        ulong[] labels = Sample(out Int3 size);
+        string dataset = TestData.NewScratch("mesh-journal-damaged");
+        var first = new LegacyMeshWriter(dataset, "mesh", new Int3(10, 0, -4), "p", false);
+        first.BeginJournal();
+        Assert.ThrowsAny<Exception>(() => RunWriter(dataset, labels, size, false, "p", new FailingSink(first, completeBeforeFailure: 5)));
+        int loaded = new LegacyMeshWriter(dataset, "mesh", new Int3(10, 0, -4), "p", false).LoadJournal();
+
+        // Issue 17: a member twice (JsonObject throws ArgumentException on it), a wrong type, a missing member.
+        string journal = Path.Combine(dataset, LegacyMeshWriter.JournalDirectoryName);
+        File.WriteAllText(Path.Combine(journal, "0-8_0-8_0-8x.chunk.json"), "{\"chunk\":\"a\",\"chunk\":\"b\",\"fragments\":[]}");
+        File.WriteAllText(Path.Combine(journal, "0-8_0-8_0-8y.chunk.json"), "{\"chunk\":5,\"fragments\":[]}");
+        File.WriteAllText(Path.Combine(journal, "0-8_0-8_0-8z.chunk.json"), "{\"chunk\":\"c\",\"fragments\":[{\"id\":\"1\"}]}");
+        File.WriteAllText(Path.Combine(journal, "0-8_0-8_0-8w.chunk.json"), "{\"chunk\":\"d\",\"fragments\":[{\"id\":\"1\",\"name\":\"x\",\"vertices\":\"many\",\"triangles\":1}]}");
+        Assert.Equal(loaded, new LegacyMeshWriter(dataset, "mesh", new Int3(10, 0, -4), "p", false).LoadJournal());
+    }
+
+    [Fact]
     public async Task ResumeSkipsCompletedChunksAndGivesTheSameResult()
     {
         ulong[] labels = Sample(out Int3 size);

@@ -225,15 +225,20 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
 
     private (string Chunk, List<(ulong Id, FragmentEntry Entry)> Entries)? ReadJournalRecord(string key)
     {
-        JsonNode? root;
         try
         {
-            root = JsonNode.Parse(ReadText(key) ?? "");
+            return ParseJournalRecord(ReadText(key) ?? "");
         }
-        catch (JsonException)
+        catch (Exception ex) when (ex is JsonException or ArgumentException or InvalidOperationException or FormatException)
         {
-            return null; // a damaged record only means that chunk is meshed again
+            // A damaged record (not JSON, a member twice, a wrong type, one missing) only means that chunk is meshed again.
+            return null;
         }
+    }
+
+    private static (string Chunk, List<(ulong Id, FragmentEntry Entry)> Entries)? ParseJournalRecord(string text)
+    {
+        JsonNode? root = JsonNode.Parse(text);
 
         if (root?["chunk"]?.GetValue<string>() is not { } chunk || root["fragments"] is not JsonArray fragments)
         {
@@ -248,7 +253,12 @@ public sealed class LegacyMeshWriter : IMeshFragmentSink
                 continue;
             }
 
-            entries.Add((id, new FragmentEntry(f["name"]!.GetValue<string>(), f["vertices"]!.GetValue<long>(), f["triangles"]!.GetValue<long>())));
+            if (f["name"] is not JsonValue name || f["vertices"] is not JsonValue vertices || f["triangles"] is not JsonValue triangles)
+            {
+                return null;
+            }
+
+            entries.Add((id, new FragmentEntry(name.GetValue<string>(), vertices.GetValue<long>(), triangles.GetValue<long>())));
         }
 
         return (chunk, entries);

@@ -520,8 +520,21 @@ public sealed class PrecomputedInfo
     private static void RefuseDuplicateMembers(string json, string? source)
     {
         using JsonDocument document = JsonDocument.Parse(json);
+        if (FindDuplicateMember(document.RootElement) is { } member)
+        {
+            throw InvalidInfo($"The member \"{member}\" appears twice.", source);
+        }
+    }
+
+    /// <summary>
+    /// The path ("scales[0].key") of the first member that appears twice in its object, or null.
+    /// JsonDocument allows duplicates, but a JsonObject built from one throws ArgumentException
+    /// when first read: every JSON file of a dataset is checked with this before it becomes a JsonNode.
+    /// </summary>
+    internal static string? FindDuplicateMember(JsonElement root)
+    {
         var pending = new Stack<(JsonElement Element, string Path)>();
-        pending.Push((document.RootElement, ""));
+        pending.Push((root, ""));
         while (pending.Count > 0)
         {
             (JsonElement element, string path) = pending.Pop();
@@ -532,7 +545,7 @@ public sealed class PrecomputedInfo
                 {
                     if (!names.Add(property.Name))
                     {
-                        throw InvalidInfo($"The member \"{path}{property.Name}\" appears twice.", source);
+                        return path + property.Name;
                     }
 
                     pending.Push((property.Value, path + property.Name + "."));
@@ -547,6 +560,8 @@ public sealed class PrecomputedInfo
                 }
             }
         }
+
+        return null;
     }
 
     private static Int3 ReadInt3(JsonArray array, string name, string? source)

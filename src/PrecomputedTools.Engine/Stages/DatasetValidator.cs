@@ -200,7 +200,17 @@ public static class DatasetValidator
 
             try
             {
-                root = JsonNode.Parse(bytes.Span.ToArray());
+                byte[] json = bytes.Span.ToArray();
+                using (JsonDocument document = JsonDocument.Parse(json))
+                {
+                    if (PrecomputedInfo.FindDuplicateMember(document.RootElement) is { } member)
+                    {
+                        problems.Enqueue($"{infoKey}: the member \"{member}\" appears twice");
+                        return;
+                    }
+                }
+
+                root = JsonNode.Parse(json);
             }
             catch (JsonException ex)
             {

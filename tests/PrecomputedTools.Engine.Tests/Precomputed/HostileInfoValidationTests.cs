@@ -44,4 +44,20 @@ public sealed class HostileInfoValidationTests
         Assert.True(report.Problems.Count <= 1001, $"{report.Problems.Count} problems listed");
         Assert.Contains(report.Problems, p => p.Contains("39000 more missing or invalid chunks not listed", StringComparison.Ordinal));
     }
+
+    [Theory]
+    [InlineData("{\"@type\":\"neuroglancer_multilod_draco\",\"@type\":\"x\",\"vertex_quantization_bits\":10}", "\"@type\" appears twice")]
+    [InlineData("{\"@type\":\"neuroglancer_multilod_draco\",\"vertex_quantization_bits\":10,\"transform\":[1,0,0,0,0,1,0,0,0,0,1,0],\"transform\":[]}", "\"transform\" appears twice")]
+    public void AMeshInfoWithADuplicateMemberIsAProblemNotAnEscapedException(string meshInfo, string expected)
+    {
+        string folder = TestData.NewScratch("mesh-info-duplicate");
+        File.WriteAllText(Path.Combine(folder, "info"), Info("[8,8,8]", "[8,8,8]").Replace("\"num_channels\":1,", "\"num_channels\":1,\"mesh\":\"mesh\",", StringComparison.Ordinal));
+        Directory.CreateDirectory(Path.Combine(folder, "1"));
+        File.WriteAllBytes(Path.Combine(folder, "1", "0-8_0-8_0-8"), new byte[512]);
+        Directory.CreateDirectory(Path.Combine(folder, "mesh"));
+        File.WriteAllText(Path.Combine(folder, "mesh", "info"), meshInfo);
+        using DatasetStore store = DatasetStore.Open(folder);
+        DatasetValidation report = DatasetValidator.Validate(store, 2, OperationMonitor.None, CancellationToken.None);
+        Assert.Contains(report.Problems, p => p.StartsWith("mesh/info: ", StringComparison.Ordinal) && p.Contains(expected, StringComparison.Ordinal));
+    }
 }
