@@ -179,7 +179,7 @@ public sealed class BossCmdletTests : IDisposable
     {
         _server.AddFault(new BossFaultRule { Probability = 0.3, Seed = 5, Kinds = new[] { BossFault.Html504, BossFault.Error500Text } });
         string dir = Paths.NewScratch("boss-streams");
-        var result = _session.Run($"$DebugPreference = 'Continue'; $VerbosePreference = 'Continue'; Get-BossCutout lab small seg -ResolutionLevel 2 {Conn} -Verbose | Export-TiffStack -Destination '{dir}' -Verbose; Get-BossCutout lab small nope {Conn}");
+        var result = _session.Run($"$DebugPreference = 'Continue'; $VerbosePreference = 'Continue'; Get-BossCutout lab small seg -ResolutionLevel 2 {Conn} -CacheDirectory '{Path.Combine(dir, "cache")}' -Verbose | Export-TiffStack -Destination '{dir}' -Verbose; Get-BossCutout lab small seg -ResolutionLevel 2 {Conn} | ConvertTo-CompressedSegmentation -Path '{Path.Combine(dir, "ds")}' -PlanPath '{Path.Combine(dir, "plans")}' | Out-Null; Get-BossCutout lab small nope {Conn}");
         var streams = result.PowerShell.Streams;
         var texts = new List<string>();
         texts.AddRange(streams.Verbose.Select(v => v.Message));
@@ -202,7 +202,11 @@ public sealed class BossCmdletTests : IDisposable
         // No run of 6 or more of the token's characters anywhere (issue 17), not only the whole token.
         string[] pieces = Enumerable.Range(0, BossTestServer.ValidToken.Length - 5).Select(i => BossTestServer.ValidToken.Substring(i, 6)).ToArray();
         Assert.All(texts, t => Assert.DoesNotContain(pieces, p => t.Contains(p, StringComparison.Ordinal)));
-        foreach (string file in Directory.GetFiles(dir, "*", SearchOption.AllDirectories))
+        string[] written = Directory.GetFiles(dir, "*", SearchOption.AllDirectories);
+        Assert.Contains(written, f => f.Contains(Path.DirectorySeparatorChar + "cache" + Path.DirectorySeparatorChar, StringComparison.Ordinal));
+        string plans = Path.Combine(dir, "plans");
+        Assert.True(File.Exists(plans) || Directory.EnumerateFiles(plans).Any(), "the saved plan (it records the BOSS source) is among the files checked");
+        foreach (string file in written)
         {
             string content = File.ReadAllText(file, System.Text.Encoding.Latin1);
             Assert.DoesNotContain(pieces, p => content.Contains(p, StringComparison.Ordinal));
