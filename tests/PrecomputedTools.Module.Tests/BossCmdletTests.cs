@@ -180,14 +180,28 @@ public sealed class BossCmdletTests : IDisposable
         _server.AddFault(new BossFaultRule { Probability = 0.3, Seed = 5, Kinds = new[] { BossFault.Html504, BossFault.Error500Text } });
         string dir = Paths.NewScratch("boss-streams");
         var result = _session.Run($"$DebugPreference = 'Continue'; $VerbosePreference = 'Continue'; Get-BossCutout lab small seg -ResolutionLevel 2 {Conn} -CacheDirectory '{Path.Combine(dir, "cache")}' -Verbose | Export-TiffStack -Destination '{dir}' -Verbose; Get-BossCutout lab small seg -ResolutionLevel 2 {Conn} | ConvertTo-CompressedSegmentation -Path '{Path.Combine(dir, "ds")}' -PlanPath '{Path.Combine(dir, "plans")}' | Out-Null; Get-BossCutout lab small nope {Conn}");
+        List<string> texts = EveryText(result);
+        Assert.Contains(texts, t => t.Contains("BOSS connection: " + _server.BaseUri.ToString().TrimEnd('/')));
+        string[] written = Directory.GetFiles(dir, "*", SearchOption.AllDirectories);
+        Assert.Contains(written, f => f.Contains(Path.DirectorySeparatorChar + "cache" + Path.DirectorySeparatorChar, StringComparison.Ordinal));
+        string plans = Path.Combine(dir, "plans");
+        Assert.True(File.Exists(plans) || Directory.EnumerateFiles(plans).Any(), "the saved plan (it records the BOSS source) is among the files checked");
+        AssertNoTokenPiece(texts, written);
+    }
+
+    /// <summary>
+    /// Every text a user could see or keep from a run: each stream, error records also as
+    /// PSSerializer writes them (every property, nested), the terminating error, host text, output.
+    /// </summary>
+    private List<string> EveryText(RunResult result)
+    {
         var streams = result.PowerShell.Streams;
         var texts = new List<string>();
         texts.AddRange(streams.Verbose.Select(v => v.Message));
         texts.AddRange(streams.Debug.Select(v => v.Message));
         texts.AddRange(streams.Warning.Select(v => v.Message));
         texts.AddRange(streams.Progress.Select(p => p.Activity + " " + p.StatusDescription + " " + p.CurrentOperation));
-        texts.AddRange(streams.Error.Select(e => e.ToString() + " " + e.TargetObject + " " + e.Exception));
-        // Error records as they would be saved or sent to another session (every property, nested).
+        texts.AddRange(streams.Error.Select(e => e.ToString() + " " + e.TargetObject + " " + e.Exception + " " + e.ErrorDetails?.Message));
         texts.AddRange(streams.Error.Select(e => System.Management.Automation.PSSerializer.Serialize(e, 4)));
         texts.AddRange(streams.Information.Select(i => i.ToString() ?? ""));
         if (result.Terminating is not null)
@@ -198,15 +212,15 @@ public sealed class BossCmdletTests : IDisposable
 
         texts.Add(_session.TakeHostText());
         texts.AddRange(result.Output.Select(o => o.ToString()));
-        Assert.Contains(texts, t => t.Contains("BOSS connection: " + _server.BaseUri.ToString().TrimEnd('/')));
-        // No run of 6 or more of the token's characters anywhere (issue 17), not only the whole token.
+        return texts;
+    }
+
+    /// <summary>No run of 6 or more of the token's characters in any text or file (issue 17), not only the whole token.</summary>
+    private static void AssertNoTokenPiece(IEnumerable<string> texts, IEnumerable<string> files)
+    {
         string[] pieces = Enumerable.Range(0, BossTestServer.ValidToken.Length - 5).Select(i => BossTestServer.ValidToken.Substring(i, 6)).ToArray();
         Assert.All(texts, t => Assert.DoesNotContain(pieces, p => t.Contains(p, StringComparison.Ordinal)));
-        string[] written = Directory.GetFiles(dir, "*", SearchOption.AllDirectories);
-        Assert.Contains(written, f => f.Contains(Path.DirectorySeparatorChar + "cache" + Path.DirectorySeparatorChar, StringComparison.Ordinal));
-        string plans = Path.Combine(dir, "plans");
-        Assert.True(File.Exists(plans) || Directory.EnumerateFiles(plans).Any(), "the saved plan (it records the BOSS source) is among the files checked");
-        foreach (string file in written)
+        foreach (string file in files)
         {
             string content = File.ReadAllText(file, System.Text.Encoding.Latin1);
             Assert.DoesNotContain(pieces, p => content.Contains(p, StringComparison.Ordinal));
@@ -224,31 +238,10 @@ public sealed class BossCmdletTests : IDisposable
         var result = _session.Run($"$DebugPreference = 'Continue'; $VerbosePreference = 'Continue'; Get-BossCutout lab small seg -ResolutionLevel 2 {Conn} -Verbose | Export-TiffStack -Destination '{dir}' -Verbose");
         var streams = result.PowerShell.Streams;
         Assert.NotEmpty(streams.Error.Concat(result.Terminating is null ? Array.Empty<ErrorRecord>() : new[] { ((System.Management.Automation.IContainsErrorRecord)result.Terminating).ErrorRecord }));
-        var texts = new List<string>();
-        texts.AddRange(streams.Verbose.Select(v => v.Message));
-        texts.AddRange(streams.Debug.Select(v => v.Message));
-        texts.AddRange(streams.Warning.Select(v => v.Message));
-        texts.AddRange(streams.Progress.Select(p => p.Activity + " " + p.StatusDescription + " " + p.CurrentOperation));
-        texts.AddRange(streams.Error.Select(e => e.ToString() + " " + e.TargetObject + " " + e.Exception + " " + e.ErrorDetails?.Message));
-        texts.AddRange(streams.Error.Select(e => System.Management.Automation.PSSerializer.Serialize(e, 4)));
-        texts.AddRange(streams.Information.Select(i => i.ToString() ?? ""));
-        if (result.Terminating is not null)
-        {
-            texts.Add(result.Terminating.ToString());
-            texts.Add(System.Management.Automation.PSSerializer.Serialize(result.Terminating, 4));
-        }
-
-        texts.Add(_session.TakeHostText());
-        texts.AddRange(result.Output.Select(o => o.ToString()));
+        List<string> texts = EveryText(result);
         string all = string.Join("\n", texts);
         Assert.Contains(echo == BossFault.EchoTokenRedirect ? "BossRedirected" : "500", all, StringComparison.Ordinal);
-        string[] pieces = Enumerable.Range(0, BossTestServer.ValidToken.Length - 5).Select(i => BossTestServer.ValidToken.Substring(i, 6)).ToArray();
-        Assert.DoesNotContain(pieces, p => all.Contains(p, StringComparison.Ordinal));
-        foreach (string file in Directory.GetFiles(dir, "*", SearchOption.AllDirectories))
-        {
-            string content = File.ReadAllText(file, System.Text.Encoding.Latin1);
-            Assert.DoesNotContain(pieces, p => content.Contains(p, StringComparison.Ordinal));
-        }
+        AssertNoTokenPiece(texts, Directory.GetFiles(dir, "*", SearchOption.AllDirectories));
     }
 
     [Fact]
